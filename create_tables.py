@@ -1,0 +1,34 @@
+"""Drop and recreate the Sparkify staging tables and star schema.
+
+Run:  python create_tables.py [--config dwh.cfg] [--dry-run] [--quiet]
+
+Drops staging_events, staging_songs, songplays, users, songs, artists and time (only these) and
+creates them again, in one transaction. Without dwh.cfg it works on the embedded PostgreSQL.
+"""
+
+import sys
+
+import sql_queries as q
+from sparkify import cli, db, pipeline
+
+
+def create_tables(args, config) -> int:
+    if args.dry_run:
+        engine = db.planned_engine(config)
+        cli.log.info("dry run for %s (%s): nothing is sent", db.describe(config), engine)
+        cli.print_plan(pipeline.describe_steps(pipeline.create_table_steps(engine)))
+        return 0
+    with db.open_target(config) as target:
+        cli.log.info("target: %s (%s)", target.description, target.engine)
+        pipeline.execute(target.conn, pipeline.create_table_steps(target.engine))
+    cli.log.info("created %d tables: %s", len(q.TABLES), ", ".join(q.PROJECT_TABLE_NAMES))
+    return 0
+
+
+def main(argv=None) -> int:
+    args = cli.parser(__doc__).parse_args(argv)
+    return cli.run(args, create_tables)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

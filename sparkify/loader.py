@@ -1,0 +1,145 @@
+"""The COPY stand-in for PostgreSQL: what Redshift's ``COPY ... FORMAT AS JSON`` would load, from the
+same files, streamed into ``COPY ... FROM STDIN`` with constant memory.
+
+``json_format`` is what the Redshift COPY would say: the location of a JSONPaths file (columns by
+position), ``auto`` (keys equal to the column names) or ``auto ignorecase``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import psycopg2
+from tqdm import tqdm
+
+import sql_queries as q
+
+from . import records, sources
+from .errors import DatabaseError, LoadError
+
+log = logging.getLogger(__name__)
+
+COPY_BUFFER_CHARS = 1 << 18
+_COPY_CONTEXT = re.compile(r"COPY \S+, line (\d+)(?:, column (\w+))?")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    files: int
+    rows: int
+    seconds: float
+
+
+def make_mapper(table: q.Table, json_format: str, what: str, region: str | None = None) -> Callable[[dict], list]:
+    """The record-to-row function for a table and a COPY JSON format."""
+    if json_format in ("auto", "auto ignorecase"):
+        return records.auto_mapper(table.column_names, ignorecase=json_format == "auto ignorecase")
+    data = sources.read_object(json_format, what, region)
+    return records.jsonpaths_mapper(records.parse_jsonpaths(data, json_format, len(table.columns)))
+
+
+class _Origins:
+    """Which file each COPY row came from: one entry per file, so memory stays small."""
+
+    def __init__(self):
+        self.first_rows: list[int] = []
+        self.files: list[sources.SourceObject] = []
+
+    def add(self, first_row: int, obj: sources.SourceObject) -> None:
+        self.first_rows.append(first_row)
+        self.files.append(obj)
+
+    def locate(self, row: int) -> tuple[str, int | None]:
+        """(file, line) of COPY row ``row`` (1-based), re-reading that one file to find the line."""
+        import bisect
+
+        index = bisect.bisect_right(self.first_rows, row) - 1
+        if index < 0:
+            return "?", None
+        obj, nth = self.files[index], row - self.first_rows[index]
+        with obj.open() as stream:
+            for position, (line, _) in enumerate(records.read_objects(stream, obj.uri)):
+                if position == nth:
+                    return obj.uri, line
+        return obj.uri, None
+
+
+class _CopyStream:
+    """A read()-able file over an iterator of COPY text lines, for ``cursor.copy_expert``."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        chunk, length = [], 0
+        try:
+            for line in self._lines:
+                chunk.append(line)
+                length += len(line)
+                if length >= COPY_BUFFER_CHARS:
+                    break
+        except BaseException as exc:  # kept to re-raise as itself once psycopg2 has aborted the COPY
+            self.error = exc
+            raise
+        return "".join(chunk).encode("utf-8")
+
+
+def _copy_lines(objects: Iterable[sources.SourceObject], mapper, origins: _Origins, progress) -> Iterator[str]:
+    row = 0
+    copy_line = records.copy_line
+    for obj in objects:
+        origins.add(row + 1, obj)
+        with obj.open() as stream:
+            for _, record in records.read_objects(stream, obj.uri):
+                row += 1
+                yield copy_line(mapper(record))
+        progress.update(1)
+
+
+def load_table(cursor, table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
+               region: str | None = None, show_progress: bool = False) -> LoadResult:
+    """Load every object under ``location`` into ``table``; the caller owns the transaction.
+
+    ``what`` and ``format_what`` name the settings that gave ``location`` and ``json_format``, for
+    error messages.
+    """
+    started = time.perf_counter()
+    mapper = make_mapper(table, json_format, format_what or what, region)
+    objects = sources.list_objects(location, what, region)
+    origins = _Origins()
+    with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
+              leave=False) as progress:
+        stream = _CopyStream(_copy_lines(objects, mapper, origins, progress))
+        try:
+            cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_CHARS)
+        except psycopg2.Error as exc:
+            if stream.error is not None:
+                raise stream.error from None
+            raise _explain_copy_error(exc, table, origins) from None
+        except BaseException:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
+    rows = cursor.rowcount
+    seconds = time.perf_counter() - started
+    log.info("loaded %s rows from %s files into %s in %.1fs", rows, len(objects), table.name, seconds)
+    return LoadResult(table.name, len(objects), rows, seconds)
+
+
+def _explain_copy_error(exc: psycopg2.Error, table: q.Table, origins: _Origins) -> LoadError | DatabaseError:
+    """A server-side COPY error as one line naming the input file, line and column."""
+    message = (exc.diag.message_primary or str(exc)).strip()
+    match = _COPY_CONTEXT.search(exc.diag.context or "")
+    if not match:
+        return DatabaseError(f"loading {table.name} failed: {message}")
+    uri, line = origins.locate(int(match.group(1)))
+    column = match.group(2)
+    where = f"{uri}, line {line}" if line else uri
+    field = f", column {column}" if column else ""
+    return LoadError(f"{where}{field}: {message} (loading {table.name})")

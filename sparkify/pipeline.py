@@ -1,0 +1,203 @@
+"""The scripts' work as ordered steps: planned without a connection (so ``--dry-run`` prints exactly
+what would run), then executed in one transaction that commits only when every step and every
+data-quality check has passed.
+
+On Redshift nothing inside the transaction commits implicitly: tables are cleared with DELETE, never
+TRUNCATE or ALTER TABLE APPEND (``sql_queries.ENGINE_SQL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import psycopg2
+from psycopg2 import sql
+
+import sql_queries as q
+
+from . import loader, sources
+from .config import Config
+from .errors import ConfigError, DatabaseError, QualityCheckError
+from .sqltext import one_line
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """A PostgreSQL staging load by the project's loader (what a Redshift COPY does there)."""
+
+    table: q.Table
+    location: str
+    json_format: str
+    what: str
+    format_what: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    kind: str  # "ddl", "clear", "copy" (Redshift COPY), "load" (loader), "insert", "check"
+    statement: sql.Composable | None = None
+    load: LoadSpec | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    rows: int
+    seconds: float
+
+
+@dataclass
+class Report:
+    results: list[StepResult] = field(default_factory=list)
+    plays: int = 0
+    matched_plays: int = 0
+
+    @property
+    def checks(self) -> list[StepResult]:
+        return [result for result in self.results if result.step.kind == "check"]
+
+    @property
+    def failed_checks(self) -> list[StepResult]:
+        return [result for result in self.checks if result.rows != 0]
+
+
+# --- Plans ----------------------------------------------------------------------------------------
+
+def create_table_steps(engine: str) -> list[Step]:
+    drops = [Step(f"drop {name}", "ddl", statement) for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
+    creates = [Step(f"create {table.name}", "ddl", statement)
+               for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[engine])]
+    return drops + creates
+
+
+def drop_table_steps() -> list[Step]:
+    return [Step(f"drop {name}", "ddl", statement) for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
+
+
+def etl_steps(engine: str, config: Config) -> list[Step]:
+    """Clear staging, load it, rebuild the star schema, check it: all one transaction."""
+    clear_staging = [Step(f"clear {table.name}", "clear", statement)
+                     for table, statement in zip(q.STAGING_TABLES, q.CLEAR_STAGING_QUERIES[engine])]
+    clear_star = [Step(f"clear {table.name}", "clear", statement)
+                  for table, statement in zip(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[engine])]
+    inserts = [Step(f"insert {name}", "insert", statement) for name, statement in q.INSERT_TABLE_QUERIES]
+    checks = [Step(name, "check", statement) for name, statement in q.QUALITY_CHECKS]
+    return clear_staging + _load_steps(engine, config) + clear_star + inserts + checks
+
+
+def _load_steps(engine: str, config: Config) -> list[Step]:
+    src = config.sources
+    if engine == "redshift":
+        _require_redshift_sources(config)
+        return [Step(f"load {table.name}", "copy", statement)
+                for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn))]
+    return [
+        Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
+                                                          "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.region)),
+        Step("load staging_songs", "load", load=LoadSpec(q.STAGING_SONGS, src.song_data, src.song_json,
+                                                         "[S3] SONG_DATA", "[S3] SONG_JSON", src.region)),
+    ]
+
+
+def _require_redshift_sources(config: Config) -> None:
+    """Redshift loads only from S3, with a role; say which key is not ready."""
+    if not config.iam_role_arn:
+        raise ConfigError(f"{config.path}: [IAM_ROLE] ARN is missing: Redshift COPY needs a role that can read the data")
+    for key, value in (("LOG_DATA", config.sources.log_data), ("LOG_JSONPATH", config.sources.log_jsonpath),
+                       ("SONG_DATA", config.sources.song_data)):
+        if not sources.is_s3(value):
+            raise ConfigError(f"{config.path}: [S3] {key} must be an s3:// URI on Redshift, not {value!r}")
+
+
+def describe_steps(steps: list[Step]) -> list[str]:
+    """Every statement the steps would send, one per line, inside BEGIN ... COMMIT (--dry-run)."""
+    lines = ["BEGIN;"]
+    for step in steps:
+        if step.load is not None:
+            spec = step.load
+            lines.append(f"{one_line(q.copy_from_stdin(spec.table))};"
+                         f"  -- rows from {spec.location} ({spec.json_format})")
+        else:
+            lines.append(one_line(step.statement) + ";")
+            if step.kind == "copy":
+                lines.append(one_line(q.LAST_COPY_COUNT) + ";")
+    lines.append("COMMIT;")
+    return lines
+
+
+# --- Execution ------------------------------------------------------------------------------------
+
+def execute(conn, steps: list[Step], *, show_progress: bool = False, report: Report | None = None) -> Report:
+    """Run ``steps`` in one transaction; commit only if all succeed and every check finds 0 rows.
+
+    On any failure, or Ctrl-C, the transaction is rolled back and the tables are as they were.
+    """
+    report = report or Report()
+    try:
+        with conn.cursor() as cur:
+            for step in steps:
+                report.results.append(_run_step(cur, step, show_progress))
+            if any(step.kind == "insert" for step in steps):
+                cur.execute(q.MATCHED_PLAYS)
+                report.plays, report.matched_plays = cur.fetchone()
+        if report.failed_checks:
+            failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
+            raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
+        conn.commit()
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+    return report
+
+
+def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
+    started = time.perf_counter()
+    if step.load is not None:
+        spec = step.load
+        result = loader.load_table(cur, spec.table, spec.location, spec.json_format, what=spec.what,
+                                   format_what=spec.format_what, region=spec.region, show_progress=show_progress)
+        return StepResult(step, result.rows, time.perf_counter() - started)
+    try:
+        cur.execute(step.statement)
+        if step.kind == "copy":
+            cur.execute(q.LAST_COPY_COUNT)
+            rows = cur.fetchone()[0]
+        elif step.kind == "check":
+            rows = cur.fetchone()[0]
+        else:
+            rows = max(cur.rowcount, 0)
+    except psycopg2.Error as exc:
+        message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
+        raise DatabaseError(f"{step.label} failed: {message}; rolled back, the warehouse is unchanged") from None
+    seconds = time.perf_counter() - started
+    level = logging.INFO if step.kind in ("copy", "insert") else logging.DEBUG
+    log.log(level, "%s: %s rows in %.2fs", step.label, rows, seconds)
+    return StepResult(step, rows, seconds)
+
+
+def format_report(report: Report, where: str) -> str:
+    """The run summary: per stage rows, seconds and rate; matched share; checks."""
+    rows = [("stage", "rows", "seconds", "rows/s")]
+    for result in report.results:
+        if result.step.kind in ("copy", "load", "insert"):
+            rate = f"{result.rows / result.seconds:,.0f}" if result.seconds > 0 else "-"
+            rows.append((result.step.label, f"{result.rows:,}", f"{result.seconds:.2f}", rate))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    share = 100.0 * report.matched_plays / report.plays if report.plays else 0.0
+    lines.append(f"songplays matched to a song: {report.matched_plays:,} of {report.plays:,} ({share:.1f}%)")
+    passed = len(report.checks) - len(report.failed_checks)
+    lines.append(f"data-quality checks passed: {passed} of {len(report.checks)}")
+    for result in report.failed_checks:
+        lines.append(f"  FAILED: {result.step.label} ({result.rows} violations)")
+    lines.append(f"warehouse: {where}")
+    return "\n".join(lines)

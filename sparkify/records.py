@@ -1,0 +1,213 @@
+"""Pure functions that turn JSON input into staging rows the way Redshift's COPY ... JSON does.
+
+* ``read_objects(stream, name)`` yields ``(line, object)`` for every top-level JSON object in a
+  binary stream: one per line, several per line, or pretty-printed over many lines; a UTF-8 BOM is
+  skipped. Numbers keep their source text (``JsonNumber``), so a number loading into a text column
+  arrives as written, as on Redshift.
+* ``parse_jsonpaths(data, name)`` reads a JSONPaths file into paths; ``value_at(obj, path)``
+  follows one; ``auto_mapper(columns, ignorecase)`` maps object keys to columns by name.
+* ``copy_line(values)`` renders one row in PostgreSQL's COPY text format.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from typing import BinaryIO, Callable, Iterator, Sequence
+
+from .errors import LoadError
+
+CHUNK_SIZE = 1 << 20
+
+
+class JsonNumber(str):
+    """A JSON number kept as its source text."""
+
+    __slots__ = ()
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object_without_duplicates(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicated key {duplicate!r}")
+    return obj
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=JsonNumber,
+    parse_int=JsonNumber,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_object_without_duplicates,
+)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each top-level JSON object in ``stream``.
+
+    Memory is bounded by the largest object plus one chunk, whatever the file's size. Raises
+    LoadError naming ``name`` and the line for invalid UTF-8, invalid JSON or a non-object value.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    scan = _DECODER.raw_decode
+    buffer, pos, line, eof, consumed_bytes = "", 0, 1, False, 0
+    while True:
+        end = _WHITESPACE.match(buffer, pos).end()
+        line += buffer.count("\n", pos, end)
+        pos = end
+        if pos < len(buffer):
+            try:
+                obj, end = scan(buffer, pos)
+            except json.JSONDecodeError as exc:
+                if not eof:  # perhaps only cut off by the chunk boundary: read on
+                    buffer, pos, eof, consumed_bytes = _read_more(stream, decoder, buffer, pos, name, line,
+                                                                  chunk_size, consumed_bytes)
+                    continue
+                raise LoadError(f"{name}, line {line + buffer.count(chr(10), pos, exc.pos)}: invalid JSON: {exc.msg}") from None
+            except ValueError as exc:
+                raise LoadError(f"{name}, line {line}: invalid JSON: {exc}") from None
+            if not isinstance(obj, dict):
+                raise LoadError(f"{name}, line {line}: expected a JSON object, found {_json_type(obj)}")
+            yield line, obj
+            line += buffer.count("\n", pos, end)
+            pos = end
+            continue
+        if eof:
+            return
+        buffer, pos, eof, consumed_bytes = _read_more(stream, decoder, buffer, pos, name, line, chunk_size,
+                                                      consumed_bytes)
+
+
+def _read_more(stream, decoder, buffer, pos, name, line, chunk_size, consumed_bytes):
+    chunk = stream.read(chunk_size)
+    try:
+        text = decoder.decode(chunk, final=not chunk)
+    except UnicodeDecodeError as exc:
+        text_so_far = buffer[pos:]
+        bad_line = line + text_so_far.count("\n") + chunk[: exc.start].count(b"\n")
+        raise LoadError(f"{name}, line {bad_line}: invalid UTF-8 (byte offset {consumed_bytes + exc.start})") from None
+    return buffer[pos:] + text, 0, not chunk, consumed_bytes + len(chunk)
+
+
+def _json_type(value) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, JsonNumber):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "true/false/null"
+
+
+# --- JSONPaths ---------------------------------------------------------------------------------
+
+_PATH_STEP = re.compile(r"""\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]|\[\s*(\d+)\s*\]""")
+
+Path = tuple  # of str (object key) and int (array index)
+
+
+def parse_jsonpath(expression: str) -> Path:
+    """``$['a']['b'][0]`` or ``$.a.b[0]`` to ``('a', 'b', 0)``; ValueError if malformed."""
+    if not isinstance(expression, str) or not expression.startswith("$"):
+        raise ValueError(f"{expression!r} does not start with $")
+    steps, pos = [], 1
+    while pos < len(expression):
+        match = _PATH_STEP.match(expression, pos)
+        if not match:
+            raise ValueError(f"{expression!r} is not a JSONPath expression Redshift accepts")
+        name, single, double, index = match.groups()
+        steps.append(int(index) if index is not None else next(s for s in (name, single, double) if s is not None))
+        pos = match.end()
+    if not steps:
+        raise ValueError(f"{expression!r} names no element")
+    return tuple(steps)
+
+
+def parse_jsonpaths(data: bytes, name: str, column_count: int) -> list[Path]:
+    """The paths of a JSONPaths file; there must be exactly one per staging column."""
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+        expressions = document["jsonpaths"]
+        if not isinstance(expressions, list):
+            raise ValueError('"jsonpaths" is not an array')
+        paths = [parse_jsonpath(expression) for expression in expressions]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        reason = 'no "jsonpaths" array' if isinstance(exc, (KeyError, TypeError)) else str(exc)
+        raise LoadError(f"{name}: not a valid JSONPaths file: {reason}") from None
+    if len(paths) != column_count:
+        raise LoadError(f"{name}: has {len(paths)} JSONPath expressions but the table has {column_count} columns")
+    return paths
+
+
+def value_at(obj, path: Path):
+    """The value at ``path``, or None where any step is missing."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(obj, list) or step >= len(obj):
+                return None
+            obj = obj[step]
+        else:
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(step)
+    return obj
+
+
+def jsonpaths_mapper(paths: Sequence[Path]) -> Callable[[dict], list]:
+    simple = [path[0] if len(path) == 1 and isinstance(path[0], str) else None for path in paths]
+    if all(key is not None for key in simple):
+        return lambda obj: [obj.get(key) for key in simple]
+    return lambda obj: [value_at(obj, path) for path in paths]
+
+
+def auto_mapper(columns: Sequence[str], ignorecase: bool) -> Callable[[dict], list]:
+    """``'auto'``: keys equal to the column names; ``'auto ignorecase'``: equal ignoring case."""
+    if not ignorecase:
+        return lambda obj: [obj.get(column) for column in columns]
+
+    def mapped(obj: dict) -> list:
+        lowered = {}
+        for key, value in obj.items():
+            lowered.setdefault(key.lower(), value)
+        return [lowered.get(column) for column in columns]
+
+    return mapped
+
+
+# --- COPY text format -------------------------------------------------------------------------
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def copy_field(value) -> str:
+    """One value in COPY text format: NULL as \\N; nested objects and arrays as their JSON text."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return _json_text(value).translate(_COPY_ESCAPES)
+
+
+def _json_text(value) -> str:
+    if isinstance(value, JsonNumber):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_text(v) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def copy_line(values: Sequence) -> str:
+    return "\t".join(map(copy_field, values)) + "\n"

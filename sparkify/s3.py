@@ -1,0 +1,74 @@
+"""S3 objects for the PostgreSQL engine's loader, through boto3's standard credential chain.
+
+Credentials, profile and endpoint (``AWS_ENDPOINT_URL``) come from boto3 as usual; the region from
+``[S3] REGION`` when set.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .errors import DataSourceError
+from .sources import SourceObject
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+@functools.lru_cache(maxsize=4)
+def _client(region: str | None):
+    import boto3
+
+    return boto3.session.Session(region_name=region).client("s3")
+
+
+def _describe(exc: Exception, uri: str, what: str) -> DataSourceError:
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return DataSourceError(f"cannot read {uri} ({what}): no AWS credentials found (set a profile or AWS_* variables)")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        reasons = {
+            "NoSuchBucket": "the bucket does not exist",
+            "NoSuchKey": "the object does not exist",
+            "404": "the object does not exist",
+            "AccessDenied": "access denied",
+            "403": "access denied",
+        }
+        return DataSourceError(f"cannot read {uri} ({what}): {reasons.get(code, code or str(exc))}")
+    return DataSourceError(f"cannot read {uri} ({what}): {exc}")
+
+
+def list_objects(uri: str, what: str, region: str | None = None) -> list[SourceObject]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = split_uri(uri)
+    client = _client(region)
+    objects = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/"):
+                    continue  # a "folder" placeholder, not data
+                objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key)))
+    except (BotoCoreError, ClientError) as exc:
+        raise _describe(exc, uri, what) from None
+    return sorted(objects, key=lambda obj: obj.uri)
+
+
+def _opener(client, bucket: str, key: str):
+    return lambda: client.get_object(Bucket=bucket, Key=key)["Body"]
+
+
+def read_object(uri: str, what: str, region: str | None = None) -> bytes:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = split_uri(uri)
+    try:
+        return _client(region).get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (BotoCoreError, ClientError) as exc:
+        raise _describe(exc, uri, what) from None

@@ -1,0 +1,84 @@
+"""Find and open the raw input: local files or S3 objects, with S3 COPY's prefix semantics.
+
+``list_objects(location)`` returns every object whose path *starts with* ``location`` (so
+``data/log_data`` also matches ``data/log_data_2019/...``, exactly as a Redshift COPY from
+``s3://bucket/data/log_data`` would); ``obj.open()`` gives a binary stream, so local files and S3
+bodies go through one reader.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from .errors import DataSourceError
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    uri: str
+    size: int
+    opener: Callable[[], BinaryIO]
+
+    def open(self) -> BinaryIO:
+        return self.opener()
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def list_objects(location: str, what: str, region: str | None = None) -> list[SourceObject]:
+    """All objects under the prefix, sorted by path. ``what`` names the setting in errors."""
+    if is_s3(location):
+        from . import s3
+
+        objects = s3.list_objects(location, what, region)
+    else:
+        objects = _list_local(location, what)
+    if not objects:
+        raise DataSourceError(f"no input files under {location} ({what}): check the path")
+    return objects
+
+
+def read_object(location: str, what: str, region: str | None = None) -> bytes:
+    """The bytes of exactly one object (a JSONPaths file)."""
+    if is_s3(location):
+        from . import s3
+
+        return s3.read_object(location, what, region)
+    try:
+        with open(location, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise DataSourceError(f"{location} ({what}) does not exist: check the path") from None
+    except OSError as exc:
+        raise DataSourceError(f"cannot read {location} ({what}): {exc.strerror}") from None
+
+
+def _local_opener(path: str) -> Callable[[], BinaryIO]:
+    return lambda: open(path, "rb")
+
+
+def _list_local(prefix: str, what: str) -> list[SourceObject]:
+    prefix = os.path.abspath(prefix) + (os.sep if prefix.endswith(("/", os.sep)) else "")
+    if os.path.isfile(prefix):
+        return [SourceObject(prefix, os.path.getsize(prefix), _local_opener(prefix))]
+    base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
+    if not os.path.isdir(base):
+        raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
+    found = []
+    for root, dirs, files in os.walk(base):
+        # descend only where a path under the directory can still start with the prefix
+        dirs[:] = [d for d in dirs if _may_match(os.path.join(root, d) + os.sep, prefix)]
+        for name in files:
+            path = os.path.join(root, name)
+            if path.startswith(prefix):
+                found.append(path)
+    found.sort()
+    return [SourceObject(path, os.path.getsize(path), _local_opener(path)) for path in found]
+
+
+def _may_match(directory: str, prefix: str) -> bool:
+    return directory.startswith(prefix) or prefix.startswith(directory)

@@ -1,0 +1,361 @@
+"""Every SQL statement the Sparkify scripts send, in the order they send them.
+
+One table definition (``TABLES``) renders the DDL for both engines; where Amazon Redshift and
+PostgreSQL differ, the difference is data (``ENGINE_SQL``), not branches in code. Statements are
+``psycopg2.sql`` compositions: names go through ``sql.Identifier``, validated config values (S3 URIs,
+role ARN, region) through ``sql.Literal``; nothing is built with f-strings or ``%``.
+
+The ordered lists the scripts loop over:
+
+* ``DROP_TABLE_QUERIES``, ``CREATE_TABLE_QUERIES[engine]`` -- create_tables.py, cleanup.py
+* ``CLEAR_STAGING_QUERIES[engine]``, ``copy_table_queries(...)`` (Redshift) or
+  ``copy_from_stdin(...)`` (PostgreSQL), ``CLEAR_STAR_QUERIES[engine]``, ``INSERT_TABLE_QUERIES``,
+  ``QUALITY_CHECKS`` -- etl.py, all inside one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg2 import sql
+
+ENGINES = ("postgres", "redshift")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    not_null: bool = False
+    identity: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    # Redshift physical design; PostgreSQL ignores these.
+    diststyle: str = "EVEN"
+    distkey: str | None = None
+    sortkey: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+def _columns(*specs: str, not_null: tuple[str, ...] = (), identity: str | None = None) -> tuple[Column, ...]:
+    """Columns from ``"name TYPE"`` strings, so each table reads as a compact list."""
+    columns = []
+    for spec in specs:
+        name, type_ = spec.split(" ", 1)
+        columns.append(Column(name, type_, not_null=name in not_null or name == identity, identity=name == identity))
+    return tuple(columns)
+
+
+# Staging: the 18 event fields in JSONPaths order, and the song-file keys. Text stays text
+# (user_id is "" on logged-out events); widths are bytes, checked against the real data in tests.
+STAGING_EVENTS = Table(
+    "staging_events",
+    _columns(
+        "artist VARCHAR(512)", "auth VARCHAR(32)", "first_name VARCHAR(256)", "gender VARCHAR(16)",
+        "item_in_session INTEGER", "last_name VARCHAR(256)", "length DOUBLE PRECISION", "level VARCHAR(16)",
+        "location VARCHAR(512)", "method VARCHAR(16)", "page VARCHAR(64)", "registration DOUBLE PRECISION",
+        "session_id BIGINT", "song VARCHAR(512)", "status SMALLINT", "ts BIGINT", "user_agent VARCHAR(1024)",
+        "user_id VARCHAR(64)",
+    ),
+    diststyle="KEY", distkey="song",
+)
+STAGING_SONGS = Table(
+    "staging_songs",
+    _columns(
+        "num_songs INTEGER", "artist_id VARCHAR(64)", "artist_latitude DOUBLE PRECISION",
+        "artist_longitude DOUBLE PRECISION", "artist_location VARCHAR(512)", "artist_name VARCHAR(512)",
+        "song_id VARCHAR(64)", "title VARCHAR(512)", "duration DOUBLE PRECISION", "year SMALLINT",
+    ),
+    diststyle="KEY", distkey="title",
+)
+SONGPLAYS = Table(
+    "songplays",
+    _columns(
+        "songplay_id BIGINT", "start_time TIMESTAMP", "user_id INTEGER", "level VARCHAR(16)",
+        "song_id VARCHAR(64)", "artist_id VARCHAR(64)", "session_id BIGINT", "location VARCHAR(512)",
+        "user_agent VARCHAR(1024)",
+        not_null=("start_time", "user_id"), identity="songplay_id",
+    ),
+    primary_key=("songplay_id",), diststyle="KEY", distkey="start_time", sortkey=("start_time",),
+)
+USERS = Table(
+    "users",
+    _columns(
+        "user_id INTEGER", "first_name VARCHAR(256)", "last_name VARCHAR(256)", "gender VARCHAR(16)",
+        "level VARCHAR(16)", not_null=("user_id",),
+    ),
+    primary_key=("user_id",), diststyle="ALL", sortkey=("user_id",),
+)
+SONGS = Table(
+    "songs",
+    _columns(
+        "song_id VARCHAR(64)", "title VARCHAR(512)", "artist_id VARCHAR(64)", "year SMALLINT",
+        "duration DOUBLE PRECISION", not_null=("song_id",),
+    ),
+    primary_key=("song_id",), diststyle="ALL", sortkey=("song_id",),
+)
+ARTISTS = Table(
+    "artists",
+    _columns(
+        "artist_id VARCHAR(64)", "name VARCHAR(512)", "location VARCHAR(512)", "latitude DOUBLE PRECISION",
+        "longitude DOUBLE PRECISION", not_null=("artist_id",),
+    ),
+    primary_key=("artist_id",), diststyle="ALL", sortkey=("artist_id",),
+)
+TIME = Table(
+    "time",
+    _columns(
+        "start_time TIMESTAMP", "hour SMALLINT", "day SMALLINT", "week SMALLINT", "month SMALLINT",
+        "year SMALLINT", "weekday SMALLINT", not_null=("start_time",),
+    ),
+    primary_key=("start_time",), diststyle="KEY", distkey="start_time", sortkey=("start_time",),
+)
+
+STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
+STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
+TABLES = STAGING_TABLES + STAR_TABLES
+PROJECT_TABLE_NAMES = tuple(table.name for table in TABLES)
+
+# Where the engines differ. TRUNCATE commits the open transaction on Redshift, so the ETL clears
+# tables there with DELETE (transactional); on PostgreSQL TRUNCATE is transactional and faster.
+ENGINE_SQL = {
+    "postgres": {
+        "identity": sql.SQL("GENERATED BY DEFAULT AS IDENTITY"),
+        "clear_table": sql.SQL("TRUNCATE TABLE {}"),
+        "table_attributes": False,
+    },
+    "redshift": {
+        "identity": sql.SQL("GENERATED BY DEFAULT AS IDENTITY(1, 1)"),
+        "clear_table": sql.SQL("DELETE FROM {}"),
+        "table_attributes": True,
+    },
+}
+
+
+def _names(names) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+def create_table(table: Table, engine: str) -> sql.Composed:
+    """``CREATE TABLE`` for one engine from the one definition."""
+    clauses = ENGINE_SQL[engine]
+    parts = []
+    for column in table.columns:
+        part = [sql.Identifier(column.name), sql.SQL(column.type)]
+        if column.identity:
+            part.append(clauses["identity"])
+        if column.not_null:
+            part.append(sql.SQL("NOT NULL"))
+        parts.append(sql.SQL(" ").join(part))
+    if table.primary_key:
+        parts.append(sql.SQL("PRIMARY KEY ({})").format(_names(table.primary_key)))
+    statement = sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table.name), sql.SQL(", ").join(parts))
+    if clauses["table_attributes"]:
+        statement += sql.SQL(" DISTSTYLE {}").format(sql.SQL(table.diststyle))
+        if table.distkey:
+            statement += sql.SQL(" DISTKEY ({})").format(sql.Identifier(table.distkey))
+        if table.sortkey:
+            statement += sql.SQL(" SORTKEY ({})").format(_names(table.sortkey))
+    return statement
+
+
+def drop_table(table_name: str) -> sql.Composed:
+    return sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table_name))
+
+
+def clear_table(table: Table, engine: str) -> sql.Composed:
+    return ENGINE_SQL[engine]["clear_table"].format(sql.Identifier(table.name))
+
+
+DROP_TABLE_QUERIES = [drop_table(table.name) for table in TABLES]
+CREATE_TABLE_QUERIES = {engine: [create_table(table, engine) for table in TABLES] for engine in ENGINES}
+CLEAR_STAGING_QUERIES = {engine: [clear_table(table, engine) for table in STAGING_TABLES] for engine in ENGINES}
+CLEAR_STAR_QUERIES = {engine: [clear_table(table, engine) for table in STAR_TABLES] for engine in ENGINES}
+
+SET_SEARCH_PATH = sql.SQL("SET search_path TO {}")
+SERVER_VERSION = sql.SQL("SELECT version()")
+
+
+# --- Loading staging -------------------------------------------------------------------------
+
+def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str, region: str | None) -> sql.Composed:
+    """Redshift ``COPY ... FROM 's3://...'``; every value was validated by sparkify.config.
+
+    ``json_format`` is an S3 URI of a JSONPaths file, ``auto`` or ``auto ignorecase``. Statistics
+    and compression analysis are off: staging is scratch space, emptied on every run.
+    """
+    statement = sql.SQL("COPY {} FROM {} IAM_ROLE {} FORMAT AS JSON {}").format(
+        sql.Identifier(table.name), sql.Literal(source), sql.Literal(iam_role_arn), sql.Literal(json_format)
+    )
+    if region:
+        statement += sql.SQL(" REGION {}").format(sql.Literal(region))
+    return statement + sql.SQL(" COMPUPDATE OFF STATUPDATE OFF")
+
+
+def copy_table_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
+    """The two Redshift COPY statements for a ``sparkify.config.Sources``."""
+    return [
+        copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region),
+        copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region),
+    ]
+
+
+def copy_from_stdin(table: Table) -> sql.Composed:
+    """PostgreSQL ``COPY ... FROM STDIN`` (text format) fed by the project's loader."""
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name), _names(table.column_names))
+
+
+LAST_COPY_COUNT = sql.SQL("SELECT pg_last_copy_count()")
+
+
+# --- The transform: the same SQL on both engines -------------------------------------------
+
+# One row per NextSong event with a user id. The song is the one whose title and artist name equal
+# the event's; among several, the closest duration to the event's length, then the smallest
+# song_id. songplay_id numbers the plays in a fixed order, so a rerun gives identical rows.
+SONGPLAY_TABLE_INSERT = sql.SQL("""
+INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+SELECT m.play_no,
+       TIMESTAMP 'epoch' + m.ts / 1000.0 * INTERVAL '1 second',
+       CAST(m.user_id AS INTEGER), m.level, m.song_id, m.artist_id, m.session_id, m.location, m.user_agent
+FROM (
+    SELECT p.play_no, p.ts, p.user_id, p.level, p.session_id, p.location, p.user_agent, s.song_id, s.artist_id,
+           ROW_NUMBER() OVER (
+               PARTITION BY p.play_no
+               ORDER BY ABS(s.duration - p.length) ASC NULLS LAST, s.song_id ASC NULLS LAST
+           ) AS match_rank
+    FROM (
+        SELECT ROW_NUMBER() OVER (
+                   ORDER BY e.ts, e.user_id, e.session_id, e.item_in_session, e.song, e.artist, e.length,
+                            e.level, e.location, e.user_agent
+               ) AS play_no,
+               e.ts, e.user_id, e.level, e.session_id, e.location, e.user_agent, e.song, e.artist, e.length
+        FROM staging_events AS e
+        WHERE e.page = 'NextSong' AND e.user_id <> ''
+    ) AS p
+    LEFT JOIN staging_songs AS s ON s.title = p.song AND s.artist_name = p.artist
+) AS m
+WHERE m.match_rank = 1
+""")
+
+# One row per non-empty user id over all events; attributes from the user's latest event.
+USER_TABLE_INSERT = sql.SQL("""
+INSERT INTO users (user_id, first_name, last_name, gender, level)
+SELECT u.user_id, u.first_name, u.last_name, u.gender, u.level
+FROM (
+    SELECT CAST(e.user_id AS INTEGER) AS user_id, e.first_name, e.last_name, e.gender, e.level,
+           ROW_NUMBER() OVER (
+               PARTITION BY CAST(e.user_id AS INTEGER)
+               ORDER BY e.ts DESC NULLS LAST, e.session_id DESC NULLS LAST, e.item_in_session DESC NULLS LAST,
+                        e.level, e.first_name, e.last_name, e.gender
+           ) AS recency
+    FROM staging_events AS e
+    WHERE e.user_id <> ''
+) AS u
+WHERE u.recency = 1
+""")
+
+# One row per song_id.
+SONG_TABLE_INSERT = sql.SQL("""
+INSERT INTO songs (song_id, title, artist_id, year, duration)
+SELECT s.song_id, s.title, s.artist_id, s.year, s.duration
+FROM (
+    SELECT song_id, title, artist_id, year, duration,
+           ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY title, artist_id, year, duration) AS copy_no
+    FROM staging_songs
+    WHERE song_id IS NOT NULL
+) AS s
+WHERE s.copy_no = 1
+""")
+
+# One row per artist_id. When an artist's songs disagree on name or location, the values come
+# together from one song: one with a location, then one with coordinates, then the smallest song_id.
+ARTIST_TABLE_INSERT = sql.SQL("""
+INSERT INTO artists (artist_id, name, location, latitude, longitude)
+SELECT a.artist_id, a.artist_name, a.artist_location, a.artist_latitude, a.artist_longitude
+FROM (
+    SELECT artist_id, artist_name, artist_location, artist_latitude, artist_longitude,
+           ROW_NUMBER() OVER (
+               PARTITION BY artist_id
+               ORDER BY CASE WHEN artist_location IS NULL OR artist_location = '' THEN 1 ELSE 0 END,
+                        CASE WHEN artist_latitude IS NULL OR artist_longitude IS NULL THEN 1 ELSE 0 END,
+                        song_id, artist_name
+           ) AS preference
+    FROM staging_songs
+    WHERE artist_id IS NOT NULL
+) AS a
+WHERE a.preference = 1
+""")
+
+# One row per distinct songplays.start_time. week: ISO week; weekday: 0 = Sunday ... 6 = Saturday.
+TIME_TABLE_INSERT = sql.SQL("""
+INSERT INTO "time" (start_time, hour, day, week, month, year, weekday)
+SELECT t.start_time,
+       EXTRACT(HOUR FROM t.start_time), EXTRACT(DAY FROM t.start_time), EXTRACT(WEEK FROM t.start_time),
+       EXTRACT(MONTH FROM t.start_time), EXTRACT(YEAR FROM t.start_time), EXTRACT(DOW FROM t.start_time)
+FROM (SELECT DISTINCT start_time FROM songplays) AS t
+""")
+
+INSERT_TABLE_QUERIES = [
+    ("songplays", SONGPLAY_TABLE_INSERT),
+    ("users", USER_TABLE_INSERT),
+    ("songs", SONG_TABLE_INSERT),
+    ("artists", ARTIST_TABLE_INSERT),
+    ("time", TIME_TABLE_INSERT),
+]
+
+
+# --- Data-quality checks: each counts violations; anything but 0 fails the run ----------------
+
+def _duplicate_keys(table: str, key: str) -> sql.Composed:
+    return sql.SQL("SELECT COUNT(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1) AS d").format(
+        key=sql.Identifier(key), table=sql.Identifier(table)
+    )
+
+
+def _null_keys(table: str, key: str) -> sql.Composed:
+    return sql.SQL("SELECT COUNT(*) FROM {table} WHERE {key} IS NULL").format(
+        key=sql.Identifier(key), table=sql.Identifier(table)
+    )
+
+
+def _orphans(column: str, parent: str, parent_key: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT COUNT(*) FROM songplays AS f WHERE f.{column} IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{key} = f.{column})"
+    ).format(column=sql.Identifier(column), parent=sql.Identifier(parent), key=sql.Identifier(parent_key))
+
+
+_KEYS = [("songplays", "songplay_id"), ("users", "user_id"), ("songs", "song_id"), ("artists", "artist_id"),
+         ("time", "start_time")]
+
+QUALITY_CHECKS = (
+    [(f"{table}.{key} is unique", _duplicate_keys(table, key)) for table, key in _KEYS]
+    + [(f"{table}.{key} has no NULL", _null_keys(table, key)) for table, key in _KEYS]
+    + [("songplays.start_time has no NULL", _null_keys("songplays", "start_time")),
+       ("songplays.user_id has no NULL", _null_keys("songplays", "user_id")),
+       ("every songplay's user is in users", _orphans("user_id", "users", "user_id")),
+       ("every songplay's start_time is in time", _orphans("start_time", "time", "start_time")),
+       ("every songplay's song_id is in songs", _orphans("song_id", "songs", "song_id")),
+       ("every songplay's artist_id is in artists", _orphans("artist_id", "artists", "artist_id")),
+       ("NextSong events in staging = rows in songplays", sql.SQL(
+           "SELECT ABS((SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong' AND user_id <> '')"
+           " - (SELECT COUNT(*) FROM songplays))"))]
+)
+
+
+# --- Reporting ----------------------------------------------------------------------------------
+
+def count_rows(table_name: str) -> sql.Composed:
+    return sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table_name))
+
+
+MATCHED_PLAYS = sql.SQL("SELECT COUNT(*), COUNT(song_id) FROM songplays")
