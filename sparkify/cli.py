@@ -22,7 +22,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
                         help="config file (default: dwh.cfg; without it, the embedded PostgreSQL and the sample data)")
     result.add_argument("--dry-run", action="store_true",
                         help="print every statement that would be sent, and connect to nothing")
-    result.add_argument("--quiet", action="store_true", help="print only errors")
+    result.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return result
 
 

@@ -1,0 +1,137 @@
+"""The scripts end to end on a real PostgreSQL, checked row by row against tests/oracle.py."""
+
+import shutil
+
+import pytest
+
+import cleanup
+import create_tables
+import etl
+from conftest import SAMPLE, UDACITY, fetch_all
+from oracle import expected_warehouse, read_events, read_songs
+
+STAR_ORDER = {"users": "user_id", "songs": "song_id", "artists": "artist_id", "time": "start_time"}
+
+
+def warehouse(conn) -> dict:
+    """Every star table, sorted, songplays without its id; plus the staging tables."""
+    result = {table: fetch_all(conn, table, key) for table, key in STAR_ORDER.items()}
+    result["songplays"] = sorted((row[1:] for row in fetch_all(conn, "songplays", "songplay_id")), key=repr)
+    result["songplay_ids"] = [row[0] for row in fetch_all(conn, "songplays", "songplay_id")]
+    return result
+
+
+def full_state(conn) -> dict:
+    """Full contents of all seven tables, ids included: for 'nothing changed' comparisons."""
+    tables = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+    return {table: sorted(fetch_all(conn, table, "1"), key=repr) for table in tables}
+
+
+def run_pipeline(config):
+    assert create_tables.main(["--config", str(config), "--quiet"]) == 0
+    assert etl.main(["--config", str(config), "--quiet"]) == 0
+
+
+def assert_matches_oracle(conn, log_dir, song_dir):
+    expected = expected_warehouse(read_events(log_dir), read_songs(song_dir))
+    actual = warehouse(conn)
+    for table in ("songplays", "users", "songs", "artists", "time"):
+        assert actual[table] == expected[table], table
+    assert actual["songplay_ids"] == list(range(1, len(expected["songplays"]) + 1))
+
+
+def test_sample_matches_oracle(conn, write_config):
+    config = write_config()
+    run_pipeline(config)
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), COUNT(song_id), COUNT(*) - COUNT(song_id) FROM songplays")
+        total, matched, unmatched = cur.fetchone()
+    conn.rollback()
+    assert matched > 0 and unmatched > 0 and total == matched + unmatched
+
+
+def test_sample_exercises_every_rule(conn, write_config):
+    run_pipeline(write_config())
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM staging_events WHERE user_id = '' AND auth = 'Logged Out'")
+        assert cur.fetchone()[0] > 0
+        cur.execute("SELECT COUNT(DISTINCT user_id) FROM songplays GROUP BY user_id HAVING COUNT(DISTINCT level) > 1")
+        assert len(cur.fetchall()) > 0, "no user changes level"
+        cur.execute("SELECT title, artist_name FROM staging_songs GROUP BY 1, 2 HAVING COUNT(*) > 1")
+        [(title, artist)] = cur.fetchall()
+        cur.execute("SELECT COUNT(DISTINCT song_id) FROM songplays p JOIN songs s USING (song_id) WHERE s.title = %s",
+                    (title,))
+        assert cur.fetchone()[0] == 2, "plays should reach both songs of the duplicate title by duration"
+        cur.execute("SELECT artist_id FROM staging_songs GROUP BY 1 HAVING COUNT(DISTINCT artist_name) > 1")
+        assert len(cur.fetchall()) == 1
+    conn.rollback()
+
+
+def test_rerun_gives_identical_tables(conn, write_config):
+    config = write_config()
+    run_pipeline(config)
+    first = full_state(conn)
+    assert etl.main(["--config", str(config), "--quiet"]) == 0
+    assert full_state(conn) == first
+
+
+def test_failed_load_leaves_previous_warehouse_intact(conn, write_config, tmp_path, capsys):
+    run_pipeline(write_config())
+    before = full_state(conn)
+    logs = tmp_path / "log_data"
+    shutil.copytree(SAMPLE / "log_data", logs)
+    bad = logs / "2018" / "11" / "2018-11-30-events.json"
+    bad.write_text('{"ts": 1543622400000, "page": "NextSong", "userId": "7"}\n{"ts": "soon"}\n')
+    assert etl.main(["--config", str(write_config(log_data=logs)), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"error: {bad}, line 2, column ts: invalid input syntax for type bigint: \"soon\""
+                   " (loading staging_events)\n")
+    assert full_state(conn) == before
+
+
+def test_failed_check_rolls_back(conn, write_config, monkeypatch, capsys):
+    config = write_config()
+    run_pipeline(config)
+    before = full_state(conn)
+    import sql_queries as q
+    from psycopg2 import sql
+
+    failing = ("songs have a year after 1900", sql.SQL("SELECT COUNT(*) FROM songs WHERE year <= 1900"))
+    monkeypatch.setattr(q, "QUALITY_CHECKS", q.QUALITY_CHECKS + [failing])
+    assert etl.main(["--config", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert "data-quality checks passed: 17 of 18" in out
+    assert "FAILED: songs have a year after 1900" in out
+    assert err.splitlines()[-1].startswith("error: data-quality check failed: songs have a year after 1900 (")
+    assert err.splitlines()[-1].endswith("violations); rolled back, the warehouse is unchanged")
+    assert full_state(conn) == before
+
+
+def test_cleanup_drops_only_project_tables(conn, write_config, schema):
+    config = write_config()
+    run_pipeline(config)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE songs_backup (x int); CREATE TABLE songplays_old (x int)")
+        cur.execute("CREATE SCHEMA IF NOT EXISTS other_" + schema)
+        cur.execute(f"CREATE TABLE other_{schema}.users (x int)")
+    conn.commit()
+    assert cleanup.main(["--config", str(config), "--yes", "--quiet"]) == 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT table_schema, table_name FROM information_schema.tables"
+                    " WHERE table_schema IN (%s, %s) ORDER BY 1, 2", (schema, "other_" + schema))
+        assert cur.fetchall() == [("other_" + schema, "users"), (schema, "songplays_old"), (schema, "songs_backup")]
+        cur.execute(f"DROP SCHEMA other_{schema} CASCADE")
+    conn.commit()
+
+
+@pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
+def test_real_udacity_data(conn, write_config):
+    run_pipeline(write_config(log_data=UDACITY / "log_data", song_data=UDACITY / "song_data",
+                              log_jsonpath=UDACITY / "log_json_path.json"))
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM staging_songs),"
+                    " (SELECT COUNT(*) FROM songplays)")
+        assert cur.fetchone() == (8056, 1943, 6820)
+    conn.rollback()
+    assert_matches_oracle(conn, UDACITY / "log_data", UDACITY / "song_data")
