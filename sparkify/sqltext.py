@@ -3,7 +3,8 @@
 psycopg2 needs a live connection to quote (``Composed.as_string(conn)``); ``--dry-run`` connects to
 nothing and the Redshift statements are checked offline, so this renders them the way psycopg2 does
 on a server with ``standard_conforming_strings`` on (PostgreSQL's default, and Redshift's). A test
-compares this with ``as_string`` on a real server for every statement the project has.
+compares this with ``as_string`` on a real server for every statement the project has. (Config
+values that reach SQL never hold quotes or backslashes: sparkify.config rejects them.)
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ def _quote_literal(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    text = str(value)
-    if "\\" in text:
-        return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-    return "'" + text.replace("'", "''") + "'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def render(statement: sql.Composable) -> str:

@@ -1,0 +1,175 @@
+"""The COPY stand-in loads what Redshift's COPY ... FORMAT AS JSON would: one test per rule."""
+
+import io
+import json
+
+import pytest
+
+import sql_queries as q
+from sparkify import loader, records
+from sparkify.errors import DataSourceError, LoadError
+
+SONG = {"num_songs": 1, "artist_id": "AR1", "artist_latitude": None, "artist_longitude": -86.5,
+        "artist_location": "Nashville", "artist_name": "Gloriana", "song_id": "SO1", "title": "T", "duration": 153.3,
+        "year": 2005}
+
+
+@pytest.fixture
+def tables(conn):
+    with conn.cursor() as cur:
+        for table in q.STAGING_TABLES:
+            cur.execute(q.create_table(table, "postgres"))
+    conn.commit()
+    return conn
+
+
+def load(conn, table, location, json_format):
+    with conn.cursor() as cur:
+        result = loader.load_table(cur, table, str(location), str(json_format), what="[S3] TEST")
+        cur.execute(q.sql.SQL("SELECT * FROM {}").format(q.sql.Identifier(table.name)))
+        rows = cur.fetchall()
+    conn.rollback()
+    return result, rows
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def jsonpaths(tmp_path, expressions):
+    return write(tmp_path / "paths.json", json.dumps({"jsonpaths": expressions}))
+
+
+def test_jsonpaths_map_by_position_not_by_name(tables, tmp_path):
+    """The n-th expression fills the n-th column, whatever the keys are called."""
+    paths = jsonpaths(tmp_path, ["$.a", "$['b']", "$.nested.c", "$.list[1]"] + ["$.missing"] * 14)
+    write(tmp_path / "d" / "x.json", '{"a": "first", "b": "second", "nested": {"c": "third"}, "list": [1, "2nd"]}')
+    result, rows = load(tables, q.STAGING_EVENTS, tmp_path / "d", paths)
+    assert rows == [("first", "second", "third", "2nd") + (None,) * 14]
+    assert (result.files, result.rows) == (1, 1)
+
+
+def test_auto_matches_lower_case_column_names_only(tables, tmp_path):
+    write(tmp_path / "s" / "a.json", json.dumps({**SONG, "Title": "ignored", "extra": 1}))
+    write(tmp_path / "s" / "b.json", json.dumps({"SONG_ID": "SO2", "Title": "Upper"}))
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert rows == [(1, "AR1", None, -86.5, "Nashville", "Gloriana", "SO1", "T", 153.3, 2005), (None,) * 10]
+
+
+def test_auto_ignorecase_matches_any_case(tables, tmp_path):
+    write(tmp_path / "s" / "b.json", json.dumps({"SONG_ID": "SO2", "Title": "Upper", "Year": 1999}))
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto ignorecase")
+    assert rows == [(None, None, None, None, None, None, "SO2", "Upper", None, 1999)]
+
+
+def test_numbers_load_into_text_columns_as_written(tables, tmp_path):
+    write(tmp_path / "s" / "a.json", '{"artist_location": 27, "artist_name": 1.50, "title": -0.0e3, "song_id": true}')
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert rows[0][4:8] == ("27", "1.50", "true", "-0.0e3")
+
+
+def test_nested_values_load_as_json_text(tables, tmp_path):
+    write(tmp_path / "s" / "a.json", '{"title": {"a": [1, 2.50, "x\\ty"]}, "song_id": []}')
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert rows[0][6:8] == ("[]", '{"a":[1,2.50,"x\\ty"]}')
+
+
+def test_several_objects_per_file_in_any_layout(tables, tmp_path):
+    pretty = json.dumps({**SONG, "song_id": "SO2"}, indent=4)
+    write(tmp_path / "s" / "a.json", '{"song_id": "SO1"}{"song_id": "SO3"}\n\n' + pretty + "\n  {\"song_id\":\n\"SO4\"}")
+    result, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert [row[6] for row in rows] == ["SO1", "SO3", "SO2", "SO4"]
+    assert result.rows == 4
+
+
+def test_prefix_matches_like_s3(tables, tmp_path):
+    """s3://b/data/log matches data/log/..., data/log_2019/... and data/logbook.json; not data/other."""
+    for name in ("log/1.json", "log_2019/2.json", "logbook.json", "other/3.json"):
+        write(tmp_path / "data" / name, json.dumps({"song_id": name}))
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "data" / "log", "auto")
+    assert sorted(row[6] for row in rows) == ["log/1.json", "log_2019/2.json", "logbook.json"]
+    _, rows = load(tables, q.STAGING_SONGS, str(tmp_path / "data" / "log") + "/", "auto")
+    assert [row[6] for row in rows] == ["log/1.json"]
+
+
+def test_text_survives_byte_for_byte(tables, tmp_path):
+    awkward = 'tab\there\nnew "quoted" \'single\' back\\slash \\. end é 🎵 e\u0301'
+    write(tmp_path / "s" / "a.json", b"\xef\xbb\xbf" + json.dumps({"title": awkward, "song_id": ""}).encode() + b"\r\n")
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert rows[0][6:8] == ("", awkward)
+
+
+def test_missing_key_and_null_load_as_null(tables, tmp_path):
+    write(tmp_path / "s" / "a.json", '{"song_id": null, "title": ""}')
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
+    assert rows == [(None,) * 7 + ("",) + (None,) * 2]
+
+
+def test_no_files_under_the_prefix_is_an_error(tables, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataSourceError) as err:
+        load(tables, q.STAGING_SONGS, tmp_path / "empty", "auto")
+    assert str(err.value) == f"no input files under {tmp_path / 'empty'} ([S3] TEST): check the path"
+
+
+def test_missing_folder_is_an_error(tables, tmp_path):
+    with pytest.raises(DataSourceError) as err:
+        load(tables, q.STAGING_SONGS, tmp_path / "nowhere" / "song_data", "auto")
+    assert str(err.value) == f"{tmp_path / 'nowhere' / 'song_data'} ([S3] TEST) does not exist: check the path"
+
+
+@pytest.mark.parametrize("expressions, message", [
+    (["$.a"], "has 1 JSONPath expressions but the table has 18 columns"),
+    (["a"] * 18, "not a valid JSONPaths file: 'a' does not start with $"),
+    (["$..a"] * 18, "not a valid JSONPaths file: '$..a' is not a JSONPath expression Redshift accepts"),
+])
+def test_bad_jsonpaths_file(tables, tmp_path, expressions, message):
+    paths = jsonpaths(tmp_path, expressions)
+    write(tmp_path / "d" / "x.json", "{}")
+    with pytest.raises(LoadError) as err:
+        load(tables, q.STAGING_EVENTS, tmp_path / "d", paths)
+    assert str(err.value) == f"{paths}: {message}"
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"ts": 1}\n{"ts": 2,}\n', "line 2: invalid JSON: Expecting property name enclosed in double quotes"),
+    ('{"ts": 1}\n[{"ts": 2}]\n', "line 2: expected a JSON object, found an array"),
+    ('{"ts": 1}\n{"ts": NaN}\n', "line 2: invalid JSON: NaN is not valid JSON"),
+    ('{"ts": 1, "ts": 2}', "line 1: invalid JSON: duplicated key 'ts'"),
+    (b'{"ts": 1}\n{"song": "\xff"}', "line 2: invalid UTF-8 (byte offset 20)"),
+    ('{"ts": "abc"}', "line 1, column ts: invalid input syntax for type bigint: \"abc\" (loading staging_events)"),
+    ('{"ts": 1}\n\n{"status": 99999}', "line 3, column status: value \"99999\" is out of range for type smallint"
+                                        " (loading staging_events)"),
+])
+def test_bad_input_names_file_and_line(tables, tmp_path, content, message):
+    paths = jsonpaths(tmp_path, [f"$.{c}" for c in ("artist", "auth", "firstName", "gender", "itemInSession",
+                                                     "lastName", "length", "level", "location", "method", "page",
+                                                     "registration", "sessionId", "song", "status", "ts",
+                                                     "userAgent", "userId")])
+    write(tmp_path / "d" / "a.json", '{"ts": 5}')
+    bad = write(tmp_path / "d" / "b.json", content)
+    with pytest.raises(LoadError) as err:
+        load(tables, q.STAGING_EVENTS, tmp_path / "d", paths)
+    assert str(err.value) == f"{bad}, {message}"
+
+
+def test_reader_streams_across_chunk_boundaries():
+    objects = [{"i": str(n), "s": "x" * (n % 7)} for n in range(200)]
+    data = "\n".join(json.dumps(o) for o in objects).encode()
+    read = list(records.read_objects(io.BytesIO(data), "f", chunk_size=5))
+    assert [obj for _, obj in read] == objects
+    assert [line for line, _ in read] == list(range(1, 201))
+
+
+@pytest.mark.parametrize("expression, path", [
+    ("$['artist']", ("artist",)), ('$["a b"]', ("a b",)), ("$.a.b", ("a", "b")), ("$['a'][2]['c']", ("a", 2, "c")),
+])
+def test_parse_jsonpath(expression, path):
+    assert records.parse_jsonpath(expression) == path
+
+
+def test_copy_line_escapes_for_copy_text_format():
+    assert records.copy_line(["a\tb\\c\nd\re", None, records.JsonNumber("1.0"), False]) == \
+        "a\\tb\\\\c\\nd\\re\t\\N\t1.0\tfalse\n"

@@ -1,0 +1,18 @@
+"""The offline renderer gives the same text as psycopg2 on a real server, for every statement."""
+
+import sql_queries as q
+from sparkify import pipeline
+from sparkify.config import load_config
+from sparkify.sqltext import render
+from test_redshift_sql import REDSHIFT_CFG, all_redshift_statements
+
+
+def test_render_equals_psycopg2(conn, tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_text(REDSHIFT_CFG)
+    config = load_config(path)
+    statements = all_redshift_statements(config) + [
+        s.statement for s in pipeline.etl_steps("postgres", load_config(tmp_path / "none.cfg")) if s.statement
+    ] + [q.copy_from_stdin(t) for t in q.STAGING_TABLES] + [q.sql.SQL("SELECT {}").format(q.sql.Literal("a\\b'c"))]
+    for statement in statements:
+        assert render(statement) == statement.as_string(conn)
