@@ -1,0 +1,129 @@
+"""The scripts as a user runs them: flags, one-line errors with non-zero exits, dry runs, secrets."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, SAMPLE
+
+SCRIPTS = ["create_tables.py", "etl.py", "cleanup.py"]
+SENTINEL = "s3cr3t p'a%ss"
+
+
+def run(script, *args, cwd=None, env=None, timeout=120):
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd or ROOT, env=environment,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script):
+    result = run(script, "--help")
+    assert result.returncode == 0
+    for flag in ("--config", "--dry-run", "--quiet"):
+        assert flag in result.stdout
+
+
+def test_embedded_default_with_no_config(tmp_path):
+    """No dwh.cfg at all: the embedded PostgreSQL and the shipped sample, said in one line."""
+    env = {"SPARKIFY_EMBEDDED_DIR": str(tmp_path / "pgdata")}
+    created = run("create_tables.py", cwd=tmp_path, env=env)
+    assert created.returncode == 0, created.stderr
+    loaded = run("etl.py", cwd=tmp_path, env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stderr.splitlines()[0] == (
+        f"target: embedded PostgreSQL in {tmp_path / 'pgdata'} (postgres); data: the shipped sample data")
+    assert "data-quality checks passed: 17 of 17" in loaded.stdout
+    cleaned = run("cleanup.py", "--quiet", cwd=tmp_path, env=env)  # the embedded default needs no --yes
+    assert (cleaned.returncode, cleaned.stdout, cleaned.stderr) == (0, "", "")
+
+
+def unreachable_config(tmp_path, extra=""):
+    path = tmp_path / "dwh.cfg"
+    path.write_text(f"[CLUSTER]\nHOST=127.0.0.1\nDB_PORT=1\nDB_NAME=dwh\nDB_USER=dwhuser\nDB_PASSWORD={SENTINEL}\n"
+                    f"{extra}[S3]\nLOG_DATA={SAMPLE / 'log_data'}\nSONG_DATA={SAMPLE / 'song_data'}\n"
+                    f"LOG_JSONPATH={SAMPLE / 'log_json_path.json'}\n")
+    return path
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_unreachable_server_is_one_line(tmp_path, script):
+    started = time.monotonic()
+    result = run(script, "--config", str(unreachable_config(tmp_path)), "--yes" if script == "cleanup.py" else "-q")
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot connect to dwhuser@127.0.0.1:1/dwh: connection to server at")
+    assert len(result.stderr.splitlines()) == 1
+    assert SENTINEL not in result.stderr + result.stdout
+
+
+def test_config_error_is_one_line(tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_text("[CLUSTER]\nHOST=example.com\nDB_PORT=5439\nDB_NAME=dwh\n")
+    result = run("etl.py", "--config", str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {path}: [CLUSTER] DB_USER is missing: set it (see dwh.cfg.example)\n"
+
+
+def test_missing_data_folder_is_one_line(tmp_path, write_config):
+    config = write_config(log_data=tmp_path / "no_such_folder" / "log_data")
+    assert run("create_tables.py", "--config", str(config), "-q").returncode == 0
+    result = run("etl.py", "--config", str(config), "-q")
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {tmp_path / 'no_such_folder' / 'log_data'} ([S3] LOG_DATA) does not exist:"
+                             " check the path\n")
+
+
+def test_dry_run_connects_to_nothing_and_hides_the_password(tmp_path):
+    config = unreachable_config(tmp_path)
+    for script in SCRIPTS:
+        result = run(script, "--config", str(config), "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert SENTINEL not in result.stdout + result.stderr
+        assert result.stdout.splitlines()[0] == "BEGIN;" and result.stdout.splitlines()[-1] == "COMMIT;"
+    result = run("etl.py", "--config", str(config), "--dry-run")
+    assert 'TRUNCATE TABLE "staging_events";' in result.stdout
+    assert 'INSERT INTO "time" (start_time, hour, day, week, month, year, weekday) SELECT' in result.stdout
+
+
+def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
+    config = tmp_path / "dwh.cfg"
+    config.write_text(f"[CLUSTER]\nHOST=dwh.abc.us-west-2.redshift.amazonaws.com\nDB_PORT=5439\nDB_NAME=dwh\n"
+                      f"DB_USER=dwhuser\nDB_PASSWORD={SENTINEL}\n[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n"
+                      "[S3]\nLOG_DATA=s3://udacity-dend/log_data\nSONG_DATA=s3://udacity-dend/song_data\n"
+                      "LOG_JSONPATH=s3://udacity-dend/log_json_path.json\n")
+    result = run("etl.py", "--config", str(config), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("dry run for server dwhuser@dwh.abc.us-west-2.redshift.amazonaws.com:5439/dwh"
+                             " (redshift) with s3://udacity-dend/log_data and s3://udacity-dend/song_data:"
+                             " nothing is sent\n")
+    lines = result.stdout.splitlines()
+    assert lines[1:3] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";']
+    assert lines[3].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
+    assert lines[4] == "SELECT pg_last_copy_count();"
+    assert SENTINEL not in result.stdout + result.stderr
+
+
+def test_redshift_needs_s3_sources(tmp_path):
+    config = tmp_path / "dwh.cfg"
+    config.write_text("[CLUSTER]\nHOST=h\nDB_PORT=5439\nDB_NAME=dwh\nDB_USER=u\nENGINE=redshift\n"
+                      "[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\nLOG_DATA=local/logs\n")
+    result = run("etl.py", "--config", str(config), "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {config}: [S3] LOG_DATA must be an s3:// URI on Redshift, not '{tmp_path / 'local' / 'logs'}'")
+
+
+def test_cleanup_asks_before_dropping_on_a_server(write_config, conn):
+    config = write_config()
+    assert run("create_tables.py", "--config", str(config), "-q").returncode == 0
+    result = run("cleanup.py", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.endswith("without confirmation: run with --yes\n")
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+        assert cur.fetchone()[0] == 7
+    conn.rollback()

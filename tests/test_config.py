@@ -1,0 +1,90 @@
+"""dwh.cfg: the seed's format works unchanged; every bad value stops the run naming file, section, key."""
+
+import pytest
+
+from sparkify.config import DEFAULT_SOURCES, load_config
+from sparkify.errors import ConfigError
+
+SEED = """\
+[CLUSTER]
+HOST='dwhcluster.abc.us-west-2.redshift.amazonaws.com'
+DB_NAME='dwh'
+DB_USER='dwhuser'
+DB_PASSWORD='Secret 'pa%ss'
+DB_PORT=5439
+
+[IAM_ROLE]
+ARN='arn:aws:iam::123456789012:role/dwhRole'
+
+[S3]
+LOG_DATA='s3://udacity-dend/log_data'
+LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
+SONG_DATA='s3://udacity-dend/song_data'
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "dwh.cfg"
+    path.write_text(text)
+    return path
+
+
+def test_seed_format_with_quotes(tmp_path):
+    config = load_config(write(tmp_path, SEED), environ={})
+    assert (config.cluster.host, config.cluster.port, config.cluster.dbname, config.cluster.user) == (
+        "dwhcluster.abc.us-west-2.redshift.amazonaws.com", 5439, "dwh", "dwhuser")
+    assert config.cluster.password == "Secret 'pa%ss"
+    assert config.iam_role_arn == "arn:aws:iam::123456789012:role/dwhRole"
+    assert (config.sources.log_data, config.sources.log_jsonpath, config.sources.song_data) == (
+        "s3://udacity-dend/log_data", "s3://udacity-dend/log_json_path.json", "s3://udacity-dend/song_data")
+    assert "Secret" not in repr(config)
+
+
+def test_password_from_environment(tmp_path):
+    config = load_config(write(tmp_path, SEED.replace("DB_PASSWORD='Secret 'pa%ss'", "DB_PASSWORD=")),
+                         environ={"SPARKIFY_DB_PASSWORD": "from env"})
+    assert config.cluster.password == "from env"
+
+
+def test_no_file_means_embedded_and_sample(tmp_path):
+    config = load_config(tmp_path / "dwh.cfg", environ={})
+    assert config.embedded
+    assert (config.sources.log_data, config.sources.song_data) == (DEFAULT_SOURCES["LOG_DATA"], DEFAULT_SOURCES["SONG_DATA"])
+
+
+def test_empty_host_means_embedded(tmp_path):
+    assert load_config(write(tmp_path, "[CLUSTER]\nHOST=''\nDB_PORT=5439\n"), environ={}).embedded
+
+
+def test_relative_local_paths_are_relative_to_the_file(tmp_path):
+    config = load_config(write(tmp_path, "[S3]\nLOG_DATA=data/log_data/\nSONG_DATA=data/song\n"), environ={})
+    assert config.sources.log_data == f"{tmp_path}/data/log_data/"
+    assert config.sources.song_data == f"{tmp_path}/data/song"
+
+
+@pytest.mark.parametrize("change, message", [
+    (("DB_PORT=5439", "DB_PORT=port"), "[CLUSTER] DB_PORT must be a port number (1-65535), not 'port'"),
+    (("DB_PORT=5439\n", ""), "[CLUSTER] DB_PORT is missing: set it (see dwh.cfg.example)"),
+    (("DB_NAME='dwh'", "DB_NAME=''"), "[CLUSTER] DB_NAME is missing: set it (see dwh.cfg.example)"),
+    (("DB_USER='dwhuser'", "DB_USER='dwh user'"), "[CLUSTER] DB_USER is not a valid user name: 'dwh user'"),
+    (("ARN='arn:aws:iam::123456789012:role/dwhRole'", "ARN=arn:aws:iam::1234:role/x"),
+     "[IAM_ROLE] ARN is not a valid IAM role ARN (arn:aws:iam::<account>:role/<name>): 'arn:aws:iam::1234:role/x'"),
+    (("SONG_DATA='s3://udacity-dend/song_data'", "SONG_DATA=s3://udacity-dend/song_data' --"),
+     "[S3] SONG_DATA is not a valid S3 URI (s3://bucket/prefix, no quotes or spaces): \"s3://udacity-dend/song_data' --\""),
+    (("[S3]\n", "[S3]\nREGION=us-west-2;\n"), "[S3] REGION is not a valid AWS region (like us-west-2): 'us-west-2;'"),
+    (("[CLUSTER]\n", "[CLUSTER]\nENGINE=oracle\n"), "[CLUSTER] ENGINE must be one of auto, postgres, redshift, not 'oracle'"),
+    (("[CLUSTER]\n", "[CLUSTER]\nSCHEMA=Public;drop\n"),
+     "[CLUSTER] SCHEMA is not a valid schema name (lower case letters, digits, _): 'Public;drop'"),
+])
+def test_bad_values_name_file_section_and_key(tmp_path, change, message):
+    path = write(tmp_path, SEED.replace(*change))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_unparsable_file(tmp_path):
+    path = write(tmp_path, "HOST=x\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert str(err.value) == f"{path}: cannot parse the file: File contains no section headers."
