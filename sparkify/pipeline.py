@@ -21,6 +21,7 @@ from . import loader, sources
 from .config import Config
 from .errors import ConfigError, DatabaseError, QualityCheckError
 from .sqltext import one_line
+from .tables import format_table
 
 log = logging.getLogger(__name__)
 
@@ -184,20 +185,14 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
 
 def format_report(report: Report, where: str) -> str:
     """The run summary: per stage rows, seconds and rate; matched share; checks."""
-    rows = [("stage", "rows", "seconds", "rows/s")]
-    for result in report.results:
-        if result.step.kind in ("copy", "load", "insert"):
-            rate = f"{result.rows / result.seconds:,.0f}" if result.seconds > 0 else "-"
-            rows.append((result.step.label, f"{result.rows:,}", f"{result.seconds:.2f}", rate))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    rows = [(r.step.label, r.rows, round(r.seconds, 2), round(r.rows / r.seconds) if r.seconds > 0 else None)
+            for r in report.results if r.step.kind in ("copy", "load", "insert")]
+    lines = [format_table(("stage", "rows", "seconds", "rows/s"), rows)]
     share = 100.0 * report.matched_plays / report.plays if report.plays else 0.0
     lines.append(f"songplays matched to a song: {report.matched_plays:,} of {report.plays:,} ({share:.1f}%)")
     passed = len(report.checks) - len(report.failed_checks)
     lines.append(f"data-quality checks passed: {passed} of {len(report.checks)}")
-    for result in report.failed_checks:
-        lines.append(f"  FAILED: {result.step.label} ({result.rows} violations)")
+    lines.append(format_table(("check", "violations", "result"),
+                              [(r.step.label, r.rows, "pass" if r.rows == 0 else "FAILED") for r in report.checks]))
     lines.append(f"warehouse: {where}")
     return "\n".join(lines)

@@ -65,6 +65,12 @@ def test_every_redshift_statement_parses(redshift_config):
         assert parse_errors(text) == [], text
 
 
+def test_analytics_queries_parse_as_redshift():
+    for question in q.ANALYTICS_QUERIES:
+        text = render(question.statement) % {"top": 10}
+        assert parse_errors(text) == [], text
+
+
 def test_the_parser_does_reject_broken_sql():
     assert parse_errors("COPY staging_events FROMM 's3://x' IAM_ROLE") != []
     assert parse_errors("CREATE TABLE t (a INT,, b INT)") != []
