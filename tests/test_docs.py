@@ -27,7 +27,7 @@ def test_every_example_key_is_read_by_the_code(tmp_path):
     assert config.cluster.schema == "sparkify" and config.sources.region == "us-west-2"
 
 
-@pytest.mark.parametrize("script", ["create_tables.py", "etl.py", "cleanup.py"])
+@pytest.mark.parametrize("script", ["create_tables.py", "etl.py", "cleanup.py", "analytics.py"])
 def test_every_flag_is_in_the_readme(script):
     help_text = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True).stdout
     flags = set(re.findall(r"(--[a-z][a-z-]+)", help_text)) - {"--help"}
