@@ -7,11 +7,14 @@ position), ``auto`` (keys equal to the column names) or ``auto ignorecase``.
 
 from __future__ import annotations
 
+import collections
+import io
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import psycopg2
 from tqdm import tqdm
@@ -24,6 +27,8 @@ from .errors import DatabaseError, LoadError
 log = logging.getLogger(__name__)
 
 COPY_BUFFER_CHARS = 1 << 18
+PREFETCH_OBJECTS = 16
+PREFETCH_MAX_BYTES = 1 << 20
 _COPY_CONTEXT = re.compile(r"COPY \S+, line (\d+)(?:, column (\w+))?")
 
 
@@ -90,15 +95,46 @@ class _CopyStream:
         return "".join(chunk).encode("utf-8")
 
 
+def _read_whole(obj: sources.SourceObject) -> bytes:
+    with obj.open() as stream:
+        return stream.read()
+
+
+def _opened(objects: Iterable[sources.SourceObject]) -> Iterator[tuple[sources.SourceObject, BinaryIO]]:
+    """Each object with an open binary stream, in order.
+
+    Small objects (song files are ~250 bytes; S3 makes each a round trip) are read ahead by a
+    bounded thread pool, at most PREFETCH_OBJECTS at a time; large ones are streamed as they are read.
+    """
+    pending = iter(objects)
+    window: collections.deque = collections.deque()
+    with ThreadPoolExecutor(max_workers=PREFETCH_OBJECTS, thread_name_prefix="sparkify-read") as pool:
+
+        def read_ahead() -> None:
+            obj = next(pending, None)
+            if obj is not None:
+                window.append((obj, pool.submit(_read_whole, obj) if obj.size <= PREFETCH_MAX_BYTES else None))
+
+        for _ in range(PREFETCH_OBJECTS):
+            read_ahead()
+        while window:
+            obj, future = window.popleft()
+            read_ahead()
+            if future is None:
+                with obj.open() as stream:
+                    yield obj, stream
+            else:
+                yield obj, io.BytesIO(future.result())
+
+
 def _copy_lines(objects: Iterable[sources.SourceObject], mapper, origins: _Origins, progress) -> Iterator[str]:
     row = 0
     copy_line = records.copy_line
-    for obj in objects:
+    for obj, stream in _opened(objects):
         origins.add(row + 1, obj)
-        with obj.open() as stream:
-            for _, record in records.read_objects(stream, obj.uri):
-                row += 1
-                yield copy_line(mapper(record))
+        for _, record in records.read_objects(stream, obj.uri):
+            row += 1
+            yield copy_line(mapper(record))
         progress.update(1)
 
 

@@ -61,7 +61,15 @@ def list_objects(uri: str, what: str, region: str | None = None) -> list[SourceO
 
 
 def _opener(client, bucket: str, key: str):
-    return lambda: client.get_object(Bucket=bucket, Key=key)["Body"]
+    def open_object():
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"]
+        except (BotoCoreError, ClientError) as exc:
+            raise _describe(exc, f"s3://{bucket}/{key}", "an object under the prefix") from None
+
+    return open_object
 
 
 def read_object(uri: str, what: str, region: str | None = None) -> bytes:
