@@ -135,6 +135,7 @@ def _copy_lines(objects: Iterable[sources.SourceObject], mapper, origins: _Origi
         for _, record in records.read_objects(stream, obj.uri):
             row += 1
             yield copy_line(mapper(record))
+        progress.set_postfix_str(f"{row:,} rows", refresh=False)
         progress.update(1)
 
 

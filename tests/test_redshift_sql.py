@@ -2,7 +2,6 @@
 redshift dialect; and Redshift's transaction rules, checked on the plan the scripts execute."""
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlfluff.core import FluffConfig, Linter
