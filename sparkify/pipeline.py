@@ -70,15 +70,14 @@ class Report:
 
 # --- Plans ----------------------------------------------------------------------------------------
 
-def create_table_steps(engine: str) -> list[Step]:
-    drops = [Step(f"drop {name}", "ddl", statement) for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
-    creates = [Step(f"create {table.name}", "ddl", statement)
-               for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[engine])]
-    return drops + creates
-
-
 def drop_table_steps() -> list[Step]:
     return [Step(f"drop {name}", "ddl", statement) for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
+
+
+def create_table_steps(engine: str) -> list[Step]:
+    creates = [Step(f"create {table.name}", "ddl", statement)
+               for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[engine])]
+    return drop_table_steps() + creates
 
 
 def etl_steps(engine: str, config: Config) -> list[Step]:

@@ -11,26 +11,12 @@ from sparkify import pipeline
 from sparkify.config import load_config
 from sparkify.sqltext import one_line, render
 from conftest import UDACITY
+from test_config import SEED
 
 LINTER = Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
 
-REDSHIFT_CFG = """\
-[CLUSTER]
-HOST=dwhcluster.abc123xyz.us-west-2.redshift.amazonaws.com
-DB_NAME=dwh
-DB_USER=dwhuser
-DB_PASSWORD=Passw0rd
-DB_PORT=5439
-
-[IAM_ROLE]
-ARN='arn:aws:iam::123456789012:role/dwhRole'
-
-[S3]
-LOG_DATA='s3://udacity-dend/log_data'
-LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
-SONG_DATA='s3://udacity-dend/song_data'
-REGION=us-west-2
-"""
+# the seed-format file of test_config, plus a bucket region
+REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\n")
 
 
 @pytest.fixture
