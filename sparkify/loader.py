@@ -40,12 +40,27 @@ class LoadResult:
     seconds: float
 
 
-def make_mapper(table: q.Table, json_format: str, what: str, region: str | None = None) -> Callable[[dict], list]:
-    """The record-to-row function for a table and a COPY JSON format."""
+def make_mapper(table: q.Table, json_format: str, what: str,
+                region: str | None = None) -> tuple[Callable[[dict], list], Callable[[dict], bool]]:
+    """The record-to-row function for a table and a COPY JSON format, and the test that tells when a
+    record needs the strict reader: a number, object or array arriving in a text column, where
+    Redshift loads the source text as written."""
+    text = [i for i, column in enumerate(table.columns) if column.type.startswith("VARCHAR")]
     if json_format in ("auto", "auto ignorecase"):
-        return records.auto_mapper(table.column_names, ignorecase=json_format == "auto ignorecase")
-    data = sources.read_object(json_format, what, region)
-    return records.jsonpaths_mapper(records.parse_jsonpaths(data, json_format, len(table.columns)))
+        ignorecase = json_format == "auto ignorecase"
+        mapper = records.auto_mapper(table.column_names, ignorecase=ignorecase)
+        text_values = records.auto_mapper([table.column_names[i] for i in text], ignorecase=ignorecase)
+    else:
+        data = sources.read_object(json_format, what, region)
+        paths = records.parse_jsonpaths(data, json_format, len(table.columns))
+        mapper = records.jsonpaths_mapper(paths)
+        text_values = records.jsonpaths_mapper([paths[i] for i in text])
+    inexact = {int, float, list, dict}
+
+    def needs_exact(obj: dict) -> bool:
+        return not inexact.isdisjoint(map(type, text_values(obj)))
+
+    return mapper, needs_exact
 
 
 class _Origins:
@@ -103,8 +118,9 @@ def _read_whole(obj: sources.SourceObject) -> bytes:
 def _opened(objects: Iterable[sources.SourceObject]) -> Iterator[tuple[sources.SourceObject, BinaryIO]]:
     """Each object with an open binary stream, in order.
 
-    Small objects (song files are ~250 bytes; S3 makes each a round trip) are read ahead by a
-    bounded thread pool, at most PREFETCH_OBJECTS at a time; large ones are streamed as they are read.
+    Small remote objects (song files are ~250 bytes; S3 makes each a round trip) are read ahead by
+    a bounded thread pool, at most PREFETCH_OBJECTS at a time; local files and large objects are
+    streamed as they are read (for local files a pool costs more than it saves).
     """
     pending = iter(objects)
     window: collections.deque = collections.deque()
@@ -113,26 +129,30 @@ def _opened(objects: Iterable[sources.SourceObject]) -> Iterator[tuple[sources.S
         def read_ahead() -> None:
             obj = next(pending, None)
             if obj is not None:
-                window.append((obj, pool.submit(_read_whole, obj) if obj.size <= PREFETCH_MAX_BYTES else None))
+                prefetch = obj.remote and obj.size <= PREFETCH_MAX_BYTES
+                window.append((obj, pool.submit(_read_whole, obj) if prefetch else None))
 
         for _ in range(PREFETCH_OBJECTS):
             read_ahead()
         while window:
             obj, future = window.popleft()
             read_ahead()
-            if future is None:
+            if future is not None:
+                yield obj, io.BytesIO(future.result())
+            elif obj.size <= PREFETCH_MAX_BYTES:
+                yield obj, io.BytesIO(_read_whole(obj))  # one read() of a small file, no chunk buffer
+            else:
                 with obj.open() as stream:
                     yield obj, stream
-            else:
-                yield obj, io.BytesIO(future.result())
 
 
-def _copy_lines(objects: Iterable[sources.SourceObject], mapper, origins: _Origins, progress) -> Iterator[str]:
+def _copy_lines(objects: Iterable[sources.SourceObject], mapper, needs_exact, origins: _Origins,
+                progress) -> Iterator[str]:
     row = 0
     copy_line = records.copy_line
     for obj, stream in _opened(objects):
         origins.add(row + 1, obj)
-        for _, record in records.read_objects(stream, obj.uri):
+        for _, record in records.read_objects(stream, obj.uri, needs_exact=needs_exact):
             row += 1
             yield copy_line(mapper(record))
         progress.set_postfix_str(f"{row:,} rows", refresh=False)
@@ -147,12 +167,12 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
     error messages.
     """
     started = time.perf_counter()
-    mapper = make_mapper(table, json_format, format_what or what, region)
+    mapper, needs_exact = make_mapper(table, json_format, format_what or what, region)
     objects = sources.list_objects(location, what, region)
     origins = _Origins()
     with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:
-        stream = _CopyStream(_copy_lines(objects, mapper, origins, progress))
+        stream = _CopyStream(_copy_lines(objects, mapper, needs_exact, origins, progress))
         try:
             cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_CHARS)
         except psycopg2.Error as exc:

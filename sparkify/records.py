@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import re
 from typing import BinaryIO, Callable, Iterator, Sequence
+
+import orjson
 
 from .errors import LoadError
 
@@ -49,15 +52,112 @@ _DECODER = json.JSONDecoder(
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
-def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[int, dict]]:
+def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
+                 needs_exact: Callable[[dict], bool] | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each top-level JSON object in ``stream``.
+
+    Fast path: one object per line, parsed with orjson (numbers become int/float). A line that is
+    not exactly one object, whose key count does not add up (a duplicated key), or for which
+    ``needs_exact(obj)`` says a number's source text matters, is parsed again by the strict
+    reader, which keeps numbers' text (``JsonNumber``); from a line that is not whole objects
+    (pretty-printed JSON, or bad input) the strict reader takes over the rest of the file.
 
     Memory is bounded by the largest object plus one chunk, whatever the file's size. Raises
     LoadError naming ``name`` and the line for invalid UTF-8, invalid JSON or a non-object value.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines = _byte_lines(stream, chunk_size)
+    line_no, offset = 0, 0
+    for raw in lines:
+        line_no += 1
+        if line_no == 1 and raw.startswith(_BOM):
+            raw, offset = raw[len(_BOM):], len(_BOM)
+        text = raw.strip()
+        if text:
+            obj = _fast_object(text)
+            if obj is not None and (needs_exact is None or not needs_exact(obj)):
+                yield line_no, obj
+            else:
+                exact = _strict_line(text)
+                if exact is None:
+                    rest = itertools.chain([raw + b"\n"], (line + b"\n" for line in lines))
+                    yield from _strict_objects(rest, name, line_no, offset)
+                    return
+                for obj in exact:
+                    yield line_no, obj
+        offset += len(raw) + 1
+
+
+_BOM = codecs.BOM_UTF8
+
+
+def _byte_lines(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    """Lines of a binary stream without their ``\\n``; works for any object with read()."""
+    pending = b""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            if pending:
+                yield pending
+            return
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        yield from parts
+
+
+def _fast_object(text: bytes) -> dict | None:
+    """One whole object by orjson, or None where the strict reader must decide."""
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    # every key ends '":' (a quote inside a string is escaped), so fewer keys than that means a
+    # duplicated key or a nested object: let the strict reader look
+    if text.count(b'":') != len(obj) or b'" :' in text or b'"\t:' in text or b'"\r:' in text:
+        return None
+    return obj
+
+
+def _strict_line(text: bytes) -> list[dict] | None:
+    """The objects of one line by the strict decoder, or None if the line is not whole objects."""
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    objects, pos = [], 0
+    while pos < len(decoded):
+        try:
+            obj, pos = _DECODER.raw_decode(decoded, pos)
+        except ValueError:
+            return None
+        if not isinstance(obj, dict) or not _encodable(obj):
+            return None
+        objects.append(obj)
+        pos = _WHITESPACE.match(decoded, pos).end()
+    return objects
+
+
+def _encodable(value) -> bool:
+    """False for strings holding a lone surrogate (``"\\ud800"``), which UTF-8 cannot carry."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
+
+
+def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_bytes: int) -> Iterator[tuple[int, dict]]:
+    """The strict streaming reader: any layout of objects, numbers as their source text."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     scan = _DECODER.raw_decode
-    buffer, pos, line, eof, consumed_bytes = "", 0, 1, False, 0
+    buffer, pos, eof = "", 0, False
     while True:
         end = _WHITESPACE.match(buffer, pos).end()
         line += buffer.count("\n", pos, end)
@@ -67,31 +167,31 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE) -> I
                 obj, end = scan(buffer, pos)
             except json.JSONDecodeError as exc:
                 if not eof:  # perhaps only cut off by the chunk boundary: read on
-                    buffer, pos, eof, consumed_bytes = _read_more(stream, decoder, buffer, pos, name, line,
-                                                                  chunk_size, consumed_bytes)
+                    buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line,
+                                                                  consumed_bytes)
                     continue
                 raise LoadError(f"{name}, line {line + buffer.count(chr(10), pos, exc.pos)}: invalid JSON: {exc.msg}") from None
             except ValueError as exc:
                 raise LoadError(f"{name}, line {line}: invalid JSON: {exc}") from None
             if not isinstance(obj, dict):
                 raise LoadError(f"{name}, line {line}: expected a JSON object, found {_json_type(obj)}")
+            if not _encodable(obj):
+                raise LoadError(f"{name}, line {line}: invalid JSON: a string holds a lone surrogate escape")
             yield line, obj
             line += buffer.count("\n", pos, end)
             pos = end
             continue
         if eof:
             return
-        buffer, pos, eof, consumed_bytes = _read_more(stream, decoder, buffer, pos, name, line, chunk_size,
-                                                      consumed_bytes)
+        buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line, consumed_bytes)
 
 
-def _read_more(stream, decoder, buffer, pos, name, line, chunk_size, consumed_bytes):
-    chunk = stream.read(chunk_size)
+def _read_more(pieces, decoder, buffer, pos, name, line, consumed_bytes):
+    chunk = next(pieces, b"")
     try:
         text = decoder.decode(chunk, final=not chunk)
     except UnicodeDecodeError as exc:
-        text_so_far = buffer[pos:]
-        bad_line = line + text_so_far.count("\n") + chunk[: exc.start].count(b"\n")
+        bad_line = line + buffer.count("\n", pos) + chunk[: exc.start].count(b"\n")
         raise LoadError(f"{name}, line {bad_line}: invalid UTF-8 (byte offset {consumed_bytes + exc.start})") from None
     return buffer[pos:] + text, 0, not chunk, consumed_bytes + len(chunk)
 
@@ -163,14 +263,15 @@ def value_at(obj, path: Path):
 def jsonpaths_mapper(paths: Sequence[Path]) -> Callable[[dict], list]:
     simple = [path[0] if len(path) == 1 and isinstance(path[0], str) else None for path in paths]
     if all(key is not None for key in simple):
-        return lambda obj: [obj.get(key) for key in simple]
+        return lambda obj: list(map(obj.get, simple))
     return lambda obj: [value_at(obj, path) for path in paths]
 
 
 def auto_mapper(columns: Sequence[str], ignorecase: bool) -> Callable[[dict], list]:
     """``'auto'``: keys equal to the column names; ``'auto ignorecase'``: equal ignoring case."""
     if not ignorecase:
-        return lambda obj: [obj.get(column) for column in columns]
+        columns = list(columns)
+        return lambda obj: list(map(obj.get, columns))
 
     def mapped(obj: dict) -> list:
         lowered = {}
@@ -190,18 +291,27 @@ def copy_field(value) -> str:
     """One value in COPY text format: NULL as \\N; nested objects and arrays as their JSON text."""
     if value is None:
         return "\\N"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
+    kind = type(value)
+    if kind is str or kind is JsonNumber:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return repr(value)
+    if kind is bool:
+        return "true" if value else "false"
     return _json_text(value).translate(_COPY_ESCAPES)
 
 
 def _json_text(value) -> str:
     if isinstance(value, JsonNumber):
         return str(value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
     if isinstance(value, dict):
         return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _json_text(v) for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -210,4 +320,17 @@ def _json_text(value) -> str:
 
 
 def copy_line(values: Sequence) -> str:
+    """One row in COPY text format. Fast path: plain strings and numbers, checked once per line."""
+    line = "\t".join(["\\N" if v is None else v if type(v) is str else _plain_text(v) for v in values])
+    if line.count("\t") == len(values) - 1 and "\\" not in line and "\n" not in line and "\r" not in line:
+        return line + "\n"
     return "\t".join(map(copy_field, values)) + "\n"
+
+
+def _plain_text(value) -> str:
+    kind = type(value)
+    if kind is int or kind is JsonNumber:
+        return str(value)
+    if kind is float:
+        return repr(value)
+    return copy_field(value)

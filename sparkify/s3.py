@@ -54,7 +54,7 @@ def list_objects(uri: str, what: str, region: str | None = None) -> list[SourceO
                 key = item["Key"]
                 if key.endswith("/"):
                     continue  # a "folder" placeholder, not data
-                objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key)))
+                objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key), remote=True))
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None
     return sorted(objects, key=lambda obj: obj.uri)

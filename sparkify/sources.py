@@ -20,6 +20,7 @@ class SourceObject:
     uri: str
     size: int
     opener: Callable[[], BinaryIO]
+    remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
 
     def open(self) -> BinaryIO:
         return self.opener()
@@ -68,16 +69,20 @@ def _list_local(prefix: str, what: str) -> list[SourceObject]:
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
-    found = []
-    for root, dirs, files in os.walk(base):
-        # descend only where a path under the directory can still start with the prefix
-        dirs[:] = [d for d in dirs if _may_match(os.path.join(root, d) + os.sep, prefix)]
-        for name in files:
-            path = os.path.join(root, name)
-            if path.startswith(prefix):
-                found.append(path)
-    found.sort()
-    return [SourceObject(path, os.path.getsize(path), _local_opener(path)) for path in found]
+    found = sorted(_walk(base, prefix))
+    return [SourceObject(path, size, _local_opener(path)) for path, size in found]
+
+
+def _walk(directory: str, prefix: str):
+    """(path, size) of files under ``directory`` whose path starts with ``prefix``; one scandir per
+    folder, descending only where a path can still match."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                if _may_match(entry.path + os.sep, prefix):
+                    yield from _walk(entry.path, prefix)
+            elif entry.path.startswith(prefix) and entry.is_file():
+                yield entry.path, entry.stat().st_size
 
 
 def _may_match(directory: str, prefix: str) -> bool:
