@@ -56,6 +56,7 @@ def _columns(*specs: str, not_null: tuple[str, ...] = (), identity: str | None =
 
 # Staging: the 18 event fields in JSONPaths order, and the song-file keys. Text stays text
 # (user_id is "" on logged-out events); widths are bytes, checked against the real data in tests.
+# An event without ts or a song without song_id is rejected at load time (NOT NULL).
 STAGING_EVENTS = Table(
     "staging_events",
     _columns(
@@ -63,7 +64,7 @@ STAGING_EVENTS = Table(
         "item_in_session INTEGER", "last_name VARCHAR(256)", "length DOUBLE PRECISION", "level VARCHAR(16)",
         "location VARCHAR(512)", "method VARCHAR(16)", "page VARCHAR(64)", "registration DOUBLE PRECISION",
         "session_id BIGINT", "song VARCHAR(512)", "status SMALLINT", "ts BIGINT", "user_agent VARCHAR(1024)",
-        "user_id VARCHAR(64)",
+        "user_id VARCHAR(64)", not_null=("ts",),
     ),
     diststyle="KEY", distkey="song",
 )
@@ -73,6 +74,7 @@ STAGING_SONGS = Table(
         "num_songs INTEGER", "artist_id VARCHAR(64)", "artist_latitude DOUBLE PRECISION",
         "artist_longitude DOUBLE PRECISION", "artist_location VARCHAR(512)", "artist_name VARCHAR(512)",
         "song_id VARCHAR(64)", "title VARCHAR(512)", "duration DOUBLE PRECISION", "year SMALLINT",
+        not_null=("song_id",),
     ),
     diststyle="KEY", distkey="title",
 )

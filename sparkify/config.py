@@ -26,11 +26,15 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SONG_JSON_FORMATS = ("auto", "auto ignorecase")
 
 S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/=+\-]*)?")
-ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}")
-REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 HOSTNAME = re.compile(r"[A-Za-z0-9.\-:]{1,253}|/[^\x00-\x1f'\"\\;]{1,200}")
 DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
+
+# Values that reach SQL are composed as literals or identifiers, where these are harmless; they are
+# refused all the same, so that no config value can even look like it comments a statement out.
+SQL_COMMENT_MARKERS = ("--", "/*", "*/")
 
 DEFAULT_SOURCES = {
     "LOG_DATA": str(SAMPLE_DIR / "log_data"),
@@ -114,9 +118,12 @@ class _Reader:
             raise self.error(section, key, f"must be one of {', '.join(allowed)}, not {value!r}")
         return value
 
-    def matching(self, section: str, key: str, value: str, pattern: re.Pattern, what: str) -> str:
+    def matching(self, section: str, key: str, value: str, pattern: re.Pattern, what: str,
+                 comments_allowed: bool = False) -> str:
         if not pattern.fullmatch(value):
             raise self.error(section, key, f"is not a valid {what}: {value!r}")
+        if not comments_allowed and any(marker in value for marker in SQL_COMMENT_MARKERS):
+            raise self.error(section, key, f"must not contain an SQL comment marker (--, /*, */): {value!r}")
         return value
 
 
@@ -157,7 +164,8 @@ def _read_cluster(reader: _Reader, environ) -> Cluster | None:
     section = "CLUSTER"
     if not reader.parser.has_section(section) or not reader.get(section, "HOST"):
         return None
-    host = reader.matching(section, "HOST", reader.require(section, "HOST"), HOSTNAME, "host name")
+    host = reader.matching(section, "HOST", reader.require(section, "HOST"), HOSTNAME, "host name",
+                           comments_allowed=True)  # reaches only the connection (xn--... is a valid name)
     port_text = reader.require(section, "DB_PORT")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise reader.error(section, "DB_PORT", f"must be a port number (1-65535), not {port_text!r}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -76,11 +77,7 @@ def connect(config: Config) -> Target:
         if cluster.sslmode:
             params["sslmode"] = cluster.sslmode
         where = cluster.describe()
-    try:
-        conn = psycopg2.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="sparkify", **params)
-    except psycopg2.OperationalError as exc:
-        reason = "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
-        raise ConnectionFailed(f"cannot connect to {where}: {reason}") from None
+    conn = _connect_with_retries(params, where)
     try:
         engine = _engine(conn, config)
         if config.cluster and config.cluster.schema:
@@ -91,6 +88,28 @@ def connect(config: Config) -> Target:
         conn.close()
         raise
     return Target(conn=conn, engine=engine, description=where)
+
+
+CONNECT_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.5
+# libpq messages of conditions that may pass: a server starting or restarting, a network hiccup.
+# A wrong password, a missing database or role, or bad config is never retried.
+TRANSIENT = ("could not connect", "connection refused", "timeout expired", "server closed the connection",
+             "the database system is starting up", "the database system is shutting down", "too many clients")
+
+
+def _connect_with_retries(params: dict, where: str):
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return psycopg2.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="sparkify", **params)
+        except psycopg2.OperationalError as exc:
+            reason = "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+            transient = any(marker in reason.lower() for marker in TRANSIENT)
+            if not transient or attempt == CONNECT_ATTEMPTS:
+                tried = f" (tried {attempt} times)" if attempt > 1 else ""
+                raise ConnectionFailed(f"cannot connect to {where}{tried}: {reason}") from None
+            log.info("cannot connect to %s yet, retrying (%d of %d)", where, attempt, CONNECT_ATTEMPTS - 1)
+            time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
 
 
 def _engine(conn, config: Config) -> str:

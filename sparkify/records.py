@@ -65,6 +65,15 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
     Memory is bounded by the largest object plus one chunk, whatever the file's size. Raises
     LoadError naming ``name`` and the line for invalid UTF-8, invalid JSON or a non-object value.
     """
+    empty = True
+    for found in _objects(stream, name, chunk_size, needs_exact):
+        empty = False
+        yield found
+    if empty:
+        raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
+
+
+def _objects(stream: BinaryIO, name: str, chunk_size: int, needs_exact) -> Iterator[tuple[int, dict]]:
     lines = _byte_lines(stream, chunk_size)
     line_no, offset = 0, 0
     for raw in lines:
@@ -79,7 +88,7 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
             else:
                 exact = _strict_line(text)
                 if exact is None:
-                    rest = itertools.chain([raw + b"\n"], (line + b"\n" for line in lines))
+                    rest = itertools.chain([raw], (b"\n" + line for line in lines))
                     yield from _strict_objects(rest, name, line_no, offset)
                     return
                 for obj in exact:

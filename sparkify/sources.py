@@ -15,15 +15,18 @@ from typing import BinaryIO, Callable
 from .errors import DataSourceError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceObject:
+    """One input object. Kept small (100k song files are 100k of these): a local file opens itself;
+    anything else brings its own ``opener``."""
+
     uri: str
     size: int
-    opener: Callable[[], BinaryIO]
+    opener: Callable[[], BinaryIO] | None = None
     remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
 
     def open(self) -> BinaryIO:
-        return self.opener()
+        return self.opener() if self.opener is not None else open(self.uri, "rb")
 
 
 def is_s3(location: str) -> bool:
@@ -58,19 +61,15 @@ def read_object(location: str, what: str, region: str | None = None) -> bytes:
         raise DataSourceError(f"cannot read {location} ({what}): {exc.strerror}") from None
 
 
-def _local_opener(path: str) -> Callable[[], BinaryIO]:
-    return lambda: open(path, "rb")
-
-
 def _list_local(prefix: str, what: str) -> list[SourceObject]:
     prefix = os.path.abspath(prefix) + (os.sep if prefix.endswith(("/", os.sep)) else "")
     if os.path.isfile(prefix):
-        return [SourceObject(prefix, os.path.getsize(prefix), _local_opener(prefix))]
+        return [SourceObject(prefix, os.path.getsize(prefix))]
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
     found = sorted(_walk(base, prefix))
-    return [SourceObject(path, size, _local_opener(path)) for path, size in found]
+    return [SourceObject(path, size) for path, size in found]
 
 
 def _walk(directory: str, prefix: str):

@@ -44,18 +44,21 @@ def jsonpaths(tmp_path, expressions):
 
 def test_jsonpaths_map_by_position_not_by_name(tables, tmp_path):
     """The n-th expression fills the n-th column, whatever the keys are called."""
-    paths = jsonpaths(tmp_path, ["$.a", "$['b']", "$.nested.c", "$.list[1]"] + ["$.missing"] * 14)
-    write(tmp_path / "d" / "x.json", '{"a": "first", "b": "second", "nested": {"c": "third"}, "list": [1, "2nd"]}')
+    paths = jsonpaths(tmp_path, ["$.a", "$['b']", "$.nested.c", "$.list[1]"] + ["$.missing"] * 11 + ["$.t"]
+                      + ["$.missing"] * 2)
+    write(tmp_path / "d" / "x.json",
+          '{"a": "first", "b": "second", "nested": {"c": "third"}, "list": [1, "2nd"], "t": 42}')
     result, rows = load(tables, q.STAGING_EVENTS, tmp_path / "d", paths)
-    assert rows == [("first", "second", "third", "2nd") + (None,) * 14]
+    assert rows == [("first", "second", "third", "2nd") + (None,) * 11 + (42, None, None)]
     assert (result.files, result.rows) == (1, 1)
 
 
 def test_auto_matches_lower_case_column_names_only(tables, tmp_path):
     write(tmp_path / "s" / "a.json", json.dumps({**SONG, "Title": "ignored", "extra": 1}))
-    write(tmp_path / "s" / "b.json", json.dumps({"SONG_ID": "SO2", "Title": "Upper"}))
+    write(tmp_path / "s" / "b.json", json.dumps({"song_id": "SO2", "Title": "Upper", "YEAR": 1999}))
     _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
-    assert rows == [(1, "AR1", None, -86.5, "Nashville", "Gloriana", "SO1", "T", 153.3, 2005), (None,) * 10]
+    assert rows == [(1, "AR1", None, -86.5, "Nashville", "Gloriana", "SO1", "T", 153.3, 2005),
+                    (None,) * 6 + ("SO2",) + (None,) * 3]
 
 
 def test_auto_ignorecase_matches_any_case(tables, tmp_path):
@@ -102,9 +105,9 @@ def test_text_survives_byte_for_byte(tables, tmp_path):
 
 
 def test_missing_key_and_null_load_as_null(tables, tmp_path):
-    write(tmp_path / "s" / "a.json", '{"song_id": null, "title": ""}')
+    write(tmp_path / "s" / "a.json", '{"song_id": "S", "artist_id": null, "title": ""}')
     _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")
-    assert rows == [(None,) * 7 + ("",) + (None,) * 2]
+    assert rows == [(None,) * 6 + ("S", "") + (None,) * 2]
 
 
 def test_no_files_under_the_prefix_is_an_error(tables, tmp_path):

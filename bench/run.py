@@ -1,0 +1,310 @@
+"""Benchmark the PostgreSQL path against the machine's limit and the loaders people reach for.
+
+Run:  python bench/run.py [--events 1000000] [--songs 100000] [--seed 1]
+                          [--scales 100000,1000000,10000000] [--insert-slice 20000] [--no-duckdb]
+                          [--data-dir bench/data] [--dsn DSN]
+
+Generates the data with the project's own generator (cached under --data-dir), then measures, in
+one run on the same data:
+1. the limit: a plain ``COPY ... FROM STDIN`` into staging_events of the same event rows, already
+   rendered in memory;
+2. the project's own run (create_tables.py + etl.py, in a child process whose peak RSS is taken),
+   and each stage of it;
+3. peers: a per-row INSERT loader (a slice, extrapolated, and said so), psycopg2's execute_values,
+   and DuckDB reading the same files into the same star schema.
+Prints a table, then one line: ``end_to_end_over_copy_limit=<ratio> peak_rss_mb=<n>``.
+With --scales, also runs the project end to end at each number of events (songs = events / 10)
+and prints seconds per row and peak RSS for each. The server is an embedded PostgreSQL in
+--data-dir unless --dsn (or SPARKIFY_BENCH_DSN) names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg2  # noqa: E402
+from psycopg2 import sql  # noqa: E402
+from psycopg2.extensions import parse_dsn  # noqa: E402
+from psycopg2.extras import execute_values  # noqa: E402
+
+import sql_queries as q  # noqa: E402
+from sparkify import loader, sources  # noqa: E402
+from sparkify.generate import generate  # noqa: E402
+
+SCHEMA = "sparkify_bench"
+STAGE_LINE = re.compile(r"^(load staging_events|load staging_songs|insert \w+)\s+([\d,]+)\s+([\d.]+)")
+
+
+def dataset(data_dir: Path, events: int, songs: int, seed: int) -> Path:
+    """The generated data set, made once and reused (a marker file says it is complete)."""
+    path = data_dir / f"e{events}-s{songs}-seed{seed}"
+    if not (path / ".complete").exists():
+        print(f"generating {events:,} events and {songs:,} songs in {path} ...", file=sys.stderr)
+        generate(str(path), events=events, songs=songs, days=30, seed=seed)
+        (path / ".complete").write_text("")
+    return path
+
+
+def server_params(args) -> dict:
+    dsn = args.dsn or os.environ.get("SPARKIFY_BENCH_DSN")
+    if dsn:
+        return parse_dsn(dsn)
+    from sparkify.db import embedded_connect_params
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    return embedded_connect_params(args.data_dir.resolve() / "pgdata")
+
+
+def connect(params):
+    return psycopg2.connect(**params, options=f"-c search_path={SCHEMA}")
+
+
+def reset_schema(params) -> None:
+    with psycopg2.connect(**params) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(sql.Identifier(SCHEMA)))
+    conn.close()
+
+
+def write_config(directory: str, params: dict, data: Path) -> str:
+    path = os.path.join(directory, "bench.cfg")
+    with open(path, "w") as handle:
+        handle.write(
+            "[CLUSTER]\n"
+            f"HOST={params.get('host', 'localhost')}\nDB_PORT={params.get('port', 5432)}\n"
+            f"DB_NAME={params.get('dbname', 'postgres')}\nDB_USER={params.get('user', 'postgres')}\n"
+            f"DB_PASSWORD={params.get('password', '')}\nSCHEMA={SCHEMA}\n"
+            f"[S3]\nLOG_DATA={data / 'log_data'}\nSONG_DATA={data / 'song_data'}\n"
+            f"LOG_JSONPATH={data / 'log_json_path.json'}\n"
+        )
+    return path
+
+
+# Runs a script and, at its exit, writes the peak resident memory of that program (VmHWM of the
+# process after exec, so nothing of the benchmark's own memory is counted) to $SPARKIFY_RSS_FILE.
+_MEASURED = """
+import atexit, os, runpy, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["SPARKIFY_RSS_FILE"], "w") as out:
+        out.write(str(kb * 1024))
+atexit.register(_peak)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_child(argv: list[str]) -> tuple[float, int, str]:
+    """Run a script; (seconds, peak RSS in bytes of that program alone, stdout)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "rss")
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", _MEASURED, *argv], cwd=ROOT, capture_output=True, text=True,
+                                env={**os.environ, "SPARKIFY_RSS_FILE": rss_file})
+        seconds = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}")
+        with open(rss_file) as handle:
+            peak = int(handle.read())
+    return seconds, peak, result.stdout
+
+
+def run_project(params, data: Path) -> dict:
+    """create_tables.py + etl.py as a user runs them; stage figures parsed from etl's summary."""
+    reset_schema(params)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = write_config(tmp, params, data)
+        create_seconds, create_rss, _ = run_child([str(ROOT / "create_tables.py"), "--config", config, "-q"])
+        etl_seconds, etl_rss, out = run_child([str(ROOT / "etl.py"), "--config", config])
+    stages = {}
+    for line in out.splitlines():
+        match = STAGE_LINE.match(line)
+        if match:
+            stages[match.group(1)] = (int(match.group(2).replace(",", "")), float(match.group(3)))
+    return {"seconds": create_seconds + etl_seconds, "rss": max(create_rss, etl_rss), "stages": stages}
+
+
+def rendered_events(data: Path) -> bytes:
+    """The staging_events rows in COPY text format, as the project's loader renders them."""
+    mapper, needs_exact = loader.make_mapper(q.STAGING_EVENTS, str(data / "log_json_path.json"), "bench")
+    objects = sources.list_objects(str(data / "log_data"), "bench")
+
+    class _Silent:
+        def update(self, n):
+            pass
+
+        def set_postfix_str(self, *args, **kwargs):
+            pass
+
+    return "".join(loader._copy_lines(objects, mapper, needs_exact, loader._Origins(), _Silent())).encode()
+
+
+def copy_limit(params, data: Path) -> tuple[int, float]:
+    """Seconds of a plain COPY FROM STDIN of the pre-rendered event rows (the best of two)."""
+    payload = rendered_events(data)
+    rows = payload.count(b"\n")
+    best = float("inf")
+    with connect(params) as conn, conn.cursor() as cur:
+        for _ in range(2):
+            cur.execute("TRUNCATE staging_events")
+            started = time.perf_counter()
+            cur.copy_expert(q.copy_from_stdin(q.STAGING_EVENTS), io.BytesIO(payload), size=1 << 18)
+            best = min(best, time.perf_counter() - started)
+        conn.rollback()
+    conn.close()
+    return rows, best
+
+
+def event_tuples(data: Path):
+    """Events as tuples in staging column order: what a typical hand-written loader builds."""
+    keys = [p[3:-2] for p in json.loads((data / "log_json_path.json").read_text())["jsonpaths"]]
+    for path in sorted((data / "log_data").rglob("*.json")):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    event = json.loads(line)
+                    yield tuple(event.get(key) for key in keys)
+
+
+def per_row_insert(params, data: Path, slice_rows: int, total_rows: int) -> float:
+    """Seconds for all events by one INSERT per row, extrapolated from the first ``slice_rows``."""
+    statement = sql.SQL("INSERT INTO staging_events ({}) VALUES ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, q.STAGING_EVENTS.column_names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(q.STAGING_EVENTS.columns)))
+    with connect(params) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE staging_events")
+        started = time.perf_counter()
+        done = 0
+        for row in event_tuples(data):
+            cur.execute(statement, row)
+            done += 1
+            if done == slice_rows:
+                break
+        conn.commit()
+        seconds = time.perf_counter() - started
+    conn.close()
+    return seconds * total_rows / done
+
+
+def with_execute_values(params, data: Path) -> float:
+    statement = sql.SQL("INSERT INTO staging_events ({}) VALUES %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, q.STAGING_EVENTS.column_names)))
+    with connect(params) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE staging_events")
+        started = time.perf_counter()
+        execute_values(cur, statement, event_tuples(data), page_size=1000)
+        conn.commit()
+        seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def duckdb_peer(data: Path) -> float:
+    """DuckDB reads the same files into the same staging and star tables with the same inserts."""
+    import duckdb
+
+    from sparkify.sqltext import render
+
+    con = duckdb.connect()
+    started = time.perf_counter()
+    for table in q.TABLES:
+        columns = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
+        con.execute(f'CREATE TABLE "{table.name}" ({columns})')
+    keys = [p[3:-2] for p in json.loads((data / "log_json_path.json").read_text())["jsonpaths"]]
+    event_columns = {key: column.type for key, column in zip(keys, q.STAGING_EVENTS.columns)}
+    select = ", ".join(f'"{key}"' for key in keys)
+    con.execute(f"INSERT INTO staging_events SELECT {select} FROM read_json(?, format='newline_delimited',"
+                f" columns={event_columns!r})", [str(data / "log_data" / "**" / "*.json")])
+    song_columns = {c.name: c.type for c in q.STAGING_SONGS.columns}
+    con.execute(f"INSERT INTO staging_songs SELECT {', '.join(song_columns)} FROM read_json(?, format='auto',"
+                f" columns={song_columns!r})", [str(data / "song_data" / "**" / "*.json")])
+    for _, statement in q.INSERT_TABLE_QUERIES:
+        con.execute(render(statement))
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def table(rows: list[tuple]) -> str:
+    from sparkify.tables import format_table
+
+    return format_table(("measure", "rows", "seconds", "rows/s", "x limit", "peak RSS MB"), rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--songs", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scales", default="", help="comma-separated event counts for the scaling table")
+    parser.add_argument("--insert-slice", type=int, default=20_000, help="rows timed for the per-row INSERT peer")
+    parser.add_argument("--no-duckdb", action="store_true", help="leave out the DuckDB peer")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
+    parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
+    args = parser.parse_args(argv)
+
+    params = server_params(args)
+    data = dataset(args.data_dir, args.events, args.songs, args.seed)
+    project = run_project(params, data)  # leaves the staging tables in the bench schema for the peers
+    events, limit = copy_limit(params, data)
+    stages = project["stages"]
+    rss_mb = round(project["rss"] / 2**20)
+
+    def measure(label, rows, seconds, rss=None):
+        return (label, rows, round(seconds, 2), round(rows / seconds) if seconds else None,
+                round(seconds / limit, 2), rss)
+
+    event_rows, event_seconds = stages["load staging_events"]
+    song_rows, song_seconds = stages["load staging_songs"]
+    transform = sum(seconds for name, (_, seconds) in stages.items() if name.startswith("insert"))
+    rows = [
+        measure("limit: COPY FROM STDIN, events pre-rendered", events, limit),
+        measure("project: events -> staging", event_rows, event_seconds),
+        measure("project: song files -> staging (rows = files)", song_rows, song_seconds),
+        measure("project: transform (5 inserts)", stages["insert songplays"][0], transform),
+        measure("project: end to end (create_tables + etl)", events, project["seconds"], rss_mb),
+        measure(f"peer: per-row INSERT, events (from {args.insert_slice:,})", events,
+                per_row_insert(params, data, min(args.insert_slice, events), events)),
+        measure("peer: execute_values, events", events, with_execute_values(params, data)),
+    ]
+    if not args.no_duckdb:
+        rows.append(measure("peer: DuckDB end to end, same files and SQL", events, duckdb_peer(data)))
+    print(f"{events:,} events, {song_rows:,} song files; PostgreSQL {server_version(params)}")
+    print(table(rows))
+
+    if args.scales:
+        print()
+        scale_rows = []
+        for count in [int(n) for n in args.scales.split(",") if n]:
+            result = run_project(params, dataset(args.data_dir, count, max(count // 10, 10), args.seed))
+            scale_rows.append((count, round(result["seconds"], 2), round(result["seconds"] / count * 1e6, 2),
+                               round(result["rss"] / 2**20)))
+        from sparkify.tables import format_table
+
+        print(format_table(("events", "seconds end to end", "us per event", "peak RSS MB"), scale_rows))
+    print(f"end_to_end_over_copy_limit={project['seconds'] / limit:.2f} peak_rss_mb={rss_mb}")
+    return 0
+
+
+def server_version(params) -> str:
+    with psycopg2.connect(**params) as conn, conn.cursor() as cur:
+        cur.execute("SHOW server_version")
+        version = cur.fetchone()[0]
+    conn.close()
+    return version
+
+
+if __name__ == "__main__":
+    sys.exit(main())

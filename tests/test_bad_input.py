@@ -1,0 +1,153 @@
+"""Bad input: every must-reject case stops etl.py with one line naming file, line and reason, and
+leaves every table exactly as it was; every awkward-but-valid case loads byte for byte."""
+
+import json
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import create_tables
+import etl
+import sql_queries as q
+from conftest import SAMPLE, fetch_all
+from sparkify import loader
+
+EVENTS = "log_data/2018/11/2018-11-29-events.json"
+SONG = "song_data/Z/Z/Z/TRZZZZZ12345678901.json"
+TS = 1541105830796
+
+# (case, file under the data copy, content, the error after "error: <file>, ")
+MUST_REJECT = [
+    ("truncated JSON", EVENTS, f'{{"ts": {TS}, "page": "Home"', "line 1: invalid JSON: Expecting ',' delimiter"),
+    ("invalid syntax", EVENTS, f'{{"ts": {TS}}}\n{{"ts": {TS}, page: "Home"}}',
+     "line 2: invalid JSON: Expecting property name enclosed in double quotes"),
+    ("binary garbage", EVENTS, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1: invalid UTF-8 (byte offset 0)"),
+    ("invalid UTF-8", EVENTS, f'{{"ts": {TS}}}\n{{"ts": {TS}, "song": "caf'.encode() + b'\xe9"}',
+     "line 2: invalid UTF-8 (byte offset 56)"),
+    ("lone surrogate escape", EVENTS, f'{{"ts": {TS}, "song": "\\ud800"}}',
+     "line 1: invalid JSON: a string holds a lone surrogate escape"),
+    ("NUL in a string", EVENTS, f'{{"ts": {TS}, "song": "a\\u0000b"}}',
+     "line 1: invalid byte sequence for encoding \"UTF8\": 0x00 (loading staging_events)"),
+    ("NaN", EVENTS, f'{{"ts": {TS}, "length": NaN}}', "line 1: invalid JSON: NaN is not valid JSON"),
+    ("Infinity", EVENTS, f'{{"ts": {TS}, "length": -Infinity}}', "line 1: invalid JSON: -Infinity is not valid JSON"),
+    ("non-numeric ts", EVENTS, '{"ts": "yesterday"}',
+     "line 1, column ts: invalid input syntax for type bigint: \"yesterday\" (loading staging_events)"),
+    ("non-numeric duration", SONG, '{"song_id": "SOZZ", "duration": "long"}',
+     "line 1, column duration: invalid input syntax for type double precision: \"long\" (loading staging_songs)"),
+    ("non-numeric year", SONG, '{"song_id": "SOZZ", "year": "MMXX"}',
+     "line 1, column year: invalid input syntax for type smallint: \"MMXX\" (loading staging_songs)"),
+    ("number too large for its column", EVENTS, f'{{"ts": {TS}, "status": 99999}}',
+     "line 1, column status: value \"99999\" is out of range for type smallint (loading staging_events)"),
+    ("missing ts", EVENTS, f'{{"ts": {TS}}}\n\n{{"page": "Home"}}',
+     "line 3: null value in column \"ts\" of relation \"staging_events\" violates not-null constraint"
+     " (loading staging_events)"),
+    ("missing song_id", SONG, '{"title": "No id"}',
+     "line 1: null value in column \"song_id\" of relation \"staging_songs\" violates not-null"
+     " constraint (loading staging_songs)"),
+    ("string longer than its column", EVENTS, json.dumps({"ts": TS, "gender": "x" * 17}),
+     "line 1, column gender: value too long for type character varying(16) (loading staging_events)"),
+    ("top-level array", EVENTS, f'[{{"ts": {TS}}}]', "line 1: expected a JSON object, found an array"),
+    ("duplicated key", EVENTS, f'{{"ts": {TS}, "page": "Home", "ts": {TS + 1}}}',
+     "line 1: invalid JSON: duplicated key 'ts'"),
+    ("empty file", EVENTS, "  \n", "line 1: empty file: no JSON object in it"),
+]
+
+
+@pytest.fixture
+def warehouse(tmp_path, write_config, conn):
+    """A loaded warehouse over a private copy of the sample; returns (data dir, config, full state)."""
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    config = write_config(log_data=data / "log_data", song_data=data / "song_data",
+                          log_jsonpath=data / "log_json_path.json")
+    assert create_tables.main(["--config", str(config), "-q"]) == 0
+    assert etl.main(["--config", str(config), "-q"]) == 0
+    return data, config, full_state(conn)
+
+
+def full_state(conn):
+    return {t.name: sorted(fetch_all(conn, t.name, "1"), key=repr) for t in q.TABLES}
+
+
+@pytest.mark.parametrize("case, relative, content, message", MUST_REJECT, ids=[c[0] for c in MUST_REJECT])
+def test_must_reject(warehouse, conn, capsys, case, relative, content, message):
+    data, config, before = warehouse
+    bad = data / relative
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert capsys.readouterr().err == f"error: {bad}, {message}\n"
+    assert full_state(conn) == before
+
+
+@pytest.mark.parametrize("paths, message", [
+    ('{"jsonpaths": ["$.artist",', "not a valid JSONPaths file: Expecting value: line 1 column 27 (char 26)"),
+    (json.dumps({"jsonpaths": ["$['x']"] * 17}), "has 17 JSONPath expressions but the table has 18 columns"),
+    (json.dumps({"paths": []}), 'not a valid JSONPaths file: no "jsonpaths" array'),
+], ids=["malformed", "path count differs", "no jsonpaths key"])
+def test_bad_jsonpaths_file_rejected(warehouse, conn, capsys, paths, message):
+    data, config, before = warehouse
+    (data / "log_json_path.json").write_text(paths)
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert capsys.readouterr().err == f"error: {data / 'log_json_path.json'}: {message}\n"
+    assert full_state(conn) == before
+
+
+# --- Awkward but valid: loads byte for byte ---------------------------------------------------
+
+AWKWARD = [
+    ("tabs, newlines, backslashes and \\.", {"song": "a\tb\nc\\d\r\n\\.\n\\N end"}),
+    ("quotes of both kinds", {"song": "He said \"hi\" and 'bye'", "userAgent": "\"Mozilla/5.0\""}),
+    ("emoji and combining marks", {"artist": "Beyonce\u0301 🎵 Zoë", "song": "ﬁ 👩‍👩‍👧"}),
+    ("unknown extra keys", {"song": "kept", "extra": {"nested": [1, 2]}, "another": True}),
+    ("null, empty and missing", {"artist": None, "song": "", "firstName": None}),
+    ("smallest realistic ts", {"ts": 0, "song": "epoch"}),
+    ("largest realistic ts", {"ts": 4102444799999, "song": "2099-12-31"}),
+    ("numbers into text columns", {"song": 1.50, "artist": 10, "userId": 7}),
+]
+
+
+def load_events(conn, tmp_path, raw: bytes):
+    folder = tmp_path / "events"
+    folder.mkdir(exist_ok=True)
+    (folder / "e.json").write_bytes(raw)
+    with conn.cursor() as cur:
+        cur.execute(q.create_table(q.STAGING_EVENTS, "postgres"))
+        loader.load_table(cur, q.STAGING_EVENTS, str(folder), str(SAMPLE / "log_json_path.json"), what="test")
+        cur.execute("SELECT artist, song, first_name, ts, user_agent, user_id FROM staging_events")
+        rows = cur.fetchall()
+    conn.rollback()
+    return rows
+
+
+@pytest.mark.parametrize("case, fields", AWKWARD, ids=[c[0] for c in AWKWARD])
+def test_must_accept(conn, tmp_path, case, fields):
+    event = {"ts": TS, **fields}
+    raw = json.dumps(event, ensure_ascii=False).replace(': 1.5,', ': 1.50,').encode()
+    [row] = load_events(conn, tmp_path, raw)
+    expected_song = "1.50" if case == "numbers into text columns" else event.get("song")
+    expected = (None if event.get("artist") is None else str(event["artist"]), expected_song, event.get("firstName"),
+                event["ts"], event.get("userAgent"), None if event.get("userId") is None else str(event["userId"]))
+    assert row == expected
+
+
+def test_bom_and_crlf(conn, tmp_path):
+    raw = b"\xef\xbb\xbf" + f'{{"ts": {TS}, "song": "first"}}\r\n{{"ts": {TS + 1}, "song": "second"}}\r\n'.encode()
+    assert [(r[1], r[3]) for r in load_events(conn, tmp_path, raw)] == [("first", TS), ("second", TS + 1)]
+
+
+TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                                    max_size=40))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.fixed_dictionaries({
+    "artist": TEXT, "song": TEXT, "firstName": TEXT, "userAgent": TEXT, "userId": TEXT,
+    "ts": st.integers(min_value=0, max_value=2**62)}), min_size=1, max_size=8),
+    pretty=st.booleans())
+def test_staging_equals_source_for_every_mapped_field(conn, tmp_path, records, pretty):
+    raw = "\n".join(json.dumps(r, ensure_ascii=pretty, indent=2 if pretty else None) for r in records).encode()
+    rows = load_events(conn, tmp_path, raw)
+    assert rows == [(r["artist"], r["song"], r["firstName"], r["ts"], r["userAgent"], r["userId"]) for r in records]

@@ -1,0 +1,25 @@
+"""A short run of the benchmark, so it cannot rot (figures live in the benchmark, not in tests)."""
+
+import re
+import subprocess
+import sys
+
+from psycopg2.extensions import make_dsn
+
+from conftest import ROOT
+
+
+def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--events", "3000", "--songs", "300", "--insert-slice", "500",
+         "--scales", "1000,2000", "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    labels = [line.split("  ")[0] for line in lines]
+    for label in ("limit: COPY FROM STDIN, events pre-rendered", "project: events -> staging",
+                  "project: end to end (create_tables + etl)", "peer: execute_values, events",
+                  "peer: DuckDB end to end, same files and SQL"):
+        assert label in labels
+    assert re.fullmatch(r"end_to_end_over_copy_limit=\d+\.\d\d peak_rss_mb=\d+", lines[-1])
+    assert re.match(r"\s*1,000\s+[\d.]+\s+[\d.]+\s+\d+$", lines[-3])

@@ -1,0 +1,206 @@
+"""Hostile config and secrets: no config value can rewrite a statement, no secret reaches output."""
+
+import ast
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+import etl
+from conftest import ROOT, SAMPLE
+from sparkify.config import load_config
+from sparkify.errors import ConfigError
+
+PAYLOADS = [
+    "'", '"', "';", "'; DROP TABLE users; --", "\"; DROP TABLE users; --", ";", "; SELECT 1", "--", "-- comment",
+    "/*", "*/", "/* x */", "\\", "\\'", "''", "' OR '1'='1", "\\x27", "%s", "%(top)s", "{}", "$$", "$1",
+    "\u2018", "\u2019", "\u201c", "\u201d", "\uff07", "\u02bc", "\x00", "\n  DROP TABLE songs", "x y",
+    "\u00a0;", "`", "' || pg_sleep(10) || '", "E'\\\\'", "$tag$x$tag$", "); DROP TABLE time; (",
+]
+# each config value that reaches SQL (or the connection) and a valid value to spoil
+TARGETS = [
+    ("S3", "LOG_DATA", "s3://udacity-dend/log_data"),
+    ("S3", "SONG_DATA", "s3://udacity-dend/song_data"),
+    ("S3", "LOG_JSONPATH", "s3://udacity-dend/log_json_path.json"),
+    ("IAM_ROLE", "ARN", "arn:aws:iam::123456789012:role/dwhRole"),
+    ("S3", "REGION", "us-west-2"),
+    ("CLUSTER", "DB_NAME", "dwh"),
+    ("CLUSTER", "DB_USER", "dwhuser"),
+    ("CLUSTER", "SCHEMA", "sparkify"),
+]
+BASE = {
+    "CLUSTER": {"HOST": "127.0.0.1", "DB_PORT": "5432", "DB_NAME": "dwh", "DB_USER": "dwhuser", "DB_PASSWORD": "x",
+                "SCHEMA": "sparkify"},
+    "IAM_ROLE": {"ARN": "arn:aws:iam::123456789012:role/dwhRole"},
+    "S3": {"LOG_DATA": "s3://udacity-dend/log_data", "SONG_DATA": "s3://udacity-dend/song_data",
+           "LOG_JSONPATH": "s3://udacity-dend/log_json_path.json", "REGION": "us-west-2"},
+}
+
+
+def write_cfg(path: Path, values: dict) -> Path:
+    path.write_text("".join(f"[{section}]\n" + "".join(f"{key}={value}\n" for key, value in keys.items())
+                            for section, keys in values.items()), encoding="utf-8")
+    return path
+
+
+def test_enough_payloads():
+    assert len(PAYLOADS) >= 30
+
+
+@pytest.mark.parametrize("section, key, valid", TARGETS, ids=[t[1] for t in TARGETS])
+def test_every_payload_is_rejected_naming_the_key_and_nothing_is_sent(tmp_path, monkeypatch, capsys,
+                                                                     section, key, valid):
+    def no_connection(*args, **kwargs):
+        raise AssertionError("a connection was opened")
+
+    monkeypatch.setattr(psycopg2, "connect", no_connection)
+    for payload in PAYLOADS:
+        # an S3 value not starting with s3:// is a local path, which never reaches SQL: spoil after it
+        spoiled_values = ([valid + payload, "s3://" + payload + valid[5:]] if valid.startswith("s3://")
+                          else [valid + payload, payload + valid])
+        for spoiled in spoiled_values:
+            values = {s: dict(k) for s, k in BASE.items()}
+            values[section][key] = spoiled
+            cfg = write_cfg(tmp_path / "dwh.cfg", values)
+            with pytest.raises(ConfigError) as err:
+                load_config(cfg, environ={})
+            message = str(err.value)
+            assert message.startswith(f"{cfg}: [{section}] {key} ") or message.startswith(f"{cfg}: cannot parse"), \
+                (payload, message)
+            assert etl.main(["--config", str(cfg)]) == 2
+            assert capsys.readouterr().err.startswith(f"error: {cfg}: ")
+
+
+# --- Statements are composed, never formatted ------------------------------------------------
+
+PROJECT_SOURCES = [ROOT / name for name in ("create_tables.py", "etl.py", "cleanup.py", "analytics.py",
+                                             "sql_queries.py")] + sorted((ROOT / "sparkify").glob("*.py")) + [
+    ROOT / "bench" / "run.py"]
+SENDS = {"execute", "executemany", "copy_expert", "mogrify", "SQL"}
+# The DuckDB peer in the benchmark talks to DuckDB, not through psycopg2; it is the one exception.
+ALLOWED = {("bench/run.py", "duckdb_peer")}
+
+
+def formatted(node) -> bool:
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
+            and isinstance(node.func.value, (ast.Constant, ast.JoinedStr)):
+        return True
+    return isinstance(node, ast.BinOp) and (formatted(node.left) or formatted(node.right))
+
+
+def offenders(path: Path) -> list[str]:
+    found = []
+    tree = ast.parse(path.read_text())
+    for function in [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))]:
+        name = getattr(function, "name", "<module>")
+        if (path.relative_to(ROOT).as_posix(), name) in ALLOWED:
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call):
+                callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if callee in SENDS and node.args and formatted(node.args[0]):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return sorted(set(found) - {f for f in found if _inside_allowed(path, f)})
+
+
+def _inside_allowed(path, location):
+    line = int(location.rsplit(":", 1)[1])
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and (path.relative_to(ROOT).as_posix(), node.name) in ALLOWED:
+            if node.lineno <= line <= node.end_lineno:
+                return True
+    return False
+
+
+def test_no_statement_is_built_by_string_formatting():
+    assert [str(p) for p in PROJECT_SOURCES if not p.exists()] == []
+    assert [o for p in PROJECT_SOURCES for o in offenders(p)] == []
+
+
+def test_the_formatting_check_can_fail(tmp_path):
+    bad = ROOT / "sparkify" / "_probe_tmp.py"
+    bad.write_text('def f(cur, t):\n    cur.execute(f"SELECT * FROM {t}")\n    cur.execute("DROP %s" % t)\n')
+    try:
+        assert offenders(bad) == ["sparkify/_probe_tmp.py:2", "sparkify/_probe_tmp.py:3"]
+    finally:
+        bad.unlink()
+
+
+# --- The password never shows -------------------------------------------------------------------
+
+SENTINEL = "S3ntinel p'a%ss"
+
+
+def run(args, env=None, **kwargs):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, **kwargs)
+
+
+def sentinel_config(tmp_path, pg_params, schema, overrides):
+    values = {"CLUSTER": {"HOST": pg_params.get("host", "localhost"), "DB_PORT": str(pg_params.get("port", 5432)),
+                          "DB_NAME": pg_params.get("dbname", "postgres"), "DB_USER": pg_params.get("user", "postgres"),
+                          "DB_PASSWORD": SENTINEL, "SCHEMA": schema},
+              "S3": {"LOG_DATA": str(SAMPLE / "log_data"), "SONG_DATA": str(SAMPLE / "song_data"),
+                     "LOG_JSONPATH": str(SAMPLE / "log_json_path.json")}}
+    for (section, key), value in overrides.items():
+        values[section][key] = value
+    return write_cfg(tmp_path / "dwh.cfg", values)
+
+
+def test_password_never_in_output_across_failures(tmp_path, pg_params, schema, conn):
+    outputs = {}
+    def cfg(overrides=None):
+        return str(sentinel_config(tmp_path, pg_params, schema, overrides or {}))
+
+    outputs["bad host"] = run(["etl.py", "--config", cfg({("CLUSTER", "HOST"): "no-such-host.invalid"})])
+    outputs["bad port"] = run(["etl.py", "--config", cfg({("CLUSTER", "DB_PORT"): "1"})])
+    outputs["login refused"] = run(["etl.py", "--config", cfg({("CLUSTER", "DB_USER"): "no_such_role"})])
+    outputs["config parse error"] = run(["etl.py", "--config", cfg({("CLUSTER", "DB_PORT"): "port"})])
+    bad_logs = tmp_path / "logs"
+    bad_logs.mkdir()
+    (bad_logs / "a.json").write_text('{"ts": "soon"}')
+    assert run(["create_tables.py", "--config", cfg(), "-q"]).returncode == 0
+    outputs["COPY error"] = run(["etl.py", "--config", cfg({("S3", "LOG_DATA"): str(bad_logs)})])
+    outputs["dry run"] = run(["etl.py", "--config", cfg(), "--dry-run"])
+    outputs["unexpected exception"] = run(
+        ["-c", "import sys, etl, sparkify.pipeline as p\n"
+               "def boom(*a, **k): raise RuntimeError('unexpected')\n"
+               "p.execute = boom\nsys.exit(etl.main(sys.argv[1:]))", "--config", cfg()])
+    # Ctrl-C while a load is under way: a generated data set big enough to interrupt
+    from sparkify.generate import generate
+
+    generate(str(tmp_path / "big"), events=60_000, songs=2_000, days=3, seed=3)
+    big = cfg({("S3", "LOG_DATA"): str(tmp_path / "big" / "log_data"),
+                 ("S3", "SONG_DATA"): str(tmp_path / "big" / "song_data")})
+    child = subprocess.Popen([sys.executable, "etl.py", "--config", big], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    outputs["Ctrl-C"] = subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+    assert outputs["Ctrl-C"].returncode == 130, outputs["Ctrl-C"].stderr
+    assert outputs["Ctrl-C"].stderr.splitlines()[-1] == ("interrupted: nothing was committed, the warehouse is as"
+                                                         " it was")
+    assert outputs["unexpected exception"].returncode == 1 and "RuntimeError: unexpected" in \
+        outputs["unexpected exception"].stderr
+    for name, result in outputs.items():
+        if name not in ("dry run", "Ctrl-C", "unexpected exception"):
+            assert result.returncode in (1, 2), (name, result.stderr)
+        assert SENTINEL not in result.stdout + result.stderr, name
+    assert len(outputs) >= 8
+    # the interrupted load committed nothing: the tables are still empty
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
+        assert cur.fetchone() == (0, 0)
+    conn.rollback()
