@@ -9,6 +9,8 @@ TRUNCATE or ALTER TABLE APPEND (``sql_queries.ENGINE_SQL``).
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -140,9 +142,12 @@ def execute(conn, steps: list[Step], *, show_progress: bool = False, report: Rep
     On any failure, or Ctrl-C, the transaction is rolled back and the tables are as they were.
     """
     report = report or Report()
+    kill_at = _kill_hook()
     try:
         with conn.cursor() as cur:
-            for step in steps:
+            for index, step in enumerate(steps):
+                if index == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 report.results.append(_run_step(cur, step, show_progress))
             if any(step.kind == "insert" for step in steps):
                 cur.execute(q.MATCHED_PLAYS)
@@ -150,12 +155,24 @@ def execute(conn, steps: list[Step], *, show_progress: bool = False, report: Rep
         if report.failed_checks:
             failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
             raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
+        if kill_at == len(steps):
+            os.kill(os.getpid(), signal.SIGKILL)  # everything done, not yet committed
         conn.commit()
     except BaseException:
         if not conn.closed:
             conn.rollback()
         raise
     return report
+
+
+KILL_HOOK = "SPARKIFY_TEST_KILL_AT_STEP"
+
+
+def _kill_hook() -> int | None:
+    """Fault tests only (bench/kill_trials.py): SIGKILL this process before step N (N = the number
+    of steps: just before COMMIT)."""
+    value = os.environ.get(KILL_HOOK)
+    return int(value) if value and value.isdigit() else None
 
 
 def _run_step(cur, step: Step, show_progress: bool) -> StepResult:

@@ -1,0 +1,22 @@
+"""A short version of bench/kill_trials.py: SIGKILL at every statement boundary and at a few
+random moments leaves exactly the old or the new warehouse, and a rerun reaches the new one."""
+
+import re
+import subprocess
+import sys
+
+from psycopg2.extensions import make_dsn
+
+import sql_queries as q
+from conftest import ROOT
+
+
+def test_kill_at_every_statement_boundary(tmp_path, pg_params):
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "kill_trials.py"), "--random", "3",
+                             "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = re.fullmatch(r"trials=(\d+) violations=0 reached_new_after_rerun=(\d+)\n", result.stdout)
+    assert match, result.stdout
+    steps = 2 + 2 + len(q.AFTER_LOAD_QUERIES["postgres"]) + 5 + 5 + len(q.QUALITY_CHECKS)
+    assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 3
