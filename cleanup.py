@@ -2,8 +2,8 @@
 
 Run:  python cleanup.py [--config dwh.cfg] [--yes] [--dry-run] [--quiet]
 
-Drops exactly staging_events, staging_songs, songplays, users, songs, artists and time; nothing
-else in the database is touched. Asks first unless --yes, when the target is not the embedded
+Drops exactly staging_events, staging_songs, songplays, users, songs, artists, time and
+load_errors; nothing else in the database is touched. Asks first unless --yes, when the target is not the embedded
 default.
 """
 

@@ -2,8 +2,8 @@
 
 Run:  python create_tables.py [--config dwh.cfg] [--dry-run] [--quiet]
 
-Drops staging_events, staging_songs, songplays, users, songs, artists and time (only these) and
-creates them again, in one transaction. Without dwh.cfg it works on the embedded PostgreSQL.
+Drops staging_events, staging_songs, songplays, users, songs, artists, time and load_errors (only
+these) and creates them again, in one transaction. Without dwh.cfg it works on the embedded PostgreSQL.
 """
 
 import sys

@@ -6,12 +6,15 @@ Everything happens in one transaction: if a load, a statement or a data-quality 
 run is interrupted, nothing is committed and the warehouse is as it was. Run create_tables.py first.
 """
 
+import dataclasses
 import sys
 
 from sparkify import cli, db, pipeline
 
 
 def run_etl(args, config) -> int:
+    if args.max_errors is not None:
+        config = dataclasses.replace(config, sources=dataclasses.replace(config.sources, max_errors=args.max_errors))
     src = config.sources
     data = "the shipped sample data" if src.is_sample else f"{src.log_data} and {src.song_data}"
     if args.dry_run:
@@ -32,7 +35,13 @@ def run_etl(args, config) -> int:
 
 
 def main(argv=None) -> int:
-    args = cli.parser(__doc__).parse_args(argv)
+    parser = cli.parser(__doc__)
+    parser.add_argument("--max-errors", type=int, metavar="N",
+                        help="skip up to N bad records per staging table, keeping them in load_errors"
+                             " (default: [S3] MAX_ERRORS, or 0: stop at the first)")
+    args = parser.parse_args(argv)
+    if args.max_errors is not None and args.max_errors < 0:
+        parser.error("--max-errors must be 0 or more")
     return cli.run(args, run_etl)
 
 

@@ -121,9 +121,17 @@ TIME = Table(
     primary_key=("start_time",), diststyle="KEY", distkey="start_time", sortkey=("start_time",),
 )
 
+# Records skipped under MAX_ERRORS: which file and line, why, and the raw text (the same columns on
+# both engines; on Redshift filled from STL_LOAD_ERRORS after each COPY).
+LOAD_ERRORS = Table(
+    "load_errors",
+    _columns("table_name VARCHAR(64)", "file_name VARCHAR(1024)", "line_number BIGINT", "reason VARCHAR(1024)",
+             "raw_line VARCHAR(65535)"),
+)
+
 STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
 STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
-TABLES = STAGING_TABLES + STAR_TABLES
+TABLES = STAGING_TABLES + STAR_TABLES + (LOAD_ERRORS,)
 PROJECT_TABLE_NAMES = tuple(table.name for table in TABLES)
 
 # Where the engines differ. TRUNCATE commits the open transaction on Redshift, so the ETL clears
@@ -182,7 +190,8 @@ def clear_table(table: Table, engine: str) -> sql.Composed:
 
 DROP_TABLE_QUERIES = [drop_table(table.name) for table in TABLES]
 CREATE_TABLE_QUERIES = {engine: [create_table(table, engine) for table in TABLES] for engine in ENGINES}
-CLEAR_STAGING_QUERIES = {engine: [clear_table(table, engine) for table in STAGING_TABLES] for engine in ENGINES}
+CLEAR_STAGING_QUERIES = {engine: [clear_table(table, engine) for table in STAGING_TABLES + (LOAD_ERRORS,)]
+                         for engine in ENGINES}
 CLEAR_STAR_QUERIES = {engine: [clear_table(table, engine) for table in STAR_TABLES] for engine in ENGINES}
 AFTER_LOAD_QUERIES = {engine: ENGINE_SQL[engine]["after_load"] for engine in ENGINES}
 
@@ -192,7 +201,8 @@ SERVER_VERSION = sql.SQL("SELECT version()")
 
 # --- Loading staging -------------------------------------------------------------------------
 
-def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str, region: str | None) -> sql.Composed:
+def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str, region: str | None,
+                 max_errors: int = 0) -> sql.Composed:
     """Redshift ``COPY ... FROM 's3://...'``; every value was validated by sparkify.config.
 
     ``json_format`` is an S3 URI of a JSONPaths file, ``auto`` or ``auto ignorecase``. Statistics
@@ -203,15 +213,28 @@ def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str,
     )
     if region:
         statement += sql.SQL(" REGION {}").format(sql.Literal(region))
+    if max_errors:
+        statement += sql.SQL(" MAXERROR {}").format(sql.Literal(int(max_errors)))
     return statement + sql.SQL(" COMPUPDATE OFF STATUPDATE OFF")
 
 
 def copy_table_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
     """The two Redshift COPY statements for a ``sparkify.config.Sources``."""
     return [
-        copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region),
-        copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region),
+        copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region,
+                     sources.max_errors),
+        copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region,
+                     sources.max_errors),
     ]
+
+
+def redshift_load_errors(table: Table) -> sql.Composed:
+    """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it."""
+    return sql.SQL(
+        "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
+        " SELECT {}, TRIM(filename), line_number, TRIM(colname) || ': ' || TRIM(err_reason), TRIM(raw_line)"
+        " FROM stl_load_errors WHERE query = pg_last_copy_id()"
+    ).format(sql.Literal(table.name))
 
 
 def copy_from_stdin(table: Table) -> sql.Composed:

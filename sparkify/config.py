@@ -70,6 +70,7 @@ class Sources:
     song_data: str
     song_json: str = "auto"
     region: str | None = None
+    max_errors: int = 0
 
     @property
     def is_sample(self) -> bool:
@@ -203,7 +204,11 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
     region = reader.get(section, "REGION") or None
     if region is not None:
         reader.matching(section, "REGION", region, REGION, "AWS region (like us-west-2)")
+    max_errors = reader.get(section, "MAX_ERRORS") or "0"
+    if not max_errors.isdigit():
+        raise reader.error(section, "MAX_ERRORS", f"must be a whole number (0 or more), not {max_errors!r}")
     return Sources(
+        max_errors=int(max_errors),
         log_data=values["LOG_DATA"],
         log_jsonpath=values["LOG_JSONPATH"],
         song_data=values["SONG_DATA"],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
+import json
 import logging
 import re
 import time
@@ -38,6 +40,27 @@ class LoadResult:
     files: int
     rows: int
     seconds: float
+    parsed: int = 0
+    rejected: int = 0
+    # (file, parsed, loaded, rejected) of every file that had a rejected record
+    files_with_rejections: tuple = ()
+
+
+class _Tolerance:
+    """MAX_ERRORS for one table: bad records skipped and kept, up to the limit; one more fails."""
+
+    def __init__(self, table: str, limit: int):
+        self.table, self.limit = table, limit
+        self.rejected: list[tuple] = []
+        self.parsed = 0
+        self.files_with_rejections: list[tuple] = []
+
+    def reject(self, uri: str, line: int, reason: str, raw: bytes | str) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        self.rejected.append((self.table, uri, line, reason, text[:65535]))
+        if len(self.rejected) > self.limit:
+            raise LoadError(f"{uri}, line {line}: {reason} ({len(self.rejected)} bad records in {self.table},"
+                            f" more than MAX_ERRORS={self.limit}; nothing was committed)")
 
 
 def make_mapper(table: q.Table, json_format: str, what: str,
@@ -159,8 +182,67 @@ def _copy_lines(objects: Iterable[sources.SourceObject], mapper, needs_exact, or
         progress.update(1)
 
 
+def _tolerant_records(stream, uri: str, needs_exact):
+    """(line, record or None, raw, reason or None) for MAX_ERRORS mode. In a file of one object per
+    line each line is a record, and a bad line is rejected alone; a file whose first line opens an
+    object that goes on over more lines (pretty-printed) is read as one document, and a parse error
+    there rejects the rest of that file as one record."""
+    lines = records._byte_lines(stream, records.CHUNK_SIZE)
+    number, any_record = 0, False
+    for raw in lines:
+        number += 1
+        if number == 1 and raw.startswith(records._BOM):
+            raw = raw[len(records._BOM):]
+        text = raw.strip()
+        if not text:
+            continue
+        objects = records.parse_line(text, needs_exact)
+        if objects is None and not any_record and not text.endswith(b"}"):
+            rest = itertools.chain([raw], (b"\n" + line for line in lines))
+            try:
+                for line, record in records._strict_objects(rest, uri, number, 0):
+                    any_record = True
+                    yield line, record, None, None
+            except LoadError as exc:
+                where, _, reason = str(exc).partition(": ")
+                any_record = True
+                yield int(where.rsplit("line ", 1)[1]), None, "", reason
+            break
+        any_record = True
+        if objects is None:
+            yield number, None, text, records.line_problem(text)
+        else:
+            for record in objects:
+                yield number, record, text, None
+    if not any_record:
+        yield 1, None, "", "empty file: no JSON object in it"
+
+
+def _tolerant_copy_lines(objects, mapper, needs_exact, table: q.Table, tolerance: _Tolerance, origins: _Origins,
+                         progress) -> Iterator[str]:
+    problem_in = records.row_validator(table.columns)
+    row = 0
+    for obj, stream in _opened(objects):
+        origins.add(row + 1, obj)
+        parsed = rejected = 0
+        for line, record, raw, reason in _tolerant_records(stream, obj.uri, needs_exact):
+            parsed += 1
+            values = mapper(record) if record is not None else None
+            reason = reason or problem_in(values)
+            if reason:
+                rejected += 1
+                tolerance.reject(obj.uri, line, reason, raw if raw is not None else json.dumps(record))
+                continue
+            row += 1
+            yield records.copy_line(values)
+        tolerance.parsed += parsed
+        if rejected:
+            tolerance.files_with_rejections.append((obj.uri, parsed, parsed - rejected, rejected))
+        progress.update(1)
+
+
 def load_table(cursor, table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
-               region: str | None = None, show_progress: bool = False) -> LoadResult:
+               region: str | None = None, show_progress: bool = False, max_errors: int = 0) -> LoadResult:
     """Load every object under ``location`` into ``table``; the caller owns the transaction.
 
     ``what`` and ``format_what`` name the settings that gave ``location`` and ``json_format``, for
@@ -172,7 +254,10 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
     origins = _Origins()
     with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:
-        stream = _CopyStream(_copy_lines(objects, mapper, needs_exact, origins, progress))
+        tolerance = _Tolerance(table.name, max_errors) if max_errors else None
+        lines = (_copy_lines(objects, mapper, needs_exact, origins, progress) if tolerance is None else
+                 _tolerant_copy_lines(objects, mapper, needs_exact, table, tolerance, origins, progress))
+        stream = _CopyStream(lines)
         try:
             cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_CHARS)
         except psycopg2.Error as exc:
@@ -184,9 +269,17 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
                 raise stream.error from None
             raise
     rows = cursor.rowcount
+    if tolerance is not None and tolerance.rejected:
+        rejected = iter(records.copy_line(row) for row in tolerance.rejected)
+        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS), _CopyStream(rejected), size=COPY_BUFFER_CHARS)
+        log.warning("skipped %d bad records in %s (MAX_ERRORS=%d); they are in load_errors",
+                    len(tolerance.rejected), table.name, max_errors)
     seconds = time.perf_counter() - started
     log.info("loaded %s rows from %s files into %s in %.1fs", rows, len(objects), table.name, seconds)
-    return LoadResult(table.name, len(objects), rows, seconds)
+    if tolerance is None:
+        return LoadResult(table.name, len(objects), rows, seconds, parsed=rows)
+    return LoadResult(table.name, len(objects), rows, seconds, parsed=tolerance.parsed,
+                      rejected=len(tolerance.rejected), files_with_rejections=tuple(tolerance.files_with_rejections))
 
 
 def _explain_copy_error(exc: psycopg2.Error, table: q.Table, origins: _Origins) -> LoadError | DatabaseError:

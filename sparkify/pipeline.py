@@ -38,6 +38,7 @@ class LoadSpec:
     what: str
     format_what: str
     region: str | None
+    max_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class StepResult:
     step: Step
     rows: int
     seconds: float
+    load: loader.LoadResult | None = None
 
 
 @dataclass
@@ -85,7 +87,8 @@ def create_table_steps(engine: str) -> list[Step]:
 def etl_steps(engine: str, config: Config) -> list[Step]:
     """Clear staging, load it, rebuild the star schema, check it: all one transaction."""
     clear_staging = [Step(f"clear {table.name}", "clear", statement)
-                     for table, statement in zip(q.STAGING_TABLES, q.CLEAR_STAGING_QUERIES[engine])]
+                     for table, statement in zip(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[engine],
+                                                 strict=True)]
     clear_star = [Step(f"clear {table.name}", "clear", statement)
                   for table, statement in zip(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[engine])]
     inserts = [Step(f"insert {name}", "insert", statement) for name, statement in q.INSERT_TABLE_QUERIES]
@@ -98,13 +101,19 @@ def _load_steps(engine: str, config: Config) -> list[Step]:
     src = config.sources
     if engine == "redshift":
         _require_redshift_sources(config)
-        return [Step(f"load {table.name}", "copy", statement)
-                for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn))]
+        steps = []
+        for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn)):
+            steps.append(Step(f"load {table.name}", "copy", statement))
+            if src.max_errors:
+                steps.append(Step(f"keep {table.name} load errors", "ddl", q.redshift_load_errors(table)))
+        return steps
     return [
         Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
-                                                          "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.region)),
+                                                          "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.region,
+                                                          src.max_errors)),
         Step("load staging_songs", "load", load=LoadSpec(q.STAGING_SONGS, src.song_data, src.song_json,
-                                                         "[S3] SONG_DATA", "[S3] SONG_JSON", src.region)),
+                                                         "[S3] SONG_DATA", "[S3] SONG_JSON", src.region,
+                                                         src.max_errors)),
     ]
 
 
@@ -180,8 +189,9 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
     if step.load is not None:
         spec = step.load
         result = loader.load_table(cur, spec.table, spec.location, spec.json_format, what=spec.what,
-                                   format_what=spec.format_what, region=spec.region, show_progress=show_progress)
-        return StepResult(step, result.rows, time.perf_counter() - started)
+                                   format_what=spec.format_what, region=spec.region, show_progress=show_progress,
+                                   max_errors=spec.max_errors)
+        return StepResult(step, result.rows, time.perf_counter() - started, load=result)
     try:
         cur.execute(step.statement)
         if step.kind == "copy":
@@ -211,5 +221,12 @@ def format_report(report: Report, where: str) -> str:
     lines.append(f"data-quality checks passed: {passed} of {len(report.checks)}")
     lines.append(format_table(("check", "violations", "result"),
                               [(r.step.label, r.rows, "pass" if r.rows == 0 else "FAILED") for r in report.checks]))
+    tolerant = [r.load for r in report.results if r.load is not None and r.load.rejected]
+    if tolerant:
+        lines.append("records rejected under MAX_ERRORS (kept in load_errors):")
+        lines.append(format_table(("file", "parsed", "loaded", "rejected"),
+                                  [row for load in tolerant for row in load.files_with_rejections]
+                                  + [(f"total {load.table}", load.parsed, load.rows, load.rejected)
+                                     for load in tolerant]))
     lines.append(f"warehouse: {where}")
     return "\n".join(lines)

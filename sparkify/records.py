@@ -162,6 +162,24 @@ def _encodable(value) -> bool:
     return True
 
 
+def parse_line(text: bytes, needs_exact=None) -> list[dict] | None:
+    """The objects of one whole line (fast path, then the strict reader), or None if it is not."""
+    obj = _fast_object(text)
+    if obj is not None and (needs_exact is None or not needs_exact(obj)):
+        return [obj]
+    return _strict_line(text)
+
+
+def line_problem(text: bytes) -> str:
+    """Why one line is not whole JSON objects, in the words the strict reader uses."""
+    try:
+        for _ in _strict_objects(iter([text]), "", 1, 0):
+            pass
+    except LoadError as exc:
+        return str(exc).split(": ", 1)[1]
+    return "not whole JSON objects"
+
+
 def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_bytes: int) -> Iterator[tuple[int, dict]]:
     """The strict streaming reader: any layout of objects, numbers as their source text."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -289,6 +307,73 @@ def auto_mapper(columns: Sequence[str], ignorecase: bool) -> Callable[[dict], li
         return [lowered.get(column) for column in columns]
 
     return mapped
+
+
+# --- Values against column types (MAX_ERRORS mode) ------------------------------------------
+
+_INT_LIMITS = {"SMALLINT": 2**15, "INTEGER": 2**31, "BIGINT": 2**63}
+
+
+def _integer_problem(limit: int):
+    def check(value):
+        if isinstance(value, bool) or isinstance(value, float):
+            return f"{value!r} is not a whole number"
+        try:
+            number = int(value) if isinstance(value, int) else int(str(value).strip())
+        except ValueError:
+            return f"{str(value)!r} is not a whole number"
+        return None if -limit <= number < limit else f"{number} is out of range"
+    return check
+
+
+def _float_problem(value):
+    if isinstance(value, bool):
+        return f"{value!r} is not a number"
+    if isinstance(value, (int, float)):
+        return None
+    try:
+        float(str(value).replace("_", "x"))
+    except ValueError:
+        return f"{str(value)!r} is not a number"
+    return None
+
+
+def _text_problem(limit: int):
+    def check(value):
+        text = value if isinstance(value, str) else copy_field(value)
+        if "\x00" in text:
+            return "holds a NUL character"
+        size = len(text.encode("utf-8", "surrogatepass"))
+        return None if size <= limit else f"{size} bytes, longer than VARCHAR({limit})"
+    return check
+
+
+def row_validator(columns) -> Callable[[list], str | None]:
+    """A function that says why a mapped row would not load into ``columns``, or None."""
+    checks = []
+    for column in columns:
+        if column.type in _INT_LIMITS:
+            check = _integer_problem(_INT_LIMITS[column.type])
+        elif column.type == "DOUBLE PRECISION":
+            check = _float_problem
+        elif column.type.startswith("VARCHAR("):
+            check = _text_problem(int(column.type[8:-1]))
+        else:
+            check = lambda value: None  # noqa: E731
+        checks.append((column.name, column.not_null, check))
+
+    def problem(values) -> str | None:
+        for (name, not_null, check), value in zip(checks, values):
+            if value is None:
+                if not_null:
+                    return f"column {name}: missing (the column is NOT NULL)"
+                continue
+            found = check(value)
+            if found:
+                return f"column {name}: {found}"
+        return None
+
+    return problem
 
 
 # --- COPY text format -------------------------------------------------------------------------

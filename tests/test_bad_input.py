@@ -151,3 +151,67 @@ def test_staging_equals_source_for_every_mapped_field(conn, tmp_path, records, p
     raw = "\n".join(json.dumps(r, ensure_ascii=pretty, indent=2 if pretty else None) for r in records).encode()
     rows = load_events(conn, tmp_path, raw)
     assert rows == [(r["artist"], r["song"], r["firstName"], r["ts"], r["userAgent"], r["userId"]) for r in records]
+
+
+# --- MAX_ERRORS: skip up to N bad records, keep each, lose nothing ------------------------------
+
+BAD_LINES = [
+    '{"ts": "soon", "page": "NextSong"}',
+    '{"ts": 1541105830796, "page": "Home", "status": 99999}',
+    '{"ts": 1541105830796,, "page": "Home"}',
+]
+
+
+def tolerant_setup(warehouse):
+    data, config, before = warehouse
+    bad = data / EVENTS
+    good = [json.dumps({"ts": TS + n, "page": "Home", "userId": "", "auth": "Logged Out"}) for n in range(3)]
+    bad.write_text("\n".join([good[0], BAD_LINES[0], good[1], BAD_LINES[1], BAD_LINES[2], good[2]]))
+    return data, config, before, bad
+
+
+def test_max_errors_skips_and_keeps_every_bad_record(warehouse, conn, capsys):
+    data, config, before, bad = tolerant_setup(warehouse)
+    assert etl.main(["--config", str(config), "--max-errors", "3"]) == 0
+    out = capsys.readouterr().out
+    assert fetch_all(conn, "load_errors", "line_number") == [
+        ("staging_events", str(bad), 2, "column ts: 'soon' is not a whole number", BAD_LINES[0]),
+        ("staging_events", str(bad), 4, "column status: 99999 is out of range", BAD_LINES[1]),
+        ("staging_events", str(bad), 5, "invalid JSON: Expecting property name enclosed in double quotes",
+         BAD_LINES[2]),
+    ]
+    sample_events = sum(1 for p in (SAMPLE / "log_data").rglob("*.json") for line in p.read_text().splitlines())
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM staging_events")
+        assert cur.fetchone()[0] == sample_events + 3
+    conn.rollback()
+    lines = out.splitlines()
+    start = lines.index("records rejected under MAX_ERRORS (kept in load_errors):")
+    rows = [line.split() for line in lines[start + 3:start + 5]]
+    assert rows == [[str(bad), "6", "3", "3"], ["total", "staging_events", f"{sample_events + 6:,}",
+                                                 f"{sample_events + 3:,}", "3"]]
+    bad.unlink()  # the next run starts a fresh load_errors
+    assert etl.main(["--config", str(config), "-q"]) == 0
+    assert fetch_all(conn, "load_errors", "line_number") == []
+
+
+def test_one_bad_record_more_than_allowed_changes_nothing(warehouse, conn, capsys):
+    data, config, before, bad = tolerant_setup(warehouse)
+    assert etl.main(["--config", str(config), "--max-errors", "2", "-q"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {bad}, line 5: invalid JSON: Expecting property name enclosed in double quotes"
+        " (3 bad records in staging_events, more than MAX_ERRORS=2; nothing was committed)\n")
+    assert full_state(conn) == before
+
+
+def test_max_errors_from_config_and_pretty_printed_file(warehouse, conn, capsys, write_config):
+    data, _, before = warehouse
+    broken = data / SONG
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text('{\n  "song_id": "SOZZ",\n  "title": \n}\n')
+    config = write_config(log_data=data / "log_data", song_data=data / "song_data",
+                          log_jsonpath=data / "log_json_path.json")
+    config.write_text(config.read_text() + "MAX_ERRORS=1\n")
+    assert etl.main(["--config", str(config), "-q"]) == 0
+    assert fetch_all(conn, "load_errors", "line_number") == [
+        ("staging_songs", str(broken), 4, "invalid JSON: Expecting value", "")]

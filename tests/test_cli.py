@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import sql_queries as q
 from conftest import ROOT, SAMPLE
 
 SCRIPTS = ["create_tables.py", "etl.py", "cleanup.py"]
@@ -103,9 +104,10 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
                              " (redshift) with s3://udacity-dend/log_data and s3://udacity-dend/song_data:"
                              " nothing is sent\n")
     lines = result.stdout.splitlines()
-    assert lines[1:3] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";']
-    assert lines[3].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
-    assert lines[4] == "SELECT pg_last_copy_count();"
+    assert lines[1:4] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";',
+                          'DELETE FROM "load_errors";']
+    assert lines[4].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
+    assert lines[5] == "SELECT pg_last_copy_count();"
     assert SENTINEL not in result.stdout + result.stderr
 
 
@@ -127,5 +129,5 @@ def test_cleanup_asks_before_dropping_on_a_server(write_config, conn):
     assert result.stderr.endswith("without confirmation: run with --yes\n")
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
-        assert cur.fetchone()[0] == 7
+        assert cur.fetchone()[0] == len(q.TABLES)
     conn.rollback()

@@ -18,7 +18,7 @@ def test_every_example_key_is_read_by_the_code(tmp_path):
     parser.read(ROOT / "dwh.cfg.example")
     source = (ROOT / "sparkify" / "config.py").read_text()
     keys = [(section, key.upper()) for section in parser.sections() for key in parser[section]]
-    assert len(keys) == 14
+    assert len(keys) == 15
     for section, key in keys:
         assert f'"{key}"' in source, (section, key)
     example = tmp_path / "dwh.cfg"

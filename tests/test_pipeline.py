@@ -7,6 +7,7 @@ import pytest
 import cleanup
 import create_tables
 import etl
+import sql_queries as q
 from conftest import SAMPLE, UDACITY, fetch_all
 from oracle import expected_warehouse, read_events, read_songs
 
@@ -116,6 +117,11 @@ def test_cleanup_drops_only_project_tables(conn, write_config, schema):
         cur.execute("CREATE SCHEMA IF NOT EXISTS other_" + schema)
         cur.execute(f"CREATE TABLE other_{schema}.users (x int)")
     conn.commit()
+    assert create_tables.main(["--config", str(config), "--quiet"]) == 0  # decoys survive a recreate too
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        assert cur.fetchone()[0] == len(q.TABLES) + 2
+    conn.rollback()
     assert cleanup.main(["--config", str(config), "--yes", "--quiet"]) == 0
     with conn.cursor() as cur:
         cur.execute("SELECT table_schema, table_name FROM information_schema.tables"

@@ -95,6 +95,7 @@ def test_column_names_are_the_documented_ones():
         "songs": ["song_id", "title", "artist_id", "year", "duration"],
         "artists": ["artist_id", "name", "location", "latitude", "longitude"],
         "time": ["start_time", "hour", "day", "week", "month", "year", "weekday"],
+        "load_errors": ["table_name", "file_name", "line_number", "reason", "raw_line"],
     }
 
 
@@ -117,9 +118,10 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
     plan = pipeline.describe_steps(pipeline.etl_steps("postgres", config))
-    assert plan[1:3] == ['TRUNCATE TABLE "staging_events";', 'TRUNCATE TABLE "staging_songs";']
-    assert plan[3].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN;  -- rows from " in plan[3]
+    assert plan[1:4] == ['TRUNCATE TABLE "staging_events";', 'TRUNCATE TABLE "staging_songs";',
+                         'TRUNCATE TABLE "load_errors";']
+    assert plan[4].startswith('COPY "staging_events" ("artist", "auth", ')
+    assert ") FROM STDIN;  -- rows from " in plan[4]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
@@ -146,3 +148,18 @@ def test_varchar_widths_hold_every_real_value():
     star = {(t.name, c.name): c.type for t in q.STAR_TABLES for c in t.columns}
     assert star[("songplays", "user_agent")] == "VARCHAR(1024)"
     assert star[("songs", "title")] == "VARCHAR(512)" and star[("artists", "name")] == "VARCHAR(512)"
+
+
+def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
+    import dataclasses
+
+    config = dataclasses.replace(redshift_config, sources=dataclasses.replace(redshift_config.sources, max_errors=5))
+    plan = pipeline.describe_steps(pipeline.etl_steps("redshift", config))
+    copies = [i for i, line in enumerate(plan) if line.startswith("COPY ")]
+    assert all(" MAXERROR 5 " in plan[i] for i in copies)
+    assert plan[copies[0] + 2] == (
+        "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line) SELECT 'staging_events', TRIM(filename),"
+        " line_number, TRIM(colname) || ': ' || TRIM(err_reason), TRIM(raw_line) FROM stl_load_errors"
+        " WHERE query = pg_last_copy_id();")
+    for line in plan[1:-1]:
+        assert parse_errors(line.rstrip(";")) == [], line
