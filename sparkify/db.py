@@ -65,18 +65,26 @@ def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
     return parse_dsn(server.get_uri())
 
 
+def cluster_connect_params(config: Config) -> dict:
+    """psycopg2 keyword arguments for ``[CLUSTER]``. Redshift connections use SSL (sslmode
+    ``require``) unless SSLMODE says otherwise (``verify-full`` with a CA bundle, say)."""
+    cluster = config.cluster
+    params = dict(host=cluster.host, port=cluster.port, dbname=cluster.dbname, user=cluster.user,
+                  password=cluster.password)
+    sslmode = cluster.sslmode or ("require" if planned_engine(config) == "redshift" else None)
+    if sslmode:
+        params["sslmode"] = sslmode
+    return params
+
+
 def connect(config: Config) -> Target:
     """Open the target and detect its engine; ConnectionFailed with one clear line otherwise."""
     if config.embedded:
         params = embedded_connect_params()
         where = describe(config)
     else:
-        cluster = config.cluster
-        params = dict(host=cluster.host, port=cluster.port, dbname=cluster.dbname, user=cluster.user,
-                      password=cluster.password)
-        if cluster.sslmode:
-            params["sslmode"] = cluster.sslmode
-        where = cluster.describe()
+        params = cluster_connect_params(config)
+        where = config.cluster.describe()
     conn = _connect_with_retries(params, where)
     try:
         engine = _engine(conn, config)

@@ -88,3 +88,24 @@ def test_unparsable_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
     assert str(err.value) == f"{path}: cannot parse the file: File contains no section headers."
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("", "require"),                       # a Redshift endpoint: SSL by default
+    ("SSLMODE=verify-full\n", "verify-full"),
+])
+def test_redshift_connections_use_ssl(tmp_path, extra, expected):
+    from sparkify.db import cluster_connect_params
+
+    config = load_config(write(tmp_path, SEED.replace("[IAM_ROLE]", extra + "\n[IAM_ROLE]")), environ={})
+    params = cluster_connect_params(config)
+    assert params["sslmode"] == expected
+    assert params["host"] == "dwhcluster.abc.us-west-2.redshift.amazonaws.com" and params["port"] == 5439
+
+
+def test_plain_postgres_leaves_ssl_to_libpq(tmp_path):
+    from sparkify.db import cluster_connect_params
+
+    config = load_config(write(tmp_path, "[CLUSTER]\nHOST=db.example.com\nDB_PORT=5432\nDB_NAME=d\nDB_USER=u\n"),
+                         environ={})
+    assert "sslmode" not in cluster_connect_params(config)
