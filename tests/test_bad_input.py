@@ -133,9 +133,14 @@ def test_must_accept(conn, tmp_path, case, fields):
     assert row == expected
 
 
-def test_bom_and_crlf(conn, tmp_path):
-    raw = b"\xef\xbb\xbf" + f'{{"ts": {TS}, "song": "first"}}\r\n{{"ts": {TS + 1}, "song": "second"}}\r\n'.encode()
+def test_utf8_bom(conn, tmp_path):
+    raw = b"\xef\xbb\xbf" + f'{{"ts": {TS}, "song": "first"}}\n{{"ts": {TS + 1}, "song": "second"}}'.encode()
     assert [(r[1], r[3]) for r in load_events(conn, tmp_path, raw)] == [("first", TS), ("second", TS + 1)]
+
+
+def test_crlf_line_ends(conn, tmp_path):
+    raw = f'{{"ts": {TS}, "song": "first"}}\r\n{{"ts": {TS + 1}, "song": "second\\r"}}\r\n'.encode()
+    assert [(r[1], r[3]) for r in load_events(conn, tmp_path, raw)] == [("first", TS), ("second\r", TS + 1)]
 
 
 TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

@@ -204,3 +204,38 @@ def test_password_never_in_output_across_failures(tmp_path, pg_params, schema, c
         cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
         assert cur.fetchone() == (0, 0)
     conn.rollback()
+
+
+def test_wrong_password_is_one_line_and_not_retried(tmp_path, pg_params, schema):
+    """A role that must give a password (a pg_hba.conf line of its own, removed afterwards)."""
+    import secrets
+
+    role = "sparkify_pw_" + secrets.token_hex(3)
+    admin = psycopg2.connect(**pg_params)
+    admin.autocommit = True
+    cur = admin.cursor()
+    cur.execute("SHOW hba_file")
+    hba = Path(cur.fetchone()[0])
+    if not os.access(hba, os.W_OK):
+        pytest.skip(f"{hba} is not writable here (a remote server): cannot require a password for a test role")
+    original = hba.read_text()
+    cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'the right one'")
+    try:
+        hba.write_text(f"local all {role} scram-sha-256\nhost all {role} all scram-sha-256\n" + original)
+        cur.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        config = sentinel_config(tmp_path, pg_params, schema, {("CLUSTER", "DB_USER"): role})
+        started = time.monotonic()
+        result = run(["etl.py", "--config", str(config)])
+        assert time.monotonic() - started < 30
+    finally:
+        hba.write_text(original)
+        cur.execute("SELECT pg_reload_conf()")
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot connect to {role}@")
+    assert f'password authentication failed for user "{role}"' in line
+    assert "tried" not in line  # a refused password is never retried
+    assert SENTINEL not in result.stdout + result.stderr
