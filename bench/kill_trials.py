@@ -33,6 +33,9 @@ from sparkify import SAMPLE_DIR, pipeline  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench_run  # noqa: E402  (bench/run.py: the same dwh.cfg writer)
+
 SCHEMA = "sparkify_kill_trials"
 
 
@@ -49,17 +52,7 @@ def digest(params) -> tuple:
 
 
 def write_config(directory: str, params: dict, data: Path, name: str) -> str:
-    path = os.path.join(directory, name)
-    with open(path, "w") as handle:
-        handle.write(
-            "[CLUSTER]\n"
-            f"HOST={params.get('host', 'localhost')}\nDB_PORT={params.get('port', 5432)}\n"
-            f"DB_NAME={params.get('dbname', 'postgres')}\nDB_USER={params.get('user', 'postgres')}\n"
-            f"DB_PASSWORD={params.get('password', '')}\nSCHEMA={SCHEMA}\n"
-            f"[S3]\nLOG_DATA={data / 'log_data'}\nSONG_DATA={data / 'song_data'}\n"
-            f"LOG_JSONPATH={data / 'log_json_path.json'}\n"
-        )
-    return path
+    return bench_run.write_config(directory, params, data, name=name, schema=SCHEMA)
 
 
 def etl(config: str, env: dict | None = None) -> subprocess.Popen:

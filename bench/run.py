@@ -77,14 +77,15 @@ def reset_schema(params) -> None:
     conn.close()
 
 
-def write_config(directory: str, params: dict, data: Path) -> str:
-    path = os.path.join(directory, "bench.cfg")
+def write_config(directory: str, params: dict, data: Path, name: str = "bench.cfg", schema: str = SCHEMA) -> str:
+    """A dwh.cfg for the server in ``params``, the data set in ``data`` and ``schema``."""
+    path = os.path.join(directory, name)
     with open(path, "w") as handle:
         handle.write(
             "[CLUSTER]\n"
             f"HOST={params.get('host', 'localhost')}\nDB_PORT={params.get('port', 5432)}\n"
             f"DB_NAME={params.get('dbname', 'postgres')}\nDB_USER={params.get('user', 'postgres')}\n"
-            f"DB_PASSWORD={params.get('password', '')}\nSCHEMA={SCHEMA}\n"
+            f"DB_PASSWORD={params.get('password', '')}\nSCHEMA={schema}\n"
             f"[S3]\nLOG_DATA={data / 'log_data'}\nSONG_DATA={data / 'song_data'}\n"
             f"LOG_JSONPATH={data / 'log_json_path.json'}\n"
         )
