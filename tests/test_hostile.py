@@ -184,9 +184,11 @@ def test_password_never_in_output_across_failures(tmp_path, pg_params, schema, c
                  ("S3", "SONG_DATA"): str(tmp_path / "big" / "song_data")})
     child = subprocess.Popen([sys.executable, "etl.py", "--config", big], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
-    child.send_signal(signal.SIGINT)
+    first = child.stderr.readline()  # "target: ...", printed just before the load starts
+    assert first.startswith("target: "), first
+    child.send_signal(signal.SIGINT)  # the 60,000-event load that follows takes most of a second
     out, err = child.communicate(timeout=60)
+    err = first + err
     outputs["Ctrl-C"] = subprocess.CompletedProcess(child.args, child.returncode, out, err)
 
     assert outputs["Ctrl-C"].returncode == 130, outputs["Ctrl-C"].stderr
