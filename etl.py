@@ -1,6 +1,6 @@
 """Load the raw JSON into staging, build the star schema, check it and print a summary.
 
-Run:  python etl.py [--config dwh.cfg] [--dry-run] [--quiet]
+Run:  python etl.py [--config dwh.cfg] [--validate] [--max-errors N] [--dry-run] [--quiet]
 
 Everything happens in one transaction: if a load, a statement or a data-quality check fails, or the
 run is interrupted, nothing is committed and the warehouse is as it was. Run create_tables.py first.
@@ -10,6 +10,7 @@ import dataclasses
 import sys
 
 from sparkify import cli, db, pipeline
+from sparkify.errors import SparkifyError
 
 
 def run_etl(args, config) -> int:
@@ -20,8 +21,11 @@ def run_etl(args, config) -> int:
     if args.dry_run:
         engine = db.planned_engine(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
-        cli.print_plan(pipeline.describe_steps(pipeline.etl_steps(engine, config)))
+        plan = pipeline.validate_steps if args.validate else pipeline.etl_steps
+        cli.print_plan(pipeline.describe_steps(plan(engine, config)))
         return 0
+    if args.validate:
+        return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
         steps = pipeline.etl_steps(target.engine, config)
@@ -34,11 +38,38 @@ def run_etl(args, config) -> int:
     return 0
 
 
+class InputProblems(SparkifyError):
+    pass
+
+
+def validate(args, config, data: str) -> int:
+    """--validate: every problem in the input, and no table changed. The embedded default needs no
+    server for this (parse-only); another server is asked for its engine first."""
+    if config.embedded:
+        results = pipeline.validate(None, pipeline.validate_steps("postgres", config),
+                                    show_progress=cli.show_progress(args))
+    else:
+        with db.open_target(config) as target:
+            cli.log.info("checking %s for %s (%s)", data, target.description, target.engine)
+            results = pipeline.validate(target.conn, pipeline.validate_steps(target.engine, config),
+                                        show_progress=cli.show_progress(args))
+    if not args.quiet:
+        print(pipeline.format_validation(results))
+    problems = sum(result.problems for result in results)
+    if problems:
+        raise InputProblems(f"validation found {problems:,} problems in {data}; no table was changed")
+    cli.log.info("validation found no problems in %s; no table was changed", data)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = cli.parser(__doc__)
     parser.add_argument("--max-errors", type=int, metavar="N",
                         help="skip up to N bad records per staging table, keeping them in load_errors"
                              " (default: [S3] MAX_ERRORS, or 0: stop at the first)")
+    parser.add_argument("--validate", action="store_true",
+                        help="check every input record and report every problem, changing no table"
+                             " (Redshift: COPY ... NOLOAD; PostgreSQL: parse only)")
     args = parser.parse_args(argv)
     if args.max_errors is not None and args.max_errors < 0:
         parser.error("--max-errors must be 0 or more")

@@ -202,11 +202,12 @@ SERVER_VERSION = sql.SQL("SELECT version()")
 # --- Loading staging -------------------------------------------------------------------------
 
 def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str, region: str | None,
-                 max_errors: int = 0) -> sql.Composed:
+                 max_errors: int = 0, noload: bool = False) -> sql.Composed:
     """Redshift ``COPY ... FROM 's3://...'``; every value was validated by sparkify.config.
 
     ``json_format`` is an S3 URI of a JSONPaths file, ``auto`` or ``auto ignorecase``. Statistics
-    and compression analysis are off: staging is scratch space, emptied on every run.
+    and compression analysis are off: staging is scratch space, emptied on every run. ``noload``
+    checks the files and loads nothing (``etl.py --validate``).
     """
     statement = sql.SQL("COPY {} FROM {} IAM_ROLE {} FORMAT AS JSON {}").format(
         sql.Identifier(table.name), sql.Literal(source), sql.Literal(iam_role_arn), sql.Literal(json_format)
@@ -215,6 +216,8 @@ def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str,
         statement += sql.SQL(" REGION {}").format(sql.Literal(region))
     if max_errors:
         statement += sql.SQL(" MAXERROR {}").format(sql.Literal(int(max_errors)))
+    if noload:
+        statement += sql.SQL(" NOLOAD")
     return statement + sql.SQL(" COMPUPDATE OFF STATUPDATE OFF")
 
 
@@ -228,11 +231,45 @@ def copy_table_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
     ]
 
 
+# The most MAXERROR Redshift accepts: --validate asks for every problem, not just the first.
+REDSHIFT_MAX_MAXERROR = 100000
+
+
+def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
+    """``COPY ... NOLOAD``: Redshift reads and checks every record and loads nothing."""
+    return [
+        copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region,
+                     REDSHIFT_MAX_MAXERROR, noload=True),
+        copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region,
+                     REDSHIFT_MAX_MAXERROR, noload=True),
+    ]
+
+
+# What the last COPY of this session rejected: file, line, column, value and reason. STL_LOAD_ERRORS
+# keeps the raw field value and is keyed by pg_last_copy_id(); Redshift Serverless has no STL tables,
+# and there SYS_LOAD_ERROR_DETAIL (no raw value) gives this session's latest load.
+LOAD_ERROR_DETAIL = {
+    "stl_load_errors": sql.SQL(
+        "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason),"
+        " COUNT(*) OVER ()"
+        " FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY filename, line_number LIMIT {}"),
+    "sys_load_error_detail": sql.SQL(
+        "SELECT TRIM(file_name), line_number, TRIM(column_name), NULL, TRIM(error_message), COUNT(*) OVER ()"
+        " FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_error_detail"
+        " WHERE session_id = pg_backend_pid()) ORDER BY file_name, line_number LIMIT {}"),
+}
+
+
+def load_error_detail(view: str, limit: int) -> sql.Composed:
+    return LOAD_ERROR_DETAIL[view].format(sql.Literal(int(limit)))
+
+
 def redshift_load_errors(table: Table) -> sql.Composed:
     """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it."""
     return sql.SQL(
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
-        " SELECT {}, TRIM(filename), line_number, TRIM(colname) || ': ' || TRIM(err_reason), TRIM(raw_line)"
+        " SELECT {}, TRIM(filename), line_number,"
+        " TRIM(colname) || ': ' || TRIM(err_reason) || ' (value: ' || TRIM(raw_field_value) || ')', TRIM(raw_line)"
         " FROM stl_load_errors WHERE query = pg_last_copy_id()"
     ).format(sql.Literal(table.name))
 

@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,19 +48,23 @@ class LoadResult:
 
 
 class _Tolerance:
-    """MAX_ERRORS for one table: bad records skipped and kept, up to the limit; one more fails."""
+    """MAX_ERRORS for one table: bad records skipped and kept, up to the limit; one more fails.
+    ``keep`` bounds how many are held in memory (validation counts every one, keeps the first)."""
 
-    def __init__(self, table: str, limit: int):
-        self.table, self.limit = table, limit
+    def __init__(self, table: str, limit: float, keep: float = math.inf):
+        self.table, self.limit, self.keep = table, limit, keep
         self.rejected: list[tuple] = []
+        self.count = 0
         self.parsed = 0
         self.files_with_rejections: list[tuple] = []
 
     def reject(self, uri: str, line: int, reason: str, raw: bytes | str) -> None:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        self.rejected.append((self.table, uri, line, reason, text[:65535]))
-        if len(self.rejected) > self.limit:
-            raise LoadError(f"{uri}, line {line}: {reason} ({len(self.rejected)} bad records in {self.table},"
+        self.count += 1
+        if len(self.rejected) < self.keep:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            self.rejected.append((self.table, uri, line, reason, text[:65535]))
+        if self.count > self.limit:
+            raise LoadError(f"{uri}, line {line}: {reason} ({self.count} bad records in {self.table},"
                             f" more than MAX_ERRORS={self.limit}; nothing was committed)")
 
 
@@ -280,6 +285,49 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
         return LoadResult(table.name, len(objects), rows, seconds, parsed=rows)
     return LoadResult(table.name, len(objects), rows, seconds, parsed=tolerance.parsed,
                       rejected=len(tolerance.rejected), files_with_rejections=tuple(tolerance.files_with_rejections))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One record a load refused, on either engine."""
+
+    file: str
+    line: int | None
+    reason: str
+    column: str | None = None
+    value: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line is not None else self.file
+        column = f", column {self.column}" if self.column else ""
+        value = f", value {self.value!r}" if self.value is not None else ""
+        return f"{where}{column}{value}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What ``etl.py --validate`` found in one table's input: nothing is loaded."""
+
+    table: str
+    files: int | None  # None: not known (Redshift checked the files)
+    records: int | None
+    problems: int
+    first: tuple[Rejection, ...]
+
+
+def validate_table(table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
+                   region: str | None = None, show_progress: bool = False, keep: int = 100) -> Validation:
+    """Parse and check every record as a load would, without a database: the loader's parse-only
+    mode. Every problem is counted; the first ``keep`` are returned."""
+    mapper, needs_exact = make_mapper(table, json_format, format_what or what, region)
+    objects = sources.list_objects(location, what, region)
+    tolerance = _Tolerance(table.name, math.inf, keep=keep)
+    with tqdm(total=len(objects), desc=f"checking {table.name}", unit="file", disable=not show_progress,
+              leave=False) as progress:
+        for _ in _tolerant_copy_lines(objects, mapper, needs_exact, table, tolerance, _Origins(), progress):
+            pass
+    first = tuple(Rejection(uri, line, reason) for _, uri, line, reason, _ in tolerance.rejected)
+    return Validation(table.name, len(objects), tolerance.parsed, tolerance.count, first)
 
 
 def _explain_copy_error(exc: psycopg2.Error, table: q.Table, origins: _Origins) -> LoadError | DatabaseError:

@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 import sql_queries as q
 
-from . import loader, sources
+from . import loader, redshift, sources
 from .config import Config
 from .errors import ConfigError, DatabaseError, QualityCheckError
 from .sqltext import one_line
@@ -44,7 +44,9 @@ class LoadSpec:
 @dataclass(frozen=True)
 class Step:
     label: str
-    kind: str  # "ddl", "clear", "copy" (Redshift COPY), "load" (loader), "insert", "check"
+    # "ddl", "clear", "copy" (Redshift COPY), "load" (loader), "insert", "check",
+    # "keep-errors" (Redshift: what a COPY skipped under MAXERROR, into load_errors)
+    kind: str
     statement: sql.Composable | None = None
     load: LoadSpec | None = None
 
@@ -105,7 +107,7 @@ def _load_steps(engine: str, config: Config) -> list[Step]:
         for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn)):
             steps.append(Step(f"load {table.name}", "copy", statement))
             if src.max_errors:
-                steps.append(Step(f"keep {table.name} load errors", "ddl", q.redshift_load_errors(table)))
+                steps.append(Step(f"keep {table.name} load errors", "keep-errors", q.redshift_load_errors(table)))
         return steps
     return [
         Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
@@ -127,20 +129,86 @@ def _require_redshift_sources(config: Config) -> None:
             raise ConfigError(f"{config.path}: [S3] {key} must be an s3:// URI on Redshift, not {value!r}")
 
 
-def describe_steps(steps: list[Step]) -> list[str]:
-    """Every statement the steps would send, one per line, inside BEGIN ... COMMIT (--dry-run)."""
-    lines = ["BEGIN;"]
+# --- Validation (etl.py --validate): every problem reported, no table changed -----------------------
+
+def validate_steps(engine: str, config: Config) -> list[Step]:
+    """Redshift: ``COPY ... NOLOAD``, one per staging table. PostgreSQL: the loader's parse-only
+    mode, which sends nothing."""
+    src = config.sources
+    if engine == "redshift":
+        _require_redshift_sources(config)
+        return [Step(f"check {table.name}", "validate", statement)
+                for table, statement in zip(q.STAGING_TABLES, q.validate_copy_queries(src, config.iam_role_arn))]
+    return [Step(f"check {spec.table.name}", "validate", load=spec)
+            for spec in (step.load for step in _load_steps(engine, config))]
+
+
+def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[loader.Validation]:
+    """Check each table's input; ``conn`` is needed (and only used) for Redshift's NOLOAD COPYs,
+    each rolled back, so no table changes on either engine."""
+    results = []
     for step in steps:
         if step.load is not None:
             spec = step.load
-            lines.append(f"{one_line(q.copy_from_stdin(spec.table))};"
-                         f"  -- rows from {spec.location} ({spec.json_format})")
+            results.append(loader.validate_table(spec.table, spec.location, spec.json_format, what=spec.what,
+                                                 format_what=spec.format_what, region=spec.region,
+                                                 show_progress=show_progress))
+            continue
+        table = step.label.split()[-1]
+        try:
+            with conn.cursor() as cur:
+                cur.execute(step.statement)
+        except psycopg2.Error as exc:
+            message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
+            details = "\n".join(redshift.describe(redshift.fetch_after_copy(conn)))
+            raise DatabaseError(f"{step.label} failed: {message}; no table was changed\n{details}") from None
+        errors = redshift.fetch_after_copy(conn, limit=VALIDATE_SHOW)
+        if isinstance(errors, str):
+            raise DatabaseError(f"{step.label}: the load errors could not be read: {errors}")
+        results.append(loader.Validation(table, None, None, errors.total, errors.first))
+    return results
+
+
+VALIDATE_SHOW = 20
+
+
+def format_validation(results: list[loader.Validation]) -> str:
+    counts = format_table(("table", "files", "records", "problems"),
+                          [(r.table, r.files if r.files is not None else "-",
+                            r.records if r.records is not None else "-", r.problems) for r in results])
+    lines = [counts]
+    shown = [rejection for r in results for rejection in r.first][:VALIDATE_SHOW]
+    if shown:
+        total = sum(r.problems for r in results)
+        lines.append(f"the first {len(shown)} of {total:,} problems:" if total > len(shown) else "problems:")
+        lines.extend(f"  {rejection.describe()}" for rejection in shown)
+    return "\n".join(lines)
+
+
+def describe_steps(steps: list[Step]) -> list[str]:
+    """Every statement the steps would send, one per line, inside BEGIN ... COMMIT (--dry-run).
+    A validation commits nothing: each Redshift NOLOAD check is rolled back where it stands."""
+    validation = bool(steps) and all(step.kind == "validate" for step in steps)
+    lines = [] if validation else ["BEGIN;"]
+    for step in steps:
+        if step.load is not None and step.kind == "validate":
+            lines.append(f"-- parse-only: every record of {spec_text(step.load)}, nothing sent")
+        elif step.load is not None:
+            lines.append(f"{one_line(q.copy_from_stdin(step.load.table))};  -- rows from {spec_text(step.load)}")
         else:
             lines.append(one_line(step.statement) + ";")
             if step.kind == "copy":
                 lines.append(one_line(q.LAST_COPY_COUNT) + ";")
-    lines.append("COMMIT;")
+            elif step.kind == "validate":
+                lines += ["ROLLBACK;", one_line(q.load_error_detail("stl_load_errors", VALIDATE_SHOW)) + ";",
+                          "ROLLBACK;"]
+    if not validation:
+        lines.append("COMMIT;")
     return lines
+
+
+def spec_text(spec: LoadSpec) -> str:
+    return f"{spec.location} ({spec.json_format})"
 
 
 # --- Execution ------------------------------------------------------------------------------------
@@ -201,9 +269,16 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
             rows = cur.fetchone()[0]
         else:
             rows = max(cur.rowcount, 0)
+        if step.kind == "keep-errors" and rows:
+            log.warning("%s: %d records skipped under MAXERROR, kept in load_errors; the first:\n%s", step.label,
+                        rows, "\n".join(redshift.describe(redshift.fetch(cur))))
     except psycopg2.Error as exc:
         message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
-        raise DatabaseError(f"{step.label} failed: {message}; rolled back, the warehouse is unchanged") from None
+        details = ""
+        if step.kind == "copy":  # Redshift: show what the COPY rejected (this rolls the run back)
+            details = "\n" + "\n".join(redshift.describe(redshift.fetch_after_copy(cur.connection)))
+        raise DatabaseError(f"{step.label} failed: {message}; rolled back, the warehouse is unchanged"
+                            f"{details}") from None
     seconds = time.perf_counter() - started
     level = logging.INFO if step.kind in ("copy", "insert") else logging.DEBUG
     log.log(level, "%s: %s rows in %.2fs", step.label, rows, seconds)

@@ -220,3 +220,33 @@ def test_max_errors_from_config_and_pretty_printed_file(warehouse, conn, capsys,
     assert etl.main(["--config", str(config), "-q"]) == 0
     assert fetch_all(conn, "load_errors", "line_number") == [
         ("staging_songs", str(broken), 4, "invalid JSON: Expecting value", "")]
+
+
+# --- etl.py --validate: every problem at once, no table changed ----------------------------------
+
+def test_validate_reports_every_must_reject_case_at_once(warehouse, conn, capsys):
+    """Each must-reject case in a file of its own: one run lists all of them, changing nothing."""
+    data, config, before = warehouse
+    expected = []
+    for number, (case, relative, content, message) in enumerate(MUST_REJECT):
+        bad = data / relative.replace(".json", f"-bad{number:02d}.json")
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+        expected.append(str(bad))
+    assert etl.main(["--config", str(config), "--validate"]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1].startswith(f"error: validation found {len(MUST_REJECT)} problems in ")
+    assert err.splitlines()[-1].endswith("; no table was changed")
+    problems = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert sorted(line.split(", line ")[0].split(": ")[0] for line in problems) == sorted(expected)
+    assert "2018-11-29-events-bad08.json, line 1: column ts: " in out and "'yesterday'" in out
+    assert full_state(conn) == before
+
+
+def test_validate_clean_input_exits_zero(warehouse, conn, capsys):
+    data, config, before = warehouse
+    assert etl.main(["--config", str(config), "--validate"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines()[2:]] == [["staging_events", "4", "1,200", "0"],
+                                                               ["staging_songs", "120", "120", "0"]]
+    assert full_state(conn) == before

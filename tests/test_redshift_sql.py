@@ -38,6 +38,8 @@ def all_redshift_statements(config):
     steps = (pipeline.create_table_steps("redshift") + pipeline.etl_steps("redshift", config)
              + pipeline.drop_table_steps())
     statements = [step.statement for step in steps]
+    statements += [step.statement for step in pipeline.validate_steps("redshift", config)]
+    statements += [q.load_error_detail(view, 20) for view in q.LOAD_ERROR_DETAIL]
     return statements + [q.LAST_COPY_COUNT, q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
                          q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
 
@@ -159,7 +161,8 @@ def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
     assert all(" MAXERROR 5 " in plan[i] for i in copies)
     assert plan[copies[0] + 2] == (
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line) SELECT 'staging_events', TRIM(filename),"
-        " line_number, TRIM(colname) || ': ' || TRIM(err_reason), TRIM(raw_line) FROM stl_load_errors"
+        " line_number, TRIM(colname) || ': ' || TRIM(err_reason) || ' (value: ' || TRIM(raw_field_value) || ')',"
+        " TRIM(raw_line) FROM stl_load_errors"
         " WHERE query = pg_last_copy_id();")
     for line in plan[1:-1]:
         assert parse_errors(line.rstrip(";")) == [], line

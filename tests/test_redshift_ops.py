@@ -1,0 +1,180 @@
+"""What the scripts send to Redshift, in order and inside which transaction, through a recording
+connection (no cluster is reachable); every recorded statement is also parsed with sqlfluff's
+redshift dialect. The same scripts run against real PostgreSQL in the other tests."""
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+import cleanup
+import create_tables
+import etl
+from sparkify import db, pipeline
+from sparkify.config import load_config
+from recording import RecordingConnection, Reply
+from test_redshift_sql import REDSHIFT_CFG, parse_errors
+
+EVENTS_FILE = "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"
+STL = "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason)"
+SYS = "SELECT TRIM(file_name), line_number, TRIM(column_name), NULL, TRIM(error_message)"
+COPY_FAILED = "Load into table 'staging_events' failed. Check 'stl_load_errors' system table for details."
+REJECTED = [(EVENTS_FILE, 3, "ts", "soon", "Invalid digit, Value 's', Pos 0, Type: Long", 7),
+            (EVENTS_FILE, 9, "user_id", "x1", "Invalid digit, Value 'x', Pos 0, Type: Integ", 7)]
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_text(REDSHIFT_CFG)
+    return path
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """Every psycopg2.connect of the scripts gets this recording connection; ``replies`` may be
+    replaced by a test."""
+    recording = RecordingConnection()
+    connects = []
+
+    def connect(**params):
+        connects.append(params)
+        return recording
+
+    monkeypatch.setattr(db.psycopg2, "connect", connect)
+    recording.connects = connects
+    return recording
+
+
+def transactions(recording):
+    grouped = {}
+    for number, text in recording.log:
+        grouped.setdefault(number, []).append(text)
+    return list(grouped.values())
+
+
+def assert_all_parse(recording):
+    for text in recording.statements():
+        if text not in ("COMMIT", "ROLLBACK"):
+            assert parse_errors(text) == [], text
+
+
+def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, capsys):
+    assert etl.main(["--config", str(cfg), "--quiet"]) == 0
+    assert cluster.connects[0]["sslmode"] == "require" and cluster.closed
+    detect, run = transactions(cluster)
+    assert detect == ["SELECT version()", "COMMIT"]
+    plan = pipeline.describe_steps(pipeline.etl_steps("redshift", load_config(cfg)))
+    # what was sent is exactly what --dry-run shows, then the matched-plays count, then COMMIT
+    assert run == [line.rstrip(";") for line in plan[1:-1]] + ["SELECT COUNT(*), COUNT(song_id) FROM songplays",
+                                                               "COMMIT"]
+    assert [text.split()[0] for text in run[:5]] == ["DELETE", "DELETE", "DELETE", "COPY", "SELECT"]
+    assert cluster.violations == []
+    assert_all_parse(cluster)
+
+
+def test_create_tables_and_cleanup_each_one_transaction(cfg, cluster):
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    assert cleanup.main(["--config", str(cfg), "-q", "--yes"]) == 0
+    detect1, create, detect2, drop = transactions(cluster)
+    assert create[-1] == "COMMIT" and drop[-1] == "COMMIT"
+    assert [t.split()[0] for t in create[:-1]] == ["DROP"] * 8 + ["CREATE"] * 8
+    assert all(t.startswith("DROP TABLE IF EXISTS") for t in drop[:-1]) and len(drop) == 9
+    assert create[10].startswith("CREATE TABLE \"songplays\"") and create[10].endswith(
+        "DISTSTYLE KEY DISTKEY (\"start_time\") SORTKEY (\"start_time\")")
+    assert cluster.violations == []
+    assert_all_parse(cluster)
+
+
+def test_a_failed_copy_shows_what_redshift_rejected(cfg, cluster, capsys):
+    def replies(text):
+        if text.startswith('COPY "staging_events"'):
+            return Reply(error=psycopg2.errors.InternalError_(COPY_FAILED))
+        if text.startswith(STL):
+            return Reply(REJECTED)
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"error: load staging_events failed: {COPY_FAILED}; rolled back, the warehouse is unchanged",
+        f"  {EVENTS_FILE}, line 3, column ts, value 'soon': Invalid digit, Value 's', Pos 0, Type: Long",
+        f"  {EVENTS_FILE}, line 9, column user_id, value 'x1': Invalid digit, Value 'x', Pos 0, Type: Integ",
+        "  ... 5 more in stl_load_errors",
+    ]
+    detect, run, details = transactions(cluster)
+    assert run[-2].startswith('COPY "staging_events"') and run[-1] == "ROLLBACK"
+    assert "COMMIT" not in run
+    # the details are read after the rollback, in a transaction of their own, also rolled back
+    assert details[0].startswith(STL) and "WHERE query = pg_last_copy_id()" in details[0]
+    assert details[1:] == ["ROLLBACK"]
+    assert_all_parse(cluster)
+
+
+def test_without_stl_tables_the_sys_view_is_read(cfg, cluster, capsys):
+    def replies(text):
+        if text.startswith('COPY "staging_events"'):
+            return Reply(error=psycopg2.errors.InternalError_(COPY_FAILED))
+        if text.startswith(STL):
+            return Reply(error=psycopg2.errors.UndefinedTable('relation "stl_load_errors" does not exist'))
+        if text.startswith(SYS):
+            return Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[1:] == [f"  {EVENTS_FILE}, line 3, column ts: Invalid digit, Value 's', Pos 0, Type: Long"]
+    *_, stl, sys_view = transactions(cluster)
+    assert stl[0].startswith(STL) and stl[1] == "ROLLBACK"
+    assert sys_view[0].startswith(SYS) and "session_id = pg_backend_pid()" in sys_view[0]
+    assert sys_view[1] == "ROLLBACK"
+
+
+def test_max_errors_keeps_and_shows_the_skipped_records(cfg, cluster, capsys):
+    def replies(text):
+        if text.startswith("INSERT INTO load_errors"):
+            return Reply(rowcount=2)
+        if text.startswith(STL):
+            return Reply(REJECTED[:1] + [REJECTED[1][:5] + (2,)])
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "--max-errors", "5"]) == 0
+    detect, run = transactions(cluster)
+    assert run[-1] == "COMMIT" and cluster.violations == []
+    copy = next(i for i, t in enumerate(run) if t.startswith('COPY "staging_events"'))
+    assert " MAXERROR 5 " in run[copy]
+    assert run[copy + 1] == "SELECT pg_last_copy_count()"
+    assert run[copy + 2].startswith("INSERT INTO load_errors") and run[copy + 3].startswith(STL)
+    err = capsys.readouterr().err
+    assert ("keep staging_events load errors: 2 records skipped under MAXERROR, kept in load_errors; the first:\n"
+            f"  {EVENTS_FILE}, line 3, column ts, value 'soon': Invalid digit, Value 's', Pos 0, Type: Long\n"
+            f"  {EVENTS_FILE}, line 9, column user_id, value 'x1': Invalid digit, Value 'x', Pos 0, Type: Integ\n") in err
+    assert_all_parse(cluster)
+
+
+def test_validate_runs_noload_copies_and_changes_nothing(cfg, cluster, capsys):
+    def replies(text):
+        if text.startswith(STL) and cluster.transaction == 3:  # after the events check
+            return Reply(REJECTED)
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "--validate"]) == 1
+    out, err = capsys.readouterr()
+    assert "error: validation found 7 problems in s3://udacity-dend/log_data and s3://udacity-dend/song_data;" \
+           " no table was changed" in err
+    assert f"  {EVENTS_FILE}, line 3, column ts, value 'soon': Invalid digit, Value 's', Pos 0, Type: Long" in out
+    sent = cluster.statements()
+    assert "COMMIT" not in sent[2:]  # only the engine detection committed (a SELECT)
+    assert not any(t.startswith(("DELETE", "INSERT", "TRUNCATE", "DROP", "CREATE")) for t in sent)
+    copies = [t for t in sent if t.startswith("COPY")]
+    assert len(copies) == 2 and all(" MAXERROR 100000 NOLOAD " in t for t in copies)
+    plan = pipeline.describe_steps(pipeline.validate_steps("redshift", load_config(cfg)))
+    assert [line.rstrip(";") for line in plan] == sent[2:]
+    assert_all_parse(cluster)
+
+
+def test_validate_a_clean_input_says_so(cfg, cluster, capsys):
+    assert etl.main(["--config", str(cfg), "--validate"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines()] == [
+        ["table", "files", "records", "problems"], ["-" * 14, "-----", "-------", "--------"],
+        ["staging_events", "-", "-", "0"], ["staging_songs", "-", "-", "0"]]
