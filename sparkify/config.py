@@ -24,6 +24,7 @@ PASSWORD_ENV = "SPARKIFY_DB_PASSWORD"
 ENGINES = ("auto", "postgres", "redshift")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SONG_JSON_FORMATS = ("auto", "auto ignorecase")
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/=+\-]*)?")
 ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/\-]{1,512}")
@@ -55,10 +56,20 @@ class Cluster:
     engine: str = "auto"
     sslmode: str | None = None
     schema: str | None = None
+    sslrootcert: str | None = None  # CA bundle for sslmode verify-ca / verify-full
 
     def describe(self) -> str:
         """Host, port, database and user: never the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How the PostgreSQL engine's loader reaches S3: boto3's standard chain (profile, environment,
+    ``AWS_ENDPOINT_URL``) in ``region``, or unsigned requests for public buckets."""
+
+    region: str | None = None
+    unsigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,11 @@ class Sources:
     song_json: str = "auto"
     region: str | None = None
     max_errors: int = 0
+    unsigned: bool = False
+
+    @property
+    def access(self) -> S3Access:
+        return S3Access(self.region, self.unsigned)
 
     @property
     def is_sample(self) -> bool:
@@ -118,6 +134,12 @@ class _Reader:
         if value not in allowed:
             raise self.error(section, key, f"must be one of {', '.join(allowed)}, not {value!r}")
         return value
+
+    def flag(self, section: str, key: str) -> bool:
+        value = (self.get(section, key) or "false").lower()
+        if value not in BOOLEANS:
+            raise self.error(section, key, f"must be true or false, not {value!r}")
+        return BOOLEANS[value]
 
     def matching(self, section: str, key: str, value: str, pattern: re.Pattern, what: str,
                  comments_allowed: bool = False) -> str:
@@ -176,7 +198,14 @@ def _read_cluster(reader: _Reader, environ) -> Cluster | None:
     schema = reader.get(section, "SCHEMA") or None
     if schema is not None:
         reader.matching(section, "SCHEMA", schema, IDENTIFIER, "schema name (lower case letters, digits, _)")
+    sslrootcert = reader.get(section, "SSLROOTCERT") or None
+    if sslrootcert is not None:
+        sslrootcert = str((reader.path.resolve().parent / sslrootcert).resolve())
+        if not os.path.isfile(sslrootcert):
+            raise reader.error(section, "SSLROOTCERT", f"names no file: {sslrootcert} (the CA bundle for verify-full;"
+                                                       " Redshift's is linked from its SSL documentation)")
     return Cluster(
+        sslrootcert=sslrootcert,
         host=host,
         port=int(port_text),
         dbname=dbname,
@@ -214,4 +243,5 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         song_data=values["SONG_DATA"],
         song_json=reader.choice(section, "SONG_JSON", SONG_JSON_FORMATS, "auto"),
         region=region,
+        unsigned=reader.flag(section, "UNSIGNED"),
     )

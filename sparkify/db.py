@@ -74,6 +74,8 @@ def cluster_connect_params(config: Config) -> dict:
     sslmode = cluster.sslmode or ("require" if planned_engine(config) == "redshift" else None)
     if sslmode:
         params["sslmode"] = sslmode
+    if cluster.sslrootcert:
+        params["sslrootcert"] = cluster.sslrootcert
     return params
 
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 import sql_queries as q
 
 from . import records, sources
+from .config import S3Access
 from .errors import DatabaseError, LoadError
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class _Tolerance:
 
 
 def make_mapper(table: q.Table, json_format: str, what: str,
-                region: str | None = None) -> tuple[Callable[[dict], list], Callable[[dict], bool]]:
+                access: S3Access | None = None) -> tuple[Callable[[dict], list], Callable[[dict], bool]]:
     """The record-to-row function for a table and a COPY JSON format, and the test that tells when a
     record needs the strict reader: a number, object or array arriving in a text column, where
     Redshift loads the source text as written."""
@@ -79,7 +80,7 @@ def make_mapper(table: q.Table, json_format: str, what: str,
         mapper = records.auto_mapper(table.column_names, ignorecase=ignorecase)
         text_values = records.auto_mapper([table.column_names[i] for i in text], ignorecase=ignorecase)
     else:
-        data = sources.read_object(json_format, what, region)
+        data = sources.read_object(json_format, what, access)
         paths = records.parse_jsonpaths(data, json_format, len(table.columns))
         mapper = records.jsonpaths_mapper(paths)
         text_values = records.jsonpaths_mapper([paths[i] for i in text])
@@ -247,15 +248,15 @@ def _tolerant_copy_lines(objects, mapper, needs_exact, table: q.Table, tolerance
 
 
 def load_table(cursor, table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
-               region: str | None = None, show_progress: bool = False, max_errors: int = 0) -> LoadResult:
+               access: S3Access | None = None, show_progress: bool = False, max_errors: int = 0) -> LoadResult:
     """Load every object under ``location`` into ``table``; the caller owns the transaction.
 
     ``what`` and ``format_what`` name the settings that gave ``location`` and ``json_format``, for
     error messages.
     """
     started = time.perf_counter()
-    mapper, needs_exact = make_mapper(table, json_format, format_what or what, region)
-    objects = sources.list_objects(location, what, region)
+    mapper, needs_exact = make_mapper(table, json_format, format_what or what, access)
+    objects = sources.list_objects(location, what, access)
     origins = _Origins()
     with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:
@@ -316,11 +317,11 @@ class Validation:
 
 
 def validate_table(table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
-                   region: str | None = None, show_progress: bool = False, keep: int = 100) -> Validation:
+                   access: S3Access | None = None, show_progress: bool = False, keep: int = 100) -> Validation:
     """Parse and check every record as a load would, without a database: the loader's parse-only
     mode. Every problem is counted; the first ``keep`` are returned."""
-    mapper, needs_exact = make_mapper(table, json_format, format_what or what, region)
-    objects = sources.list_objects(location, what, region)
+    mapper, needs_exact = make_mapper(table, json_format, format_what or what, access)
+    objects = sources.list_objects(location, what, access)
     tolerance = _Tolerance(table.name, math.inf, keep=keep)
     with tqdm(total=len(objects), desc=f"checking {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:

@@ -20,7 +20,7 @@ from psycopg2 import sql
 import sql_queries as q
 
 from . import loader, redshift, sources
-from .config import Config
+from .config import Config, S3Access
 from .errors import ConfigError, DatabaseError, QualityCheckError
 from .sqltext import one_line
 from .tables import format_table
@@ -37,7 +37,7 @@ class LoadSpec:
     json_format: str
     what: str
     format_what: str
-    region: str | None
+    access: S3Access
     max_errors: int = 0
 
 
@@ -111,10 +111,10 @@ def _load_steps(engine: str, config: Config) -> list[Step]:
         return steps
     return [
         Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
-                                                          "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.region,
+                                                          "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.access,
                                                           src.max_errors)),
         Step("load staging_songs", "load", load=LoadSpec(q.STAGING_SONGS, src.song_data, src.song_json,
-                                                         "[S3] SONG_DATA", "[S3] SONG_JSON", src.region,
+                                                         "[S3] SONG_DATA", "[S3] SONG_JSON", src.access,
                                                          src.max_errors)),
     ]
 
@@ -151,7 +151,7 @@ def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[lo
         if step.load is not None:
             spec = step.load
             results.append(loader.validate_table(spec.table, spec.location, spec.json_format, what=spec.what,
-                                                 format_what=spec.format_what, region=spec.region,
+                                                 format_what=spec.format_what, access=spec.access,
                                                  show_progress=show_progress))
             continue
         table = step.label.split()[-1]
@@ -257,7 +257,7 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
     if step.load is not None:
         spec = step.load
         result = loader.load_table(cur, spec.table, spec.location, spec.json_format, what=spec.what,
-                                   format_what=spec.format_what, region=spec.region, show_progress=show_progress,
+                                   format_what=spec.format_what, access=spec.access, show_progress=show_progress,
                                    max_errors=spec.max_errors)
         return StepResult(step, result.rows, time.perf_counter() - started, load=result)
     try:

@@ -1,13 +1,15 @@
 """S3 objects for the PostgreSQL engine's loader, through boto3's standard credential chain.
 
 Credentials, profile and endpoint (``AWS_ENDPOINT_URL``) come from boto3 as usual; the region from
-``[S3] REGION`` when set.
+``[S3] REGION`` when set; ``[S3] UNSIGNED=true`` sends unsigned requests (public buckets, no
+credentials needed).
 """
 
 from __future__ import annotations
 
 import functools
 
+from .config import S3Access
 from .errors import DataSourceError
 from .sources import SourceObject
 
@@ -17,36 +19,47 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-@functools.lru_cache(maxsize=4)
-def _client(region: str | None):
-    import boto3
+# at least the loader's read-ahead pool (loader.PREFETCH_OBJECTS), so no reader waits for a connection
+MAX_POOL_CONNECTIONS = 32
 
-    return boto3.session.Session(region_name=region).client("s3")
+
+@functools.lru_cache(maxsize=4)
+def _client(access: S3Access):
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config as BotoConfig
+
+    config = BotoConfig(max_pool_connections=MAX_POOL_CONNECTIONS,
+                        signature_version=UNSIGNED if access.unsigned else None)
+    return boto3.session.Session(region_name=access.region).client("s3", config=config)
 
 
 def _describe(exc: Exception, uri: str, what: str) -> DataSourceError:
     from botocore.exceptions import ClientError, NoCredentialsError
 
     if isinstance(exc, NoCredentialsError):
-        return DataSourceError(f"cannot read {uri} ({what}): no AWS credentials found (set a profile or AWS_* variables)")
+        return DataSourceError(f"cannot read {uri} ({what}): no AWS credentials found (set a profile or AWS_*"
+                               " variables, or [S3] UNSIGNED=true for a public bucket)")
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         reasons = {
             "NoSuchBucket": "the bucket does not exist",
             "NoSuchKey": "the object does not exist",
             "404": "the object does not exist",
-            "AccessDenied": "access denied",
-            "403": "access denied",
+            "AccessDenied": "access denied (these credentials may not read it)",
+            "403": "access denied (these credentials may not read it)",
+            "InvalidAccessKeyId": "the AWS access key is not valid",
+            "SignatureDoesNotMatch": "the AWS secret key does not match the access key",
         }
         return DataSourceError(f"cannot read {uri} ({what}): {reasons.get(code, code or str(exc))}")
     return DataSourceError(f"cannot read {uri} ({what}): {exc}")
 
 
-def list_objects(uri: str, what: str, region: str | None = None) -> list[SourceObject]:
+def list_objects(uri: str, what: str, access: S3Access) -> list[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = split_uri(uri)
-    client = _client(region)
+    client = _client(access)
     objects = []
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -72,11 +85,11 @@ def _opener(client, bucket: str, key: str):
     return open_object
 
 
-def read_object(uri: str, what: str, region: str | None = None) -> bytes:
+def read_object(uri: str, what: str, access: S3Access) -> bytes:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = split_uri(uri)
     try:
-        return _client(region).get_object(Bucket=bucket, Key=key)["Body"].read()
+        return _client(access).get_object(Bucket=bucket, Key=key)["Body"].read()
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None

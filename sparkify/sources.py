@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from .config import S3Access
 from .errors import DataSourceError
 
 
@@ -33,12 +34,12 @@ def is_s3(location: str) -> bool:
     return location.startswith("s3://")
 
 
-def list_objects(location: str, what: str, region: str | None = None) -> list[SourceObject]:
+def list_objects(location: str, what: str, access: S3Access | None = None) -> list[SourceObject]:
     """All objects under the prefix, sorted by path. ``what`` names the setting in errors."""
     if is_s3(location):
         from . import s3
 
-        objects = s3.list_objects(location, what, region)
+        objects = s3.list_objects(location, what, access or S3Access())
     else:
         objects = _list_local(location, what)
     if not objects:
@@ -46,12 +47,12 @@ def list_objects(location: str, what: str, region: str | None = None) -> list[So
     return objects
 
 
-def read_object(location: str, what: str, region: str | None = None) -> bytes:
+def read_object(location: str, what: str, access: S3Access | None = None) -> bytes:
     """The bytes of exactly one object (a JSONPaths file)."""
     if is_s3(location):
         from . import s3
 
-        return s3.read_object(location, what, region)
+        return s3.read_object(location, what, access or S3Access())
     try:
         with open(location, "rb") as handle:
             return handle.read()

@@ -72,6 +72,7 @@ def test_relative_local_paths_are_relative_to_the_file(tmp_path):
     (("SONG_DATA='s3://udacity-dend/song_data'", "SONG_DATA=s3://udacity-dend/song_data' --"),
      "[S3] SONG_DATA is not a valid S3 URI (s3://bucket/prefix, no quotes or spaces): \"s3://udacity-dend/song_data' --\""),
     (("[S3]\n", "[S3]\nREGION=us-west-2;\n"), "[S3] REGION is not a valid AWS region (like us-west-2): 'us-west-2;'"),
+    (("[S3]\n", "[S3]\nUNSIGNED=maybe\n"), "[S3] UNSIGNED must be true or false, not 'maybe'"),
     (("[CLUSTER]\n", "[CLUSTER]\nENGINE=oracle\n"), "[CLUSTER] ENGINE must be one of auto, postgres, redshift, not 'oracle'"),
     (("[CLUSTER]\n", "[CLUSTER]\nSCHEMA=Public;drop\n"),
      "[CLUSTER] SCHEMA is not a valid schema name (lower case letters, digits, _): 'Public;drop'"),
@@ -109,3 +110,20 @@ def test_plain_postgres_leaves_ssl_to_libpq(tmp_path):
     config = load_config(write(tmp_path, "[CLUSTER]\nHOST=db.example.com\nDB_PORT=5432\nDB_NAME=d\nDB_USER=u\n"),
                          environ={})
     assert "sslmode" not in cluster_connect_params(config)
+
+
+def test_verify_full_with_a_ca_bundle_next_to_the_config(tmp_path):
+    from sparkify.db import cluster_connect_params
+
+    (tmp_path / "redshift-ca-bundle.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    extra = "SSLMODE=verify-full\nSSLROOTCERT=redshift-ca-bundle.crt\n"
+    config = load_config(write(tmp_path, SEED.replace("[IAM_ROLE]", extra + "\n[IAM_ROLE]")), environ={})
+    params = cluster_connect_params(config)
+    assert (params["sslmode"], params["sslrootcert"]) == ("verify-full", str(tmp_path / "redshift-ca-bundle.crt"))
+
+
+def test_a_missing_ca_bundle_names_the_key(tmp_path):
+    path = write(tmp_path, SEED.replace("[IAM_ROLE]", "SSLROOTCERT=nope.crt\n\n[IAM_ROLE]"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert str(err.value).startswith(f"{path}: [CLUSTER] SSLROOTCERT names no file: {tmp_path / 'nope.crt'} (")

@@ -1,5 +1,7 @@
 """s3:// sources on the PostgreSQL engine, through boto3, against moto's fake S3."""
 
+import json
+
 import pytest
 
 moto = pytest.importorskip("moto")
@@ -62,3 +64,57 @@ def test_s3_errors_name_the_uri(conn, write_config, bucket, capsys, log_data, js
     assert create_tables.main(["--config", str(config), "-q"]) == 0
     assert etl.main(["--config", str(config), "-q"]) == 1
     assert capsys.readouterr().err == message.format(b=bucket) + "\n"
+
+
+def test_denied_access_is_one_line(conn, write_config, bucket, capsys, monkeypatch):
+    """IAM enforced (moto's auth mode): a user that may list the bucket but not read its objects."""
+    from moto.core import set_initial_no_auth_action_count
+
+    @set_initial_no_auth_action_count(3)  # the IAM set-up below is allowed; every later call is checked
+    def run():
+        iam = boto3.client("iam", region_name="us-west-2")
+        iam.create_user(UserName="lister")
+        iam.put_user_policy(UserName="lister", PolicyName="list-only", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::sparkify-test"}]}))
+        key = iam.create_access_key(UserName="lister")["AccessKey"]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        s3._client.cache_clear()
+        config = write_config(log_data=bucket + "/log_data", song_data=bucket + "/song_data",
+                              log_jsonpath=bucket + "/log_json_path.json")
+        return etl.main(["--config", str(config), "-q"])
+
+    assert create_tables.main(["--config", str(write_config()), "-q"]) == 0
+    assert run() == 1
+    assert capsys.readouterr().err == (f"error: cannot read {bucket}/log_json_path.json ([S3] LOG_JSONPATH):"
+                                       " access denied (these credentials may not read it)\n")
+
+
+def test_unsigned_reads_a_public_bucket_without_credentials(conn, write_config, bucket, capsys, monkeypatch,
+                                                            tmp_path):
+    config = write_config(log_data=bucket + "/log_data", song_data=bucket + "/song_data",
+                          log_jsonpath=bucket + "/log_json_path.json")
+    assert create_tables.main(["--config", str(config), "-q"]) == 0
+    name = bucket.split("/")[2]
+    boto3.client("s3", region_name="us-west-2").put_bucket_policy(Bucket=name, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                                                "Action": ["s3:GetObject", "s3:ListBucket"],
+                                                "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]}]}))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3._client.cache_clear()
+    # signed, without credentials: one line that names the way out
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot read {bucket}/log_json_path.json ([S3] LOG_JSONPATH): no AWS credentials found (set a"
+        " profile or AWS_* variables, or [S3] UNSIGNED=true for a public bucket)\n")
+    config.write_text(config.read_text() + "UNSIGNED=true\n")
+    assert etl.main(["--config", str(config), "-q"]) == 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM staging_events")
+        assert cur.fetchone()[0] == sum(len(p.read_text().splitlines()) for p in (SOURCE / "log_data").rglob("*.json"))
+    conn.rollback()
