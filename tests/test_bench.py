@@ -23,3 +23,15 @@ def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
         assert label in labels
     assert re.fullmatch(r"end_to_end_over_copy_limit=\d+\.\d\d peak_rss_mb=\d+", lines[-1])
     assert re.match(r"\s*1,000\s+100\s+[\d.]+\s+[\d.]+\s+\d+$", lines[-3])
+
+
+def test_s3_read_benchmark_runs_against_moto_server():
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "s3_read.py"), "--objects", "60", "--pools", "1,16",
+                             "--latency-ms", "0,10"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[:3] for line in lines[3:7]] == [["0", "ms", "1"], ["0", "ms", "16"], ["10", "ms", "1"],
+                                                         ["10", "ms", "16"]]
+    speedup = re.fullmatch(r"s3_read_speedup=(\d+\.\d\d) objects=60", lines[-1])
+    # 60 GETs waiting 10 ms each one after another, against 16 at a time: the pool must win clearly
+    assert speedup and float(speedup.group(1)) > 2
