@@ -118,3 +118,34 @@ def test_unsigned_reads_a_public_bucket_without_credentials(conn, write_config, 
         cur.execute("SELECT COUNT(*) FROM staging_events")
         assert cur.fetchone()[0] == sum(len(p.read_text().splitlines()) for p in (SOURCE / "log_data").rglob("*.json"))
     conn.rollback()
+
+
+def test_small_objects_are_read_concurrently_by_a_bounded_pool(bucket):
+    """Many GETs in flight at once, never more than the pool: counted on the client, each GET held
+    for a moment as a network round trip would hold it."""
+    import threading
+    import time
+
+    from sparkify import loader, sources
+    from sparkify.config import S3Access
+
+    access = S3Access("us-west-2")
+    objects = sources.list_objects(bucket + "/song_data", "[S3] SONG_DATA", access)
+    state = {"now": 0, "most": 0, "lock": threading.Lock()}
+
+    def before(**_):
+        with state["lock"]:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.02)
+
+    def after(**_):
+        with state["lock"]:
+            state["now"] -= 1
+
+    client = s3._client(access)
+    client.meta.events.register("before-send.s3.GetObject", before)
+    client.meta.events.register("needs-retry.s3.GetObject", after)
+    read = {obj.uri: stream.read() for obj, stream in loader._opened(objects[:80])}
+    assert [len(body) for body in read.values()] == [obj.size for obj in objects[:80]]
+    assert 1 < state["most"] <= loader.PREFETCH_OBJECTS
