@@ -8,7 +8,7 @@ import sys
 from typing import Callable
 
 from .config import Config, load_config
-from .errors import SparkifyError
+from .errors import NotConfirmed, SparkifyError
 
 log = logging.getLogger("sparkify")
 
@@ -26,12 +26,14 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return result
 
 
-def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config], int]) -> int:
-    """Configure logging, load the config, call ``work``; known errors become one line on stderr."""
+def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | None], int], *,
+        load: bool = True) -> int:
+    """Configure logging, load the config (unless ``load`` is false: provision.py writes it), call
+    ``work``; known errors become one line on stderr."""
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config) if load else None
         return work(args, config)
     except SparkifyError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -48,3 +50,11 @@ def show_progress(args: argparse.Namespace) -> bool:
 def print_plan(lines: list[str]) -> None:
     for line in lines:
         print(line)
+
+
+def confirm(question: str, refusal: str) -> None:
+    """Ask a yes/no question on a terminal; NotConfirmed (with ``refusal``) otherwise."""
+    if not sys.stdin.isatty():
+        raise NotConfirmed(refusal)
+    if input(question + " [y/N] ").strip().lower() not in ("y", "yes"):
+        raise NotConfirmed("nothing done")

@@ -94,11 +94,22 @@ class Sources:
 
 
 @dataclass(frozen=True)
+class AwsResources:
+    """What provision.py created (its ``[AWS]`` section), so cleanup.py can remove exactly that."""
+
+    region: str
+    cluster_id: str | None = None
+    role_name: str | None = None
+    security_group_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     cluster: Cluster | None
     iam_role_arn: str | None
     sources: Sources
+    aws: AwsResources | None = None
 
     @property
     def embedded(self) -> bool:
@@ -180,7 +191,26 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     arn = reader.get("IAM_ROLE", "ARN")
     if arn:
         reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources)
+    return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader))
+
+
+CLUSTER_ID = re.compile(r"[a-z](?!.*--)[a-z0-9\-]{0,61}[a-z0-9]|[a-z]")
+ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_\-]{1,64}")
+SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+
+
+def _read_aws(reader: _Reader) -> AwsResources | None:
+    section = "AWS"
+    if not reader.parser.has_section(section):
+        return None
+    region = reader.matching(section, "REGION", reader.require(section, "REGION"), REGION, "AWS region (like us-west-2)")
+    values = {}
+    for key, pattern, what in (("CLUSTER_ID", CLUSTER_ID, "Redshift cluster identifier"),
+                               ("ROLE_NAME", ROLE_NAME, "IAM role name"),
+                               ("SECURITY_GROUP_ID", SECURITY_GROUP_ID, "security group id (sg-...)")):
+        value = reader.get(section, key) or None
+        values[key.lower()] = value and reader.matching(section, key, value, pattern, what)
+    return AwsResources(region=region, **values)
 
 
 def _read_cluster(reader: _Reader, environ) -> Cluster | None:

@@ -35,3 +35,7 @@ class QualityCheckError(SparkifyError):
 
 class DatabaseError(SparkifyError):
     """A statement failed on the server; the run was rolled back."""
+
+
+class NotConfirmed(SparkifyError):
+    """A destructive or overwriting step was not confirmed."""

@@ -1,0 +1,109 @@
+"""Create the AWS side of the warehouse: an IAM role, a Redshift cluster, and a dwh.cfg for them.
+
+Run:  python provision.py [--region us-west-2] [--cluster-id sparkify-dwh] [--node-type ra3.large]
+                          [--nodes 1] [--public --my-ip A.B.C.D] [--config dwh.cfg] [--dry-run]
+
+Creates, each tagged project=sparkify-dwh: an IAM role that Redshift can assume, allowed to read
+only the S3 prefixes of --log-data, --song-data and the --log-jsonpath file; a Redshift cluster
+(encrypted, not publicly accessible unless --public); with --public, a security group whose one
+inbound rule admits port 5439 from --my-ip. Waits until the cluster is available, then writes the
+config (mode 0600; never over an existing file unless you confirm or pass --overwrite). The master
+password is SPARKIFY_DB_PASSWORD if set, else generated; it is written to the config only.
+A cluster is billed by the hour while it exists: `python cleanup.py --aws` removes all of it.
+Credentials come from boto3's standard chain (profile, environment).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from sparkify import aws, cli
+from sparkify.config import PASSWORD_ENV
+
+UDACITY = {"log_data": "s3://udacity-dend/log_data", "log_jsonpath": "s3://udacity-dend/log_json_path.json",
+           "song_data": "s3://udacity-dend/song_data"}
+
+
+def settings_from(args) -> aws.Settings:
+    settings = aws.Settings(region=args.region, log_data=args.log_data, log_jsonpath=args.log_jsonpath,
+                            song_data=args.song_data, s3_region=args.s3_region, cluster_id=args.cluster_id,
+                            node_type=args.node_type, nodes=args.nodes, db_name=args.db_name, db_user=args.db_user,
+                            role_name=args.role_name, public=args.public, my_ip=args.my_ip)
+    settings.check()
+    return settings
+
+
+def provision(args, _config) -> int:
+    settings = settings_from(args)
+    path = Path(args.config)
+    if args.dry_run:
+        cli.log.info("dry run: no AWS call is made; the config would go to %s", path)
+        cli.print_plan(aws.describe_provision(settings))
+        return 0
+    if path.exists() and not args.overwrite:
+        cli.confirm(f"{path} exists. Overwrite it?", f"{path} exists: not overwriting it (pass --config NEW.cfg,"
+                                                     " or --overwrite)")
+    password = os.environ.get(PASSWORD_ENV) or aws.generate_password()
+    cli.log.info("creating %s (%s x %d) in %s: it is billed by the hour until `python cleanup.py --aws` deletes it",
+                 settings.cluster_id, settings.node_type, settings.nodes, settings.region)
+    try:
+        result = aws.provision(settings, password, aws.Aws(settings.region), show_progress=cli.show_progress(args),
+                               wait_minutes=args.wait_minutes)
+    except aws.AwsError as exc:
+        partial = getattr(exc, "provisioned", None)
+        if partial is not None and partial.created:
+            write_config(path, aws.render_config(settings, partial, password))
+            raise aws.AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
+                               f" run provision.py again to go on, or `python cleanup.py --config {path} --aws`"
+                               " to remove them") from None
+        raise
+    if result.reused_cluster and PASSWORD_ENV not in os.environ:
+        password = ""
+        cli.log.warning("the cluster existed already: its password is not known here; set %s", PASSWORD_ENV)
+    write_config(path, aws.render_config(settings, result, password))
+    if result.created:
+        cli.log.info("created %s", ", ".join(result.created))
+    cli.log.info("cluster %s is available at %s:%d; wrote %s", settings.cluster_id, result.host, result.port, path)
+    cli.log.info("next: python create_tables.py --config %s && python etl.py --config %s", path, path)
+    return 0
+
+
+def write_config(path: Path, text: str) -> None:
+    """Readable by the owner only (it holds the password); replaced in one step."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def main(argv=None) -> int:
+    parser = cli.parser(__doc__)
+    for action in parser._actions:
+        if action.dest == "config":
+            action.help = "the config file to write (default: dwh.cfg)"
+        if action.dest == "dry_run":
+            action.help = "print every AWS call that would be made, and make none"
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing config file without asking")
+    parser.add_argument("--region", default="us-west-2", help="where the cluster and role go (default: us-west-2)")
+    parser.add_argument("--cluster-id", default="sparkify-dwh")
+    parser.add_argument("--node-type", default="ra3.large")
+    parser.add_argument("--nodes", type=int, default=1, help="1: a single-node cluster (default)")
+    parser.add_argument("--db-name", default="dwh")
+    parser.add_argument("--db-user", default="dwhuser")
+    parser.add_argument("--role-name", default="sparkify-dwh-s3-read")
+    parser.add_argument("--public", action="store_true",
+                        help="make the cluster publicly accessible, with one inbound rule for --my-ip")
+    parser.add_argument("--my-ip", help="your public IPv4 address (with --public)")
+    parser.add_argument("--log-data", default=UDACITY["log_data"])
+    parser.add_argument("--log-jsonpath", default=UDACITY["log_jsonpath"])
+    parser.add_argument("--song-data", default=UDACITY["song_data"])
+    parser.add_argument("--s3-region", default="us-west-2", help="the data bucket's region (default: us-west-2)")
+    parser.add_argument("--wait-minutes", type=float, default=30, help="how long to wait for the cluster")
+    args = parser.parse_args(argv)
+    return cli.run(args, provision, load=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,524 @@
+"""Provision and tear down the AWS side: an IAM role that can read just the configured S3 prefixes,
+a Redshift cluster (private unless asked), and where public access is asked for a security group
+with one inbound rule for the caller's IP.
+
+Everything created carries the tag ``project=sparkify-dwh``; teardown checks that tag on every
+resource before deleting any, so nothing the project did not create is ever removed. All calls go
+through boto3's standard credential chain. Plans are lists of lines, printed by ``--dry-run``
+without calling AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from .config import CLUSTER_ID, REGION, ROLE_NAME, AwsResources
+from .errors import ConfigError, SparkifyError
+
+log = logging.getLogger(__name__)
+
+TAG_KEY, TAG_VALUE = "project", "sparkify-dwh"
+TAGS = [{"Key": TAG_KEY, "Value": TAG_VALUE}]
+REDSHIFT_PORT = 5439
+POLICY_NAME = "sparkify-dwh-s3-read"
+POLL_SECONDS = 15.0  # how often the cluster's status is asked while waiting
+NODE_TYPE = re.compile(r"[a-z0-9]+\.[a-z0-9]+")
+DB_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+class AwsError(SparkifyError):
+    """An AWS call failed, or a resource is not the project's to touch."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``provision.py`` creates; validated by ``check``."""
+
+    region: str
+    log_data: str
+    log_jsonpath: str
+    song_data: str
+    s3_region: str | None = None
+    cluster_id: str = "sparkify-dwh"
+    node_type: str = "ra3.large"
+    nodes: int = 1
+    db_name: str = "dwh"
+    db_user: str = "dwhuser"
+    role_name: str = "sparkify-dwh-s3-read"
+    public: bool = False
+    my_ip: str | None = None
+
+    @property
+    def security_group_name(self) -> str:
+        return f"{self.cluster_id}-inbound"
+
+    def check(self) -> None:
+        """ConfigError naming the option for any value AWS would refuse or that could reach a policy."""
+        from .config import S3_URI
+
+        def bad(option: str, value, what: str) -> ConfigError:
+            return ConfigError(f"{option} is not a valid {what}: {value!r}")
+
+        for option, value, pattern, what in (
+                ("--region", self.region, REGION, "AWS region (like us-west-2)"),
+                ("--cluster-id", self.cluster_id, CLUSTER_ID,
+                 "cluster identifier (lower case letters, digits and single hyphens, starting with a letter)"),
+                ("--node-type", self.node_type, NODE_TYPE, "node type (like ra3.large)"),
+                ("--db-name", self.db_name, DB_IDENTIFIER, "database name (lower case letters, digits, _)"),
+                ("--db-user", self.db_user, DB_IDENTIFIER, "user name (lower case letters, digits, _)"),
+                ("--role-name", self.role_name, ROLE_NAME, "IAM role name")):
+            if not pattern.fullmatch(value):
+                raise bad(option, value, what)
+        if self.s3_region is not None and not REGION.fullmatch(self.s3_region):
+            raise bad("--s3-region", self.s3_region, "AWS region (like us-west-2)")
+        for option, value in (("--log-data", self.log_data), ("--log-jsonpath", self.log_jsonpath),
+                              ("--song-data", self.song_data)):
+            if not S3_URI.fullmatch(value):
+                raise bad(option, value, "S3 URI (s3://bucket/prefix)")
+        if not 1 <= self.nodes <= 128:
+            raise bad("--nodes", self.nodes, "number of nodes (1-128)")
+        if self.public:
+            if self.my_ip is None:
+                raise ConfigError("--public needs --my-ip (your public IPv4 address, for the one inbound rule)")
+            try:
+                address = ipaddress.IPv4Address(self.my_ip)
+            except ValueError:
+                raise bad("--my-ip", self.my_ip, "IPv4 address") from None
+            if not address.is_global:
+                raise bad("--my-ip", self.my_ip, "public IPv4 address")
+
+
+# --- Policies: pure functions, tested document for document ---------------------------------------
+
+def trust_policy() -> dict:
+    """Only Redshift may assume the role."""
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}]}
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def s3_read_policy(prefixes: list[str], objects: list[str]) -> dict:
+    """Read-only access to exactly these S3 prefixes (listed and read, as COPY does with a prefix)
+    and these single objects (the JSONPaths file): no other key, no bucket-wide grant, no writes."""
+    buckets: dict[str, list[str]] = {}
+    resources = []
+    for uri in prefixes:
+        bucket, prefix = _split(uri)
+        buckets.setdefault(bucket, []).append(prefix + "*")
+        resources.append(f"arn:aws:s3:::{bucket}/{prefix}*")
+    for uri in objects:
+        bucket, key = _split(uri)
+        resources.append(f"arn:aws:s3:::{bucket}/{key}")
+    statements = [{"Sid": f"List{index}", "Effect": "Allow", "Action": "s3:ListBucket",
+                   "Resource": f"arn:aws:s3:::{bucket}",
+                   "Condition": {"StringLike": {"s3:prefix": patterns}}}
+                  for index, (bucket, patterns) in enumerate(sorted(buckets.items()))]
+    statements.append({"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": resources})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def generate_password() -> str:
+    """A Redshift master password: 24 letters and digits, at least one of each case and a digit."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(24))
+        if (any(c.islower() for c in password) and any(c.isupper() for c in password)
+                and any(c.isdigit() for c in password)):
+            return password
+
+
+# --- Calling AWS ----------------------------------------------------------------------------------
+
+class Aws:
+    """boto3 clients for one region, created on first use; every call's failure is one line."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self._clients: dict = {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.session.Session(region_name=self.region).client(service)
+        return self._clients[service]
+
+    def call(self, service: str, operation: str, what: str, **params):
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            return getattr(self.client(service), operation)(**params)
+        except NoCredentialsError:
+            raise AwsError(f"{what}: no AWS credentials found (set a profile or AWS_* variables)") from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise AwsError(f"{what} failed: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")) from None
+        except BotoCoreError as exc:
+            raise AwsError(f"{what} failed: {exc}") from None
+
+    def error_code(self, service: str, operation: str, **params) -> tuple[dict | None, str | None]:
+        """(response, None), or (None, the error code) for a ClientError: for probing what exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return getattr(self.client(service), operation)(**params), None
+        except ClientError as exc:
+            return None, exc.response.get("Error", {}).get("Code", "?")
+
+
+def _tagged(tags: list[dict] | None) -> bool:
+    return any(tag.get("Key") == TAG_KEY and tag.get("Value") == TAG_VALUE for tag in tags or [])
+
+
+# --- Provisioning ---------------------------------------------------------------------------------
+
+@dataclass
+class Provisioned:
+    host: str | None = None
+    port: int = REDSHIFT_PORT
+    role_arn: str | None = None
+    security_group_id: str | None = None
+    created: list[str] = field(default_factory=list)  # what this run created, for the log
+    reused_cluster: bool = False
+
+
+def role_policy(settings: Settings) -> dict:
+    return s3_read_policy([settings.log_data, settings.song_data], [settings.log_jsonpath])
+
+
+def describe_provision(settings: Settings) -> list[str]:
+    """The calls provision() makes, for --dry-run (no AWS call is made to print this)."""
+    cluster = dict(ClusterIdentifier=settings.cluster_id, NodeType=settings.node_type,
+                   ClusterType="single-node" if settings.nodes == 1 else "multi-node", DBName=settings.db_name,
+                   MasterUsername=settings.db_user, MasterUserPassword="<generated, written to the config only>",
+                   IamRoles=[f"<arn of {settings.role_name}>"], PubliclyAccessible=settings.public, Encrypted=True,
+                   Tags=TAGS)
+    if settings.nodes > 1:
+        cluster["NumberOfNodes"] = settings.nodes
+    lines = [f"region {settings.region}",
+             "sts.get_caller_identity()",
+             f"iam.create_role(RoleName={settings.role_name!r}, AssumeRolePolicyDocument={json.dumps(trust_policy())},"
+             f" Tags={TAGS})",
+             f"iam.put_role_policy(RoleName={settings.role_name!r}, PolicyName={POLICY_NAME!r},"
+             f" PolicyDocument={json.dumps(role_policy(settings))})"]
+    if settings.public:
+        cluster["VpcSecurityGroupIds"] = ["<the new security group>"]
+        lines += [f"ec2.create_security_group(GroupName={settings.security_group_name!r}, VpcId=<the default VPC>,"
+                  f" tagged {TAG_KEY}={TAG_VALUE})",
+                  f"ec2.authorize_security_group_ingress(tcp {REDSHIFT_PORT} from {settings.my_ip}/32)"]
+    lines += [f"redshift.create_cluster({', '.join(f'{k}={v!r}' for k, v in cluster.items())})",
+              f"redshift.describe_clusters(ClusterIdentifier={settings.cluster_id!r}) every {POLL_SECONDS:g}s"
+              " until available"]
+    return lines
+
+
+def provision(settings: Settings, password: str, aws: Aws, *, show_progress: bool = False,
+              wait_minutes: float = 30) -> Provisioned:
+    """Create (or find, if this project created them before) the role, the inbound rule and the
+    cluster, and wait until the cluster is available. Partial results are in the AwsError's
+    ``provisioned`` attribute."""
+    result = Provisioned()
+    try:
+        account = aws.call("sts", "get_caller_identity", "checking the AWS credentials")["Account"]
+        log.info("AWS account %s, region %s", account, settings.region)
+        result.role_arn = _ensure_role(settings, aws, result)
+        if settings.public:
+            result.security_group_id = _ensure_inbound_rule(settings, aws, result)
+        _ensure_cluster(settings, password, aws, result)
+        result.host, result.port = _wait_available(settings.cluster_id, aws, show_progress, wait_minutes)
+    except AwsError as exc:
+        exc.provisioned = result
+        raise
+    return result
+
+
+def _ensure_role(settings: Settings, aws: Aws, result: Provisioned) -> str:
+    what = f"IAM role {settings.role_name}"
+    existing, code = aws.error_code("iam", "get_role", RoleName=settings.role_name)
+    if existing is not None:
+        role = existing["Role"]
+        if not _tagged(role.get("Tags")):
+            raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
+                           " pass another --role-name")
+        log.info("%s exists (created by this project): its policy is set again", what)
+    elif code == "NoSuchEntity":
+        role = aws.call("iam", "create_role", f"creating {what}", RoleName=settings.role_name,
+                        AssumeRolePolicyDocument=json.dumps(trust_policy()), Tags=TAGS,
+                        Description="Lets Redshift read the Sparkify input (sparkify-dwh)")["Role"]
+        result.created.append(what)
+    else:
+        aws.call("iam", "get_role", f"looking for {what}", RoleName=settings.role_name)  # raises, one line
+    aws.call("iam", "put_role_policy", f"setting the S3 read policy of {what}", RoleName=settings.role_name,
+             PolicyName=POLICY_NAME, PolicyDocument=json.dumps(role_policy(settings)))
+    return role["Arn"]
+
+
+def _ensure_inbound_rule(settings: Settings, aws: Aws, result: Provisioned) -> str:
+    vpcs = aws.call("ec2", "describe_vpcs", "finding the default VPC",
+                    Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise AwsError(f"region {settings.region} has no default VPC for a public cluster")
+    vpc_id = vpcs[0]["VpcId"]
+    name = settings.security_group_name
+    groups = aws.call("ec2", "describe_security_groups", f"looking for security group {name}",
+                      Filters=[{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}])
+    if groups["SecurityGroups"]:
+        group = groups["SecurityGroups"][0]
+        if not _tagged(group.get("Tags")):
+            raise AwsError(f"security group {name} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project"
+                           " did not create it: pass another --cluster-id")
+        group_id = group["GroupId"]
+    else:
+        group_id = aws.call("ec2", "create_security_group", f"creating security group {name}", GroupName=name,
+                            Description="Redshift access for the Sparkify warehouse", VpcId=vpc_id,
+                            TagSpecifications=[{"ResourceType": "security-group", "Tags": TAGS}])["GroupId"]
+        result.created.append(f"security group {group_id}")
+    rule = {"IpProtocol": "tcp", "FromPort": REDSHIFT_PORT, "ToPort": REDSHIFT_PORT,
+            "IpRanges": [{"CidrIp": f"{settings.my_ip}/32", "Description": "sparkify-dwh: the provisioning machine"}]}
+    _, code = aws.error_code("ec2", "authorize_security_group_ingress", GroupId=group_id, IpPermissions=[rule])
+    if code not in (None, "InvalidPermission.Duplicate"):
+        aws.call("ec2", "authorize_security_group_ingress", f"adding the inbound rule to {group_id}",
+                 GroupId=group_id, IpPermissions=[rule])
+    return group_id
+
+
+def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisioned) -> None:
+    what = f"Redshift cluster {settings.cluster_id}"
+    existing, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=settings.cluster_id)
+    if existing is not None:
+        if not _tagged(existing["Clusters"][0].get("Tags")):
+            raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
+                           " pass another --cluster-id")
+        log.info("%s exists (created by this project): waiting for it, not creating another", what)
+        result.reused_cluster = True
+        return
+    if code != "ClusterNotFound":
+        aws.call("redshift", "describe_clusters", f"looking for {what}", ClusterIdentifier=settings.cluster_id)
+    params = dict(ClusterIdentifier=settings.cluster_id, NodeType=settings.node_type,
+                  ClusterType="single-node" if settings.nodes == 1 else "multi-node", DBName=settings.db_name,
+                  MasterUsername=settings.db_user, MasterUserPassword=password, IamRoles=[result.role_arn],
+                  PubliclyAccessible=settings.public, Encrypted=True, Port=REDSHIFT_PORT, Tags=TAGS)
+    if settings.nodes > 1:
+        params["NumberOfNodes"] = settings.nodes
+    if result.security_group_id:
+        params["VpcSecurityGroupIds"] = [result.security_group_id]
+    aws.call("redshift", "create_cluster", f"creating {what}", **params)
+    result.created.append(what)
+
+
+def _wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: float) -> tuple[str, int]:
+    started = time.monotonic()
+    with tqdm(desc=f"cluster {cluster_id}", bar_format="{desc} [{elapsed}]", disable=not show_progress,
+              leave=False) as progress:
+        while True:
+            cluster = aws.call("redshift", "describe_clusters", f"asking for cluster {cluster_id}",
+                               ClusterIdentifier=cluster_id)["Clusters"][0]
+            status = cluster.get("ClusterStatus", "?")
+            progress.set_description_str(f"cluster {cluster_id}: {status}")
+            if status == "available" and cluster.get("Endpoint"):
+                return cluster["Endpoint"]["Address"], cluster["Endpoint"]["Port"]
+            minutes = (time.monotonic() - started) / 60
+            if minutes >= wait_minutes:
+                raise AwsError(f"cluster {cluster_id} is still {status} after {minutes:.0f} minutes: run"
+                               " provision.py again to go on waiting (nothing is created twice)")
+            log.debug("cluster %s is %s", cluster_id, status)
+            time.sleep(POLL_SECONDS)
+
+
+def render_config(settings: Settings, result: Provisioned, password: str) -> str:
+    """The dwh.cfg for what was provisioned (password included: the file is written 0600)."""
+    host = result.host or ""
+    lines = [
+        "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
+        "# cleanup.py --aws deletes what the [AWS] section names (each carries the project's tag).",
+        "",
+        "[CLUSTER]",
+        f"HOST={host}" if host else "# HOST is empty: the cluster was not available when provision.py stopped",
+        f"DB_NAME={settings.db_name}",
+        f"DB_USER={settings.db_user}",
+        f"DB_PASSWORD={password}",
+        f"DB_PORT={result.port}",
+        "ENGINE=redshift",
+        "SSLMODE=require",
+        "",
+        "[IAM_ROLE]",
+        f"ARN={result.role_arn or ''}",
+        "",
+        "[S3]",
+        f"LOG_DATA={settings.log_data}",
+        f"LOG_JSONPATH={settings.log_jsonpath}",
+        f"SONG_DATA={settings.song_data}",
+        f"REGION={settings.s3_region or settings.region}",
+        "",
+        "[AWS]",
+        f"REGION={settings.region}",
+        f"CLUSTER_ID={settings.cluster_id}",
+        f"ROLE_NAME={settings.role_name}",
+        f"SECURITY_GROUP_ID={result.security_group_id or ''}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- Teardown -------------------------------------------------------------------------------------
+
+@dataclass
+class Teardown:
+    """What cleanup.py will delete, found and tag-checked before anything is deleted."""
+
+    cluster_id: str | None = None
+    final_snapshot: str | None = None
+    role_name: str | None = None
+    role_policies: list[str] = field(default_factory=list)
+    security_group_id: str | None = None
+    ingress: list[dict] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # named in the config but already gone
+
+    def describe(self) -> list[str]:
+        lines = []
+        if self.cluster_id:
+            snapshot = f"final snapshot {self.final_snapshot}" if self.final_snapshot else "no final snapshot"
+            lines.append(f"Redshift cluster {self.cluster_id} ({snapshot}), with every table in it")
+        if self.security_group_id:
+            rules = ", ".join(f"tcp {r['FromPort']} from {ip['CidrIp']}" for r in self.ingress
+                              for ip in r.get("IpRanges", [])) or "no inbound rule"
+            lines.append(f"security group {self.security_group_id} ({rules})")
+        if self.role_name:
+            policies = ", ".join(self.role_policies) or "no inline policy"
+            lines.append(f"IAM role {self.role_name} (inline policy {policies})")
+        return lines
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cluster_id or self.security_group_id or self.role_name)
+
+
+def describe_teardown(resources: AwsResources, *, cluster: bool, role: bool, ingress: bool,
+                      final_snapshot: str | None) -> list[str]:
+    """The calls teardown makes, for --dry-run (no AWS call is made to print this)."""
+    lines = [f"region {resources.region}"]
+    if cluster and resources.cluster_id:
+        lines += [f"redshift.describe_clusters(ClusterIdentifier={resources.cluster_id!r}): check tag"
+                  f" {TAG_KEY}={TAG_VALUE}"]
+    if ingress and resources.security_group_id:
+        lines += [f"ec2.describe_security_groups(GroupIds=[{resources.security_group_id!r}]): check tag"
+                  f" {TAG_KEY}={TAG_VALUE}"]
+    if role and resources.role_name:
+        lines += [f"iam.get_role(RoleName={resources.role_name!r}): check tag {TAG_KEY}={TAG_VALUE}"]
+    lines.append("(ask for confirmation unless --yes)")
+    if cluster and resources.cluster_id:
+        snapshot = (f"FinalClusterSnapshotIdentifier={final_snapshot!r}, SkipFinalClusterSnapshot=False"
+                    if final_snapshot else "SkipFinalClusterSnapshot=True")
+        lines += [f"redshift.delete_cluster(ClusterIdentifier={resources.cluster_id!r}, {snapshot})",
+                  f"redshift.describe_clusters(...) every {POLL_SECONDS:g}s until the cluster is gone"]
+    if ingress and resources.security_group_id:
+        lines += [f"ec2.revoke_security_group_ingress(GroupId={resources.security_group_id!r}, <its rules>)",
+                  f"ec2.delete_security_group(GroupId={resources.security_group_id!r})"]
+    if role and resources.role_name:
+        lines += [f"iam.delete_role_policy(RoleName={resources.role_name!r}, PolicyName=<each inline policy>)",
+                  f"iam.delete_role(RoleName={resources.role_name!r})"]
+    return lines
+
+
+def find_teardown(resources: AwsResources, aws: Aws, *, cluster: bool, role: bool, ingress: bool,
+                  final_snapshot: str | None) -> Teardown:
+    """Look up each named resource and check its tag; AwsError naming every untagged one, before
+    anything is deleted."""
+    plan = Teardown(final_snapshot=final_snapshot)
+    untagged = []
+    if cluster and resources.cluster_id:
+        found, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=resources.cluster_id)
+        if found is None and code == "ClusterNotFound":
+            plan.absent.append(f"Redshift cluster {resources.cluster_id}")
+        elif found is None:
+            aws.call("redshift", "describe_clusters", f"looking for cluster {resources.cluster_id}",
+                     ClusterIdentifier=resources.cluster_id)
+        elif not _tagged(found["Clusters"][0].get("Tags")):
+            untagged.append(f"Redshift cluster {resources.cluster_id}")
+        else:
+            plan.cluster_id = resources.cluster_id
+    if ingress and resources.security_group_id:
+        found, code = aws.error_code("ec2", "describe_security_groups", GroupIds=[resources.security_group_id])
+        if found is None and code == "InvalidGroup.NotFound":
+            plan.absent.append(f"security group {resources.security_group_id}")
+        elif found is None:
+            aws.call("ec2", "describe_security_groups", f"looking for {resources.security_group_id}",
+                     GroupIds=[resources.security_group_id])
+        elif not _tagged(found["SecurityGroups"][0].get("Tags")):
+            untagged.append(f"security group {resources.security_group_id}")
+        else:
+            plan.security_group_id = resources.security_group_id
+            plan.ingress = found["SecurityGroups"][0].get("IpPermissions", [])
+    if role and resources.role_name:
+        found, code = aws.error_code("iam", "get_role", RoleName=resources.role_name)
+        if found is None and code == "NoSuchEntity":
+            plan.absent.append(f"IAM role {resources.role_name}")
+        elif found is None:
+            aws.call("iam", "get_role", f"looking for IAM role {resources.role_name}", RoleName=resources.role_name)
+        elif not _tagged(found["Role"].get("Tags")):
+            untagged.append(f"IAM role {resources.role_name}")
+        else:
+            plan.role_name = resources.role_name
+            plan.role_policies = aws.call("iam", "list_role_policies", f"listing the policies of {resources.role_name}",
+                                          RoleName=resources.role_name)["PolicyNames"]
+    if untagged:
+        raise AwsError(f"not deleting anything: {', '.join(untagged)} has no {TAG_KEY}={TAG_VALUE} tag, so this"
+                       " project did not create it")
+    return plan
+
+
+def teardown(plan: Teardown, aws: Aws, *, show_progress: bool = False, wait_minutes: float = 30) -> list[str]:
+    """Delete what ``plan`` holds: the cluster first (waiting until it is gone, since its security
+    group cannot go before it), then the security group, then the role. Returns what was deleted."""
+    deleted = []
+    if plan.cluster_id:
+        snapshot = ({"FinalClusterSnapshotIdentifier": plan.final_snapshot, "SkipFinalClusterSnapshot": False}
+                    if plan.final_snapshot else {"SkipFinalClusterSnapshot": True})
+        aws.call("redshift", "delete_cluster", f"deleting cluster {plan.cluster_id}",
+                 ClusterIdentifier=plan.cluster_id, **snapshot)
+        _wait_gone(plan.cluster_id, aws, show_progress, wait_minutes)
+        deleted.append(f"Redshift cluster {plan.cluster_id}")
+    if plan.security_group_id:
+        if plan.ingress:
+            aws.call("ec2", "revoke_security_group_ingress", f"removing the inbound rules of {plan.security_group_id}",
+                     GroupId=plan.security_group_id, IpPermissions=plan.ingress)
+        aws.call("ec2", "delete_security_group", f"deleting {plan.security_group_id}", GroupId=plan.security_group_id)
+        deleted.append(f"security group {plan.security_group_id}")
+    if plan.role_name:
+        for policy in plan.role_policies:
+            aws.call("iam", "delete_role_policy", f"deleting policy {policy}", RoleName=plan.role_name,
+                     PolicyName=policy)
+        aws.call("iam", "delete_role", f"deleting IAM role {plan.role_name}", RoleName=plan.role_name)
+        deleted.append(f"IAM role {plan.role_name}")
+    return deleted
+
+
+def _wait_gone(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: float) -> None:
+    started = time.monotonic()
+    with tqdm(desc=f"cluster {cluster_id}", bar_format="{desc} [{elapsed}]", disable=not show_progress,
+              leave=False) as progress:
+        while True:
+            found, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=cluster_id)
+            if found is None and code == "ClusterNotFound":
+                return
+            if found is None:
+                aws.call("redshift", "describe_clusters", f"asking for cluster {cluster_id}", ClusterIdentifier=cluster_id)
+            progress.set_description_str(f"cluster {cluster_id}: {found['Clusters'][0].get('ClusterStatus', '?')}")
+            if (time.monotonic() - started) / 60 >= wait_minutes:
+                raise AwsError(f"cluster {cluster_id} is still being deleted after {wait_minutes:g} minutes: run"
+                               " cleanup.py again to finish (the security group and the role go after it)")
+            time.sleep(POLL_SECONDS)

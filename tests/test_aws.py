@@ -1,0 +1,301 @@
+"""provision.py and cleanup.py --aws against moto's IAM, EC2 and Redshift (AWS APIs faked with moto;
+no SQL is faked anywhere)."""
+
+import json
+import os
+import stat
+
+import boto3
+import pytest
+
+moto = pytest.importorskip("moto")
+
+import cleanup  # noqa: E402
+import provision  # noqa: E402
+from sparkify import aws  # noqa: E402
+from sparkify.config import load_config  # noqa: E402
+
+REGION = "us-west-2"
+MY_IP = "52.1.2.3"
+TAG = [{"Key": "project", "Value": "sparkify-dwh"}]
+UDACITY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "List0", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::udacity-dend",
+         "Condition": {"StringLike": {"s3:prefix": ["log_data*", "song_data*"]}}},
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": ["arn:aws:s3:::udacity-dend/log_data*", "arn:aws:s3:::udacity-dend/song_data*",
+                      "arn:aws:s3:::udacity-dend/log_json_path.json"]},
+    ],
+}
+
+
+@pytest.fixture
+def account(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("SPARKIFY_DB_PASSWORD", raising=False)
+    monkeypatch.setattr(aws, "POLL_SECONDS", 0.01)
+    with moto.mock_aws():
+        yield {"iam": boto3.client("iam", region_name=REGION), "ec2": boto3.client("ec2", region_name=REGION),
+               "redshift": boto3.client("redshift", region_name=REGION)}
+
+
+def state(clients):
+    """Everything of the account that provisioning could touch."""
+    groups = clients["ec2"].describe_security_groups()["SecurityGroups"]
+    return {
+        "clusters": [c["ClusterIdentifier"] for c in clients["redshift"].describe_clusters()["Clusters"]],
+        "roles": [r["RoleName"] for r in clients["iam"].list_roles()["Roles"]],
+        "security groups": sorted(g["GroupName"] for g in groups if g["GroupName"] != "default"),
+    }
+
+
+EMPTY = {"clusters": [], "roles": [], "security groups": []}
+
+
+def test_the_role_may_read_only_the_configured_prefixes():
+    settings = aws.Settings(region=REGION, log_data="s3://udacity-dend/log_data",
+                            log_jsonpath="s3://udacity-dend/log_json_path.json", song_data="s3://udacity-dend/song_data")
+    assert aws.role_policy(settings) == UDACITY_POLICY
+    two_buckets = aws.s3_read_policy(["s3://logs-bucket/app/events", "s3://songs-bucket/catalog"],
+                                     ["s3://logs-bucket/paths.json"])
+    assert two_buckets["Statement"] == [
+        {"Sid": "List0", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::logs-bucket",
+         "Condition": {"StringLike": {"s3:prefix": ["app/events*"]}}},
+        {"Sid": "List1", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::songs-bucket",
+         "Condition": {"StringLike": {"s3:prefix": ["catalog*"]}}},
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": ["arn:aws:s3:::logs-bucket/app/events*", "arn:aws:s3:::songs-bucket/catalog*",
+                      "arn:aws:s3:::logs-bucket/paths.json"]}]
+    assert aws.trust_policy()["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"},
+                                               "Action": "sts:AssumeRole"}]
+
+
+def test_generated_passwords_meet_redshift_rules():
+    for _ in range(200):
+        password = aws.generate_password()
+        assert len(password) == 24 and password.isalnum()
+        assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+        assert any(c.isdigit() for c in password)
+
+
+def test_public_provision_writes_the_config_and_teardown_leaves_nothing(account, tmp_path, capsys):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "--public", "--my-ip", MY_IP, "--nodes", "2", "-q"]) == 0
+    assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
+    config = load_config(cfg, environ={})
+    cluster = account["redshift"].describe_clusters(ClusterIdentifier="sparkify-dwh")["Clusters"][0]
+    role = account["iam"].get_role(RoleName="sparkify-dwh-s3-read")["Role"]
+    group_id = config.aws.security_group_id
+    group = account["ec2"].describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    # the config points at what was created
+    assert (config.cluster.host, config.cluster.port, config.cluster.engine) == (
+        cluster["Endpoint"]["Address"], 5439, "redshift")
+    assert (config.cluster.dbname, config.cluster.user, len(config.cluster.password)) == ("dwh", "dwhuser", 24)
+    assert config.iam_role_arn == role["Arn"]
+    assert (config.sources.log_data, config.sources.region) == ("s3://udacity-dend/log_data", "us-west-2")
+    assert (config.aws.region, config.aws.cluster_id, config.aws.role_name) == (REGION, "sparkify-dwh",
+                                                                                 "sparkify-dwh-s3-read")
+    # what was created, each tagged
+    assert cluster["Tags"] == TAG and role["Tags"] == TAG and group["Tags"] == TAG
+    assert (cluster["PubliclyAccessible"], cluster["Encrypted"], cluster["NumberOfNodes"]) == (True, True, 2)
+    assert [r["IamRoleArn"] for r in cluster["IamRoles"]] == [role["Arn"]]
+    assert [g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]] == [group_id]
+    assert [(p["IpProtocol"], p["FromPort"], p["ToPort"], [r["CidrIp"] for r in p["IpRanges"]])
+            for p in group["IpPermissions"]] == [("tcp", 5439, 5439, [f"{MY_IP}/32"])]
+    policy = account["iam"].get_role_policy(RoleName="sparkify-dwh-s3-read", PolicyName=aws.POLICY_NAME)
+    assert policy["PolicyDocument"] == UDACITY_POLICY
+    assert account["iam"].list_attached_role_policies(RoleName="sparkify-dwh-s3-read")["AttachedPolicies"] == []
+    # the password never reaches the output
+    out, err = capsys.readouterr()
+    assert config.cluster.password not in out + err
+
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 0
+    assert state(account) == EMPTY
+
+
+def test_private_by_default_with_no_inbound_rule(account, tmp_path):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "-q"]) == 0
+    cluster = account["redshift"].describe_clusters(ClusterIdentifier="sparkify-dwh")["Clusters"][0]
+    assert (cluster["PubliclyAccessible"], cluster["NumberOfNodes"], cluster["NodeType"]) == (False, 1, "ra3.large")
+    assert state(account) == {"clusters": ["sparkify-dwh"], "roles": ["sparkify-dwh-s3-read"], "security groups": []}
+    assert load_config(cfg, environ={}).aws.security_group_id is None
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 0
+    assert state(account) == EMPTY
+
+
+def test_running_provision_again_reuses_what_it_created(account, tmp_path):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "-q"]) == 0
+    assert provision.main(["--config", str(cfg), "-q", "--overwrite"]) == 0
+    assert state(account) == {"clusters": ["sparkify-dwh"], "roles": ["sparkify-dwh-s3-read"], "security groups": []}
+
+
+def test_an_existing_config_is_never_overwritten_unasked(account, tmp_path, capsys):
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text("[S3]\nLOG_DATA=mine\n")
+    assert provision.main(["--config", str(cfg), "-q"]) == 1
+    assert capsys.readouterr().err == f"error: {cfg} exists: not overwriting it (pass --config NEW.cfg, or --overwrite)\n"
+    assert cfg.read_text() == "[S3]\nLOG_DATA=mine\n"
+    assert state(account) == EMPTY  # checked before any AWS call
+
+
+def test_provision_refuses_a_role_it_did_not_create(account, tmp_path, capsys):
+    account["iam"].create_role(RoleName="sparkify-dwh-s3-read", AssumeRolePolicyDocument=json.dumps(aws.trust_policy()))
+    assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "-q"]) == 1
+    assert capsys.readouterr().err == (
+        "error: IAM role sparkify-dwh-s3-read exists and has no project=sparkify-dwh tag, so this project did not"
+        " create it: pass another --role-name\n")
+    assert state(account) == {"clusters": [], "roles": ["sparkify-dwh-s3-read"], "security groups": []}
+    assert account["iam"].list_role_policies(RoleName="sparkify-dwh-s3-read")["PolicyNames"] == []
+
+
+def test_teardown_refuses_untagged_resources_and_deletes_nothing(account, tmp_path, capsys):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "-q"]) == 0
+    account["redshift"].delete_cluster(ClusterIdentifier="sparkify-dwh", SkipFinalClusterSnapshot=True)
+    account["redshift"].create_cluster(ClusterIdentifier="sparkify-dwh", NodeType="ra3.large",
+                                       ClusterType="single-node", MasterUsername="someone",
+                                       MasterUserPassword="Someone's1")  # same name, not ours: no tag
+    before = state(account)
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 1
+    assert capsys.readouterr().err == ("error: not deleting anything: Redshift cluster sparkify-dwh has no"
+                                       " project=sparkify-dwh tag, so this project did not create it\n")
+    assert state(account) == before  # the (tagged) role is still there too
+
+
+def test_teardown_asks_first_and_lists_what_it_deletes(account, tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "--public", "--my-ip", MY_IP, "-q"]) == 0
+    group_id = load_config(cfg, environ={}).aws.security_group_id
+    assert cleanup.main(["--config", str(cfg), "--aws", "-q"]) == 1  # not a terminal, no --yes
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"will delete, in {REGION}:",
+        "  Redshift cluster sparkify-dwh (no final snapshot), with every table in it",
+        f"  security group {group_id} (tcp 5439 from {MY_IP}/32)",
+        f"  IAM role sparkify-dwh-s3-read (inline policy {aws.POLICY_NAME})"]
+    assert err == "error: not deleting AWS resources without confirmation: run with --yes\n"
+    assert state(account)["clusters"] == ["sparkify-dwh"]
+    # a terminal that answers no
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: "n")
+    assert cleanup.main(["--config", str(cfg), "--aws", "-q"]) == 1
+    assert state(account)["clusters"] == ["sparkify-dwh"]
+    # and one that answers yes, keeping a final snapshot
+    monkeypatch.setattr("builtins.input", lambda question: "y")
+    assert cleanup.main(["--config", str(cfg), "--aws", "--final-snapshot", "sparkify-final", "-q"]) == 0
+    assert state(account) == EMPTY
+    snapshots = account["redshift"].describe_cluster_snapshots()["Snapshots"]
+    assert [s["SnapshotIdentifier"] for s in snapshots] == ["sparkify-final"]
+
+
+def test_only_the_parts_asked_for_are_deleted(account, tmp_path):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "--public", "--my-ip", MY_IP, "-q"]) == 0
+    assert cleanup.main(["--config", str(cfg), "--cluster", "--yes", "-q"]) == 0
+    assert state(account) == {"clusters": [], "roles": ["sparkify-dwh-s3-read"],
+                              "security groups": ["sparkify-dwh-inbound"]}
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 0  # the rest; the cluster is gone
+    assert state(account) == EMPTY
+
+
+def test_a_failure_midway_records_what_was_created(account, tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "dwh.cfg"
+    real_call = aws.Aws.call
+
+    def failing_create(self, service, operation, what, **params):
+        if operation == "create_cluster":
+            raise aws.AwsError(f"{what} failed: ClusterQuotaExceeded: quota reached")
+        return real_call(self, service, operation, what, **params)
+
+    monkeypatch.setattr(aws.Aws, "call", failing_create)
+    assert provision.main(["--config", str(cfg), "-q"]) == 1
+    assert capsys.readouterr().err == (
+        "error: creating Redshift cluster sparkify-dwh failed: ClusterQuotaExceeded: quota reached; created so far:"
+        f" IAM role sparkify-dwh-s3-read, recorded in {cfg}: run provision.py again to go on, or"
+        f" `python cleanup.py --config {cfg} --aws` to remove them\n")
+    monkeypatch.setattr(aws.Aws, "call", real_call)
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 0
+    assert state(account) == EMPTY
+
+
+def test_dry_runs_make_no_aws_call(tmp_path, monkeypatch, capsys):
+    def no_aws(self, service):
+        raise AssertionError(f"{service} called in a dry run")
+
+    monkeypatch.setattr(aws.Aws, "client", no_aws)
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "--dry-run", "--public", "--my-ip", MY_IP]) == 0
+    plan = capsys.readouterr().out.splitlines()
+    assert plan[0] == "region us-west-2" and plan[1] == "sts.get_caller_identity()"
+    assert json.loads(plan[3].split("PolicyDocument=", 1)[1][:-1]) == UDACITY_POLICY
+    assert "PubliclyAccessible=True" in plan[-2] and "<generated, written to the config only>" in plan[-2]
+    assert not cfg.exists()
+    cfg.write_text("[AWS]\nREGION=us-west-2\nCLUSTER_ID=sparkify-dwh\nROLE_NAME=sparkify-dwh-s3-read\n"
+                   "SECURITY_GROUP_ID=sg-0123456789abcdef0\n")
+    assert cleanup.main(["--config", str(cfg), "--aws", "--dry-run"]) == 0
+    plan = capsys.readouterr().out.splitlines()
+    assert plan[-6:] == [
+        "redshift.delete_cluster(ClusterIdentifier='sparkify-dwh', SkipFinalClusterSnapshot=True)",
+        "redshift.describe_clusters(...) every 15s until the cluster is gone",
+        "ec2.revoke_security_group_ingress(GroupId='sg-0123456789abcdef0', <its rules>)",
+        "ec2.delete_security_group(GroupId='sg-0123456789abcdef0')",
+        "iam.delete_role_policy(RoleName='sparkify-dwh-s3-read', PolicyName=<each inline policy>)",
+        "iam.delete_role(RoleName='sparkify-dwh-s3-read')"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--public"], "--public needs --my-ip (your public IPv4 address, for the one inbound rule)"),
+    (["--public", "--my-ip", "10.0.0.5"], "--my-ip is not a valid public IPv4 address: '10.0.0.5'"),
+    (["--cluster-id", "Sparkify_DWH"], "--cluster-id is not a valid cluster identifier (lower case letters, digits"
+                                       " and single hyphens, starting with a letter): 'Sparkify_DWH'"),
+    (["--log-data", "s3://udacity-dend/log_data' *"], "--log-data is not a valid S3 URI (s3://bucket/prefix):"
+                                                      " \"s3://udacity-dend/log_data' *\""),
+])
+def test_bad_options_are_one_line(tmp_path, capsys, args, message):
+    assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--dry-run", *args]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_cleanup_without_an_aws_section_refuses(tmp_path, capsys):
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text("[S3]\n")
+    assert cleanup.main(["--config", str(cfg), "--aws", "--yes"]) == 2
+    assert capsys.readouterr().err == (f"error: {cfg}: has no [AWS] section: cleanup.py deletes only what"
+                                       " provision.py created and recorded there\n")
+
+
+class StatusSequence(aws.Aws):
+    """Redshift answering describe_clusters with the given statuses, one per call (waiting only)."""
+
+    def __init__(self, statuses):
+        super().__init__(REGION)
+        self.statuses = list(statuses)
+
+    def call(self, service, operation, what, **params):
+        assert (service, operation) == ("redshift", "describe_clusters")
+        status = self.statuses.pop(0)
+        endpoint = {"Endpoint": {"Address": "c.x.us-west-2.redshift.amazonaws.com", "Port": 5439}}
+        return {"Clusters": [{"ClusterStatus": status, **(endpoint if status == "available" else {})}]}
+
+
+def test_waiting_shows_each_status_until_available(monkeypatch, capsys):
+    monkeypatch.setattr(aws, "POLL_SECONDS", 0)
+    fake = StatusSequence(["creating", "creating", "modifying", "available"])
+    assert aws._wait_available("c", fake, True, 30) == ("c.x.us-west-2.redshift.amazonaws.com", 5439)
+    assert fake.statuses == []
+    progress = capsys.readouterr().err
+    assert "cluster c: creating" in progress and "cluster c: modifying" in progress
+
+
+def test_waiting_gives_up_with_what_to_do(monkeypatch):
+    monkeypatch.setattr(aws, "POLL_SECONDS", 0)
+    with pytest.raises(aws.AwsError) as err:
+        aws._wait_available("c", StatusSequence(["creating"]), False, 0)
+    assert str(err.value) == ("cluster c is still creating after 0 minutes: run provision.py again to go on waiting"
+                              " (nothing is created twice)")
