@@ -18,7 +18,7 @@ def test_every_example_key_is_read_by_the_code(tmp_path):
     parser.read(ROOT / "dwh.cfg.example")
     source = (ROOT / "sparkify" / "config.py").read_text()
     keys = [(section, key.upper()) for section in parser.sections() for key in parser[section]]
-    assert len(keys) == 15
+    assert len(keys) == 17
     for section, key in keys:
         assert f'"{key}"' in source, (section, key)
     example = tmp_path / "dwh.cfg"
@@ -27,7 +27,7 @@ def test_every_example_key_is_read_by_the_code(tmp_path):
     assert config.cluster.schema == "sparkify" and config.sources.region == "us-west-2"
 
 
-@pytest.mark.parametrize("script", ["create_tables.py", "etl.py", "cleanup.py", "analytics.py"])
+@pytest.mark.parametrize("script", ["create_tables.py", "etl.py", "cleanup.py", "analytics.py", "provision.py"])
 def test_every_flag_is_in_the_readme(script):
     help_text = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True).stdout
     flags = set(re.findall(r"(--[a-z][a-z-]+)", help_text)) - {"--help"}
