@@ -93,22 +93,24 @@ def write_config(directory: str, params: dict, data: Path, name: str = "bench.cf
 
 
 # Runs a script and, at its exit, writes the peak resident memory of that program (VmHWM of the
-# process after exec, so nothing of the benchmark's own memory is counted) to $SPARKIFY_RSS_FILE.
+# process after exec, so nothing of the benchmark's own memory is counted), and that of its largest
+# worker process (the loader's, for large input), to $SPARKIFY_RSS_FILE.
 _MEASURED = """
-import atexit, os, runpy, sys
+import atexit, os, resource, runpy, sys
 def _peak():
     with open("/proc/self/status") as status:
         kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker process
     with open(os.environ["SPARKIFY_RSS_FILE"], "w") as out:
-        out.write(str(kb * 1024))
+        out.write(f"{kb * 1024} {workers_kb * 1024}")
 atexit.register(_peak)
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def run_child(argv: list[str]) -> tuple[float, int, str]:
-    """Run a script; (seconds, peak RSS in bytes of that program alone, stdout)."""
+def run_child(argv: list[str]) -> tuple[float, tuple[int, int], str]:
+    """Run a script; (seconds, (peak RSS in bytes of that program alone, of its largest worker), stdout)."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = os.path.join(tmp, "rss")
         started = time.perf_counter()
@@ -118,7 +120,7 @@ def run_child(argv: list[str]) -> tuple[float, int, str]:
         if result.returncode != 0:
             raise SystemExit(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}")
         with open(rss_file) as handle:
-            peak = int(handle.read())
+            peak = tuple(int(n) for n in handle.read().split())
     return seconds, peak, result.stdout
 
 
@@ -134,12 +136,13 @@ def run_project(params, data: Path) -> dict:
         match = STAGE_LINE.match(line)
         if match:
             stages[match.group(1)] = (int(match.group(2).replace(",", "")), float(match.group(3)))
-    return {"seconds": create_seconds + etl_seconds, "rss": max(create_rss, etl_rss), "stages": stages}
+    return {"seconds": create_seconds + etl_seconds, "rss": max(create_rss[0], etl_rss[0]),
+            "worker_rss": etl_rss[1], "stages": stages}
 
 
 def rendered_events(data: Path) -> bytes:
     """The staging_events rows in COPY text format, as the project's loader renders them."""
-    mapper, needs_exact = loader.make_mapper(q.STAGING_EVENTS, str(data / "log_json_path.json"), "bench")
+    mapping = loader.make_mapper(q.STAGING_EVENTS, str(data / "log_json_path.json"), "bench")
     objects = sources.list_objects(str(data / "log_data"), "bench")
 
     class _Silent:
@@ -149,7 +152,7 @@ def rendered_events(data: Path) -> bytes:
         def set_postfix_str(self, *args, **kwargs):
             pass
 
-    return "".join(loader._copy_lines(objects, mapper, needs_exact, loader._Origins(), _Silent())).encode()
+    return "".join(loader._copy_lines(objects, mapping, loader._Origins(), _Silent())).encode()
 
 
 def copy_limit(params, data: Path) -> tuple[int, float]:
@@ -290,6 +293,7 @@ def main(argv=None) -> int:
         rows.append(measure("peer: DuckDB end to end, same files and SQL", events, duckdb_peer(data)))
     print(f"{events:,} events, {song_rows:,} song files; PostgreSQL {server_version(params)}")
     print(table(rows))
+    print(f"(peak RSS of the largest loader worker process: {round(project['worker_rss'] / 2**20)} MB)")
 
     if args.scales:
         print()
@@ -307,8 +311,9 @@ def scaling_table(params, args) -> str:
         songs = min(max(count // 10, 10), 100_000)
         result = run_project(params, dataset(args.data_dir, count, songs, args.seed))
         rows.append((count, songs, round(result["seconds"], 2), round(result["seconds"] / count * 1e6, 2),
-                     round(result["rss"] / 2**20)))
-    return format_table(("events", "song files", "seconds end to end", "us per event", "peak RSS MB"), rows)
+                     round(result["rss"] / 2**20), round(result["worker_rss"] / 2**20)))
+    return format_table(("events", "song files", "seconds end to end", "us per event", "peak RSS MB",
+                         "worker peak RSS MB"), rows)
 
 
 def server_version(params) -> str:

@@ -95,8 +95,9 @@ def etl_steps(engine: str, config: Config) -> list[Step]:
                   for table, statement in zip(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[engine])]
     inserts = [Step(f"insert {name}", "insert", statement) for name, statement in q.INSERT_TABLE_QUERIES]
     after_load = [Step("analyze staging", "ddl", statement) for statement in q.AFTER_LOAD_QUERIES[engine]]
+    session = [Step("settings", "ddl", statement) for statement in q.SESSION_QUERIES[engine]]
     checks = [Step(name, "check", statement) for name, statement in q.QUALITY_CHECKS]
-    return clear_staging + _load_steps(engine, config) + after_load + clear_star + inserts + checks
+    return session + clear_staging + _load_steps(engine, config) + after_load + clear_star + inserts + checks
 
 
 def _load_steps(engine: str, config: Config) -> list[Step]:

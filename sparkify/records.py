@@ -65,35 +65,64 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
     Memory is bounded by the largest object plus one chunk, whatever the file's size. Raises
     LoadError naming ``name`` and the line for invalid UTF-8, invalid JSON or a non-object value.
     """
-    empty = True
-    for found in _objects(stream, name, chunk_size, needs_exact):
-        empty = False
-        yield found
-    if empty:
-        raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
+    fast = _identity if needs_exact is None else (lambda obj: None if needs_exact(obj) else obj)
+    return _objects(stream, name, chunk_size, fast, _identity)
 
 
-def _objects(stream: BinaryIO, name: str, chunk_size: int, needs_exact) -> Iterator[tuple[int, dict]]:
+def read_rows(stream: BinaryIO, name: str, mapper: Callable[[dict], list], exact_needed: Callable[[list], bool],
+              chunk_size: int = CHUNK_SIZE, first_line: int = 1, first_byte: int = 0,
+              require_object: bool = True, takeover: bool = True) -> Iterator[tuple[int, list]]:
+    """``(line_number, row)``: ``read_objects`` and ``mapper`` in one pass, the loader's hot loop.
+    A row for which ``exact_needed(row)`` is true (a number in a text column) is mapped again from
+    the strict reader's object, which keeps the number's source text. ``first_line`` and
+    ``first_byte`` say where in its file ``stream`` starts (a part of a file); ``require_object``
+    false: no object in it is not an error; ``takeover`` false: a line that is not whole objects
+    raises LoadError instead of handing the rest to the strict reader (a part of a file cannot
+    know where a pretty-printed object began)."""
+    def fast(obj: dict) -> list | None:
+        row = mapper(obj)
+        return None if exact_needed(row) else row
+
+    return _objects(stream, name, chunk_size, fast, mapper, first_line, first_byte, require_object, takeover)
+
+
+def _identity(value):
+    return value
+
+
+def _objects(stream: BinaryIO, name: str, chunk_size: int, fast: Callable, exact: Callable, first_line: int = 1,
+             first_byte: int = 0, require_object: bool = True, takeover: bool = True) -> Iterator[tuple[int, object]]:
+    """``fast(obj)`` for objects of the fast path (None: take the strict reader's object instead),
+    ``exact(obj)`` for the strict reader's. LoadError for a file without any object."""
     lines = _byte_lines(stream, chunk_size)
-    line_no, offset = 0, 0
+    line_no, offset, empty = first_line - 1, first_byte, True
     for raw in lines:
         line_no += 1
         if line_no == 1 and raw.startswith(_BOM):
             raw, offset = raw[len(_BOM):], len(_BOM)
-        text = raw.strip()
-        if text:
-            obj = _fast_object(text)
-            if obj is not None and (needs_exact is None or not needs_exact(obj)):
-                yield line_no, obj
-            else:
-                exact = _strict_line(text)
-                if exact is None:
+        obj = _fast_object(raw)
+        item = fast(obj) if obj is not None else None
+        if item is not None:
+            empty = False
+            yield line_no, item
+        else:
+            text = raw.strip()
+            if text:
+                found = _strict_line(text)
+                if found is None and not takeover:
+                    raise LoadError(f"{name}, line {line_no}: not whole JSON objects")
+                if found is None:
                     rest = itertools.chain([raw], (b"\n" + line for line in lines))
-                    yield from _strict_objects(rest, name, line_no, offset)
-                    return
-                for obj in exact:
-                    yield line_no, obj
+                    for line, obj in _strict_objects(rest, name, line_no, offset):
+                        empty = False
+                        yield line, exact(obj)
+                    break
+                for obj in found:
+                    empty = False
+                    yield line_no, exact(obj)
         offset += len(raw) + 1
+    if empty and require_object:
+        raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
 
 
 _BOM = codecs.BOM_UTF8
@@ -113,8 +142,12 @@ def _byte_lines(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
         yield from parts
 
 
+_KEY_SPACE = re.compile(rb'"[ \t\r]+:')
+
+
 def _fast_object(text: bytes) -> dict | None:
-    """One whole object by orjson, or None where the strict reader must decide."""
+    """One whole object by orjson, or None where the strict reader must decide (surrounding
+    whitespace is fine; a blank line is None)."""
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -122,8 +155,9 @@ def _fast_object(text: bytes) -> dict | None:
     if type(obj) is not dict:
         return None
     # every key ends '":' (a quote inside a string is escaped), so fewer keys than that means a
-    # duplicated key or a nested object: let the strict reader look
-    if text.count(b'":') != len(obj) or b'" :' in text or b'"\t:' in text or b'"\r:' in text:
+    # duplicated key or a nested object, and a key followed by blanks is not counted: let the
+    # strict reader look at those
+    if text.count(b'":') != len(obj) or _KEY_SPACE.search(text) is not None:
         return None
     return obj
 
@@ -415,7 +449,8 @@ def _json_text(value) -> str:
 
 def copy_line(values: Sequence) -> str:
     """One row in COPY text format. Fast path: plain strings and numbers, checked once per line."""
-    line = "\t".join(["\\N" if v is None else v if type(v) is str else _plain_text(v) for v in values])
+    line = "\t".join([v if type(v) is str else "\\N" if v is None else str(v) if type(v) is int else _plain_text(v)
+                      for v in values])
     if line.count("\t") == len(values) - 1 and "\\" not in line and "\n" not in line and "\r" not in line:
         return line + "\n"
     return "\t".join(map(copy_field, values)) + "\n"

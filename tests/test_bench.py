@@ -22,7 +22,7 @@ def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
                   "peer: DuckDB end to end, same files and SQL"):
         assert label in labels
     assert re.fullmatch(r"end_to_end_over_copy_limit=\d+\.\d\d peak_rss_mb=\d+", lines[-1])
-    assert re.match(r"\s*1,000\s+100\s+[\d.]+\s+[\d.]+\s+\d+$", lines[-3])
+    assert re.match(r"\s*1,000\s+100\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$", lines[-3])
 
 
 def test_s3_read_benchmark_runs_against_moto_server():

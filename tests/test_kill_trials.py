@@ -18,6 +18,6 @@ def test_kill_at_every_statement_boundary(tmp_path, pg_params):
     assert result.returncode == 0, result.stdout + result.stderr
     match = re.fullmatch(r"trials=(\d+) violations=0 reached_new_after_rerun=(\d+)\n", result.stdout)
     assert match, result.stdout
-    steps = (len(q.CLEAR_STAGING_QUERIES["postgres"]) + 2 + len(q.AFTER_LOAD_QUERIES["postgres"]) + 5 + 5
-             + len(q.QUALITY_CHECKS))
+    steps = (len(q.SESSION_QUERIES["postgres"]) + len(q.CLEAR_STAGING_QUERIES["postgres"]) + 2
+             + len(q.AFTER_LOAD_QUERIES["postgres"]) + 5 + 5 + len(q.QUALITY_CHECKS))
     assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 3

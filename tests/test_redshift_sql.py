@@ -120,10 +120,10 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
     plan = pipeline.describe_steps(pipeline.etl_steps("postgres", config))
-    assert plan[1:4] == ['TRUNCATE TABLE "staging_events";', 'TRUNCATE TABLE "staging_songs";',
-                         'TRUNCATE TABLE "load_errors";']
-    assert plan[4].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN;  -- rows from " in plan[4]
+    assert plan[1:5] == ["SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
+                         'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
+    assert plan[5].startswith('COPY "staging_events" ("artist", "auth", ')
+    assert ") FROM STDIN;  -- rows from " in plan[5]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")

@@ -1,0 +1,230 @@
+"""Parse and render rows in worker processes while this process feeds COPY.
+
+Per event, Python's parsing and rendering cost about twice what the server's COPY costs, so on one
+core the server waits for Python. For large local inputs the work is split into tasks -- byte
+ranges of big files, cut at line ends, and batches of small files -- rendered by a pool of worker
+processes; this process sends their text to COPY in input order, so the rows and their order are
+exactly those of the one-process loader.
+
+A worker never reports an error itself: a task that fails in any way (bad input, a pretty-printed
+object cut by a range) comes back empty, and this process reads that part again with the
+one-process loader, from the start of the failing range to the end of its file, so every error
+message and line number is the one the one-process loader gives. Workers ignore Ctrl-C; the
+parent handles it, and shuts the pool down on any failure.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Iterator
+
+import sql_queries as q
+
+from . import records
+from .errors import LoadError
+
+WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: none); unset: automatic
+# smaller inputs load faster in one process than the workers take to start (~0.5 s)
+MIN_BYTES = 32 << 20
+MIN_FILES = 20_000  # or this many files: opening and reading each costs more than its bytes
+CHUNK_BYTES = 4 << 20  # big files are cut into ranges of about this size
+BATCH_FILES = 1000  # small files go to a worker this many at a time
+BATCH_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class Task:
+    """Whole small files, or the byte range [start, end) of one big file (lines that start in it)."""
+
+    paths: tuple[str, ...]
+    start: int = 0
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str | None  # None: failed; read this part again in the parent
+    rows: tuple[int, ...] = ()  # per file (whole files), or one entry (a range)
+    lines: int = 0  # lines that start in the range
+    begin: int = 0  # where the range's first line starts
+
+
+def worker_count(objects) -> int:
+    """How many workers: SPARKIFY_LOAD_WORKERS if set, else the machine's cores for large local
+    input; 0 for remote or small input, or a one-core machine."""
+    if not objects or any(obj.remote or obj.opener is not None for obj in objects):
+        return 0
+    setting = os.environ.get(WORKERS_ENV, "")
+    if setting.isdigit():
+        count = int(setting)
+    elif sum(obj.size for obj in objects) < MIN_BYTES and len(objects) < MIN_FILES:
+        return 0
+    else:
+        count = os.cpu_count() or 1
+    return count if count >= 2 else 0
+
+
+def plan(objects) -> list[tuple[Task, tuple]]:
+    """Tasks in input order, each with the objects it covers."""
+    tasks, batch, batch_bytes = [], [], 0
+
+    def flush():
+        nonlocal batch, batch_bytes
+        if batch:
+            tasks.append((Task(tuple(obj.uri for obj in batch)), tuple(batch)))
+            batch, batch_bytes = [], 0
+
+    for obj in objects:
+        if obj.size > CHUNK_BYTES:
+            flush()
+            for start in range(0, obj.size, CHUNK_BYTES):
+                tasks.append((Task((obj.uri,), start, min(start + CHUNK_BYTES, obj.size)), (obj,)))
+        else:
+            batch.append(obj)
+            batch_bytes += obj.size
+            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                flush()
+    flush()
+    return tasks
+
+
+# --- In the workers -------------------------------------------------------------------------------
+
+_mapping = None
+
+
+def _start_worker(table_name: str, json_format: str, paths_file: bytes | None) -> None:
+    from .loader import mapping_for
+
+    global _mapping
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    table = next(table for table in q.TABLES if table.name == table_name)
+    _mapping = mapping_for(table, json_format, paths_file)
+
+
+def read_range(path: str, start: int, end: int) -> tuple[bytes, int]:
+    """The lines that start in [start, end) of a file, and where the first one starts."""
+    with open(path, "rb") as handle:
+        if start:
+            handle.seek(start - 1)
+            if handle.read(1) != b"\n":
+                handle.readline()  # the line that began before ``start`` belongs to the range before
+        begin = handle.tell()
+        if begin >= end:
+            return b"", begin
+        data = handle.read(end - begin)
+        if data and not data.endswith(b"\n"):
+            data += handle.readline()  # the last line began in the range: finish it
+    return data, begin
+
+
+def render(task: Task) -> Rendered:
+    import io
+
+    copy_line = records.copy_line
+    try:
+        if task.end is not None:
+            data, begin = read_range(task.paths[0], task.start, task.end)
+            lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+            out = [copy_line(row) for _, row in records.read_rows(
+                io.BytesIO(data), task.paths[0], _mapping.row, _mapping.exact_needed, first_line=1 if begin == 0 else 2,
+                require_object=False, takeover=False)]
+            return Rendered("".join(out), (len(out),), lines, begin)
+        out, rows = [], []
+        for path in task.paths:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            before = len(out)
+            out += [copy_line(row) for _, row in records.read_rows(io.BytesIO(data), path, _mapping.row,
+                                                                     _mapping.exact_needed)]
+            rows.append(len(out) - before)
+        return Rendered("".join(out), tuple(rows))
+    except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
+        return Rendered(None)
+
+
+# --- In the parent --------------------------------------------------------------------------------
+
+def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: bytes | None, workers: int,
+               origins, progress) -> Iterator[str]:
+    """COPY text for every object, rendered by ``workers`` processes, in input order."""
+    tasks = iter(plan(objects))
+    window: collections.deque = collections.deque()
+    context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
+    row = 0
+    file_lines: dict[str, int] = {}  # lines seen so far of a file cut into ranges
+    file_rows: dict[str, int] = {}
+    redone: set[str] = set()  # files whose rest the parent read itself after a failed range
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(table.name, json_format, paths_file)) as pool:
+        def submit() -> None:
+            task = next(tasks, None)
+            if task is not None:
+                window.append((task, pool.submit(render, task[0])))
+
+        try:
+            for _ in range(workers * 2):
+                submit()
+            while window:
+                (task, covered), future = window.popleft()
+                submit()
+                result = future.result()
+                if task.end is not None:
+                    obj, uri = covered[0], task.paths[0]
+                    if uri in redone:
+                        continue
+                    if task.start == 0:
+                        origins.add(row + 1, obj)
+                        file_lines[uri] = file_rows[uri] = 0
+                    if result.text is None:
+                        redone.add(uri)
+                        begin = read_range(uri, task.start, task.end)[1]
+                        with open(uri, "rb") as handle:
+                            handle.seek(begin)
+                            for text in _serial(handle, uri, mapping, file_lines[uri] + 1, begin,
+                                                require_object=file_rows[uri] == 0):
+                                row += 1
+                                yield text
+                        progress.update(1)
+                        continue
+                    row += result.rows[0]
+                    file_lines[uri] += result.lines
+                    file_rows[uri] += result.rows[0]
+                    if result.text:
+                        yield result.text
+                    if task.end >= obj.size:
+                        if file_rows[uri] == 0:  # every range parsed, and not one object in the file
+                            raise LoadError(f"{uri}, line 1: empty file: no JSON object in it")
+                        progress.update(1)
+                    continue
+                if result.text is None:
+                    for obj in covered:
+                        origins.add(row + 1, obj)
+                        with open(obj.uri, "rb") as handle:
+                            for text in _serial(handle, obj.uri, mapping, 1, 0, require_object=True):
+                                row += 1
+                                yield text
+                        progress.update(1)
+                    continue
+                for obj, rows in zip(covered, result.rows):
+                    origins.add(row + 1, obj)
+                    row += rows
+                if result.text:
+                    yield result.text
+                progress.update(len(covered))
+                progress.set_postfix_str(f"{row:,} rows", refresh=False)
+        finally:
+            for _, future in window:
+                future.cancel()
+
+
+def _serial(stream, uri: str, mapping, first_line: int, first_byte: int, require_object: bool) -> Iterator[str]:
+    copy_line = records.copy_line
+    for _, values in records.read_rows(stream, uri, mapping.row, mapping.exact_needed, first_line=first_line,
+                                       first_byte=first_byte, require_object=require_object):
+        yield copy_line(values)

@@ -1,0 +1,122 @@
+"""The worker-process loader gives exactly what the one-process loader gives: the same staging rows,
+and for bad input the same one-line error with the same line number. Ranges are made tiny here so
+that every sample file is cut into many of them."""
+
+import json
+import shutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import create_tables
+import etl
+from conftest import SAMPLE, UDACITY
+from sparkify import parallel
+from test_bad_input import full_state
+
+SOURCE = UDACITY if UDACITY.exists() else SAMPLE
+
+
+@pytest.fixture
+def tiny_tasks(monkeypatch):
+    """Ranges of ~2 kB and batches of 7 files (planned in this process, so the patch holds)."""
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 2048)
+    monkeypatch.setattr(parallel, "BATCH_FILES", 7)
+
+
+def run(config, monkeypatch, workers: int, capsys=None) -> int:
+    monkeypatch.setenv(parallel.WORKERS_ENV, str(workers))
+    return etl.main(["--config", str(config), "-q"])
+
+
+@pytest.fixture
+def data(tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(SOURCE, copy)
+    return copy
+
+
+@pytest.fixture
+def config(data, write_config, conn):
+    cfg = write_config(log_data=data / "log_data", song_data=data / "song_data",
+                       log_jsonpath=data / "log_json_path.json")
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    return cfg
+
+
+def test_workers_load_exactly_what_one_process_loads(config, conn, monkeypatch, capsys, tiny_tasks):
+    assert run(config, monkeypatch, 0) == 0
+    serial = full_state(conn)
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    assert etl.main(["--config", str(config)]) == 0
+    log = capsys.readouterr().err
+    assert "into staging_events in " in log and log.count("(2 worker processes)") == 2
+    assert full_state(conn) == serial
+    assert len(serial["staging_events"]) > 1000 and len(serial["songplays"]) > 900
+
+
+def test_a_pretty_printed_object_inside_a_cut_file(data, config, conn, monkeypatch, tiny_tasks):
+    events = sorted((data / "log_data").rglob("*.json"))[0]
+    lines = events.read_text().splitlines()
+    middle = len(lines) // 2
+    lines[middle] = json.dumps(json.loads(lines[middle]), indent=4)  # one object over many lines
+    events.write_text("\n".join(lines))
+    assert run(config, monkeypatch, 0) == 0
+    serial = full_state(conn)
+    assert run(config, monkeypatch, 2) == 0
+    assert full_state(conn) == serial
+
+
+@pytest.mark.parametrize("bad_line, where", [
+    ('{"ts": 1541105830796, "page": "Home"', "middle"),
+    ('{"ts": "soon"}', "middle"),
+    ('{"ts": 1541105830796, "page": "Home", "ts": 1}', "end"),
+    ('{"page": "Home"}', "start"),
+], ids=["truncated", "non-numeric ts", "duplicated key", "missing ts"])
+def test_bad_input_gives_the_same_error_with_workers(data, config, conn, monkeypatch, capsys, tiny_tasks,
+                                                     bad_line, where):
+    assert run(config, monkeypatch, 0) == 0
+    before = full_state(conn)
+    events = sorted((data / "log_data").rglob("*.json"))[-1]
+    lines = events.read_text().splitlines()
+    lines.insert({"start": 0, "middle": len(lines) // 2, "end": len(lines)}[where], bad_line)
+    events.write_text("\n".join(lines))
+    capsys.readouterr()
+    assert run(config, monkeypatch, 0) == 1
+    serial_error = capsys.readouterr().err
+    assert run(config, monkeypatch, 2) == 1
+    assert capsys.readouterr().err == serial_error
+    assert serial_error.startswith(f"error: {events}, line ")
+    assert full_state(conn) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       trailing=st.booleans(), chunk=st.integers(1, 64))
+def test_ranges_cover_every_line_once(tmp_path_factory, lines, trailing, chunk):
+    data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
+    path = tmp_path_factory.mktemp("ranges") / "f"
+    path.write_bytes(data)
+    pieces = [parallel.read_range(str(path), start, min(start + chunk, len(data)))
+              for start in range(0, len(data), chunk)]
+    assert b"".join(piece for piece, _ in pieces) == data
+    for piece, begin in pieces:
+        if piece:
+            assert begin == 0 or data[begin - 1:begin] == b"\n"  # every piece starts at a line start
+            assert data[begin:begin + len(piece)] == piece
+
+
+def test_small_or_remote_input_stays_in_one_process(monkeypatch):
+    from sparkify.sources import SourceObject
+
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    small = [SourceObject(f"/d/{i}.json", 300) for i in range(100)]
+    assert parallel.worker_count(small) == 0
+    many = [SourceObject(f"/d/{i}.json", 300) for i in range(parallel.MIN_FILES)]
+    remote = [SourceObject(f"s3://b/{i}.json", 300, opener=lambda: None, remote=True) for i in range(parallel.MIN_FILES)]
+    assert parallel.worker_count(remote) == 0
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert parallel.worker_count(many) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert parallel.worker_count(many) == 0
