@@ -10,7 +10,8 @@ A worker never reports an error itself: a task that fails in any way (bad input,
 object cut by a range) comes back empty, and this process reads that part again with the
 one-process loader, from the start of the failing range to the end of its file, so every error
 message and line number is the one the one-process loader gives. Workers ignore Ctrl-C; the
-parent handles it, and shuts the pool down on any failure.
+parent handles it, and shuts the pool down on any failure; a worker whose parent was killed
+outright exits by itself within a second.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import collections
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
@@ -103,8 +106,16 @@ def _start_worker(table_name: str, json_format: str, paths_file: bytes | None) -
 
     global _mapping
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     table = next(table for table in q.TABLES if table.name == table_name)
     _mapping = mapping_for(table, json_format, paths_file)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed outright (SIGKILL) cannot stop its pool: each worker ends itself then."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def read_range(path: str, start: int, end: int) -> tuple[bytes, int]:

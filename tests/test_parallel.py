@@ -120,3 +120,44 @@ def test_small_or_remote_input_stays_in_one_process(monkeypatch):
     assert parallel.worker_count(many) == 2
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert parallel.worker_count(many) == 0
+
+
+WORKER_PIDS_THEN_SIGKILL = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from sparkify import parallel
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=parallel._start_worker, initargs=("staging_songs", "auto", None))
+    print(" ".join(str(pid) for pid in {pool.submit(os.getpid).result() for _ in range(6)}), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    script = tmp_path / "kill_parent.py"
+    script.write_text(WORKER_PIDS_THEN_SIGKILL)
+    result = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True, timeout=60)
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert pids
+
+    def alive(pid):
+        status = Path(f"/proc/{pid}/status")
+        try:
+            return "\nState:\tZ" not in status.read_text()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in pids)
