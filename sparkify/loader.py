@@ -145,17 +145,17 @@ class _CopyStream:
         self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
-        chunk, length = [], 0
         try:
+            chunk, length = [], 0
             for line in self._lines:
                 chunk.append(line)
                 length += len(line)
                 if length >= COPY_BUFFER_CHARS:
                     break
+            return "".join(chunk).encode("utf-8")
         except BaseException as exc:  # kept to re-raise as itself once psycopg2 has aborted the COPY
-            self.error = exc
+            self.error = exc  # (Ctrl-C included, wherever in here it lands)
             raise
-        return "".join(chunk).encode("utf-8")
 
 
 def _read_whole(obj: sources.SourceObject) -> bytes:
@@ -302,6 +302,10 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
         except psycopg2.Error as exc:
             if stream.error is not None:
                 raise stream.error from None
+            if "error in .read() call" in str(exc):
+                # read() raised before its first line ran: only a signal does that, and the one that
+                # raises is Ctrl-C (psycopg2 then cannot name it: the exception is not yet built)
+                raise KeyboardInterrupt from None
             raise _explain_copy_error(exc, table, origins) from None
         except BaseException:
             if stream.error is not None:

@@ -179,8 +179,15 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
                 window.append((task, pool.submit(render, task[0])))
 
         try:
-            for _ in range(workers * 2):
-                submit()
+            # the workers start here; a Ctrl-C that reached them while they start would print their
+            # tracebacks, so they start with SIGINT ignored (an ignored signal stays ignored across
+            # exec) and the parent's own handling is back at once
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                for _ in range(workers * 2):
+                    submit()
+            finally:
+                signal.signal(signal.SIGINT, handler)
             while window:
                 (task, covered), future = window.popleft()
                 submit()

@@ -241,3 +241,29 @@ def test_wrong_password_is_one_line_and_not_retried(tmp_path, pg_params, schema)
     assert f'password authentication failed for user "{role}"' in line
     assert "tried" not in line  # a refused password is never retried
     assert SENTINEL not in result.stdout + result.stderr
+
+
+def test_ctrl_c_with_loader_workers_is_one_line(tmp_path, write_config, conn):
+    """Ctrl-C on a terminal reaches the whole process group: the loader's workers too."""
+    from sparkify.generate import generate
+
+    generate(str(tmp_path / "big"), events=60_000, songs=2_000, days=3, seed=3)
+    cfg = write_config(log_data=tmp_path / "big" / "log_data", song_data=tmp_path / "big" / "song_data",
+                       log_jsonpath=tmp_path / "big" / "log_json_path.json")
+    assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
+    for delay in (0.0, 0.4, 0.9):  # while the workers start, and while they render
+        child = subprocess.Popen([sys.executable, "etl.py", "--config", str(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                 env={**os.environ, "SPARKIFY_LOAD_WORKERS": "2"})
+        first = child.stderr.readline()
+        assert first.startswith("target: "), first
+        time.sleep(delay)
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 130, (delay, err)
+        assert err.splitlines()[-1] == "interrupted: nothing was committed, the warehouse is as it was", (delay, err)
+        assert "Traceback" not in err and "error" not in err, (delay, err)
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
+        assert cur.fetchone() == (0, 0)
+    conn.rollback()
