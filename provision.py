@@ -1,18 +1,19 @@
 """Create the AWS side of the warehouse: an IAM role, a Redshift cluster, and a dwh.cfg for them.
 
 Run:  python provision.py [--region us-west-2] [--cluster-id sparkify-dwh] [--node-type ra3.large]
-                          [--nodes 1] [--public --my-ip A.B.C.D] [--config dwh.cfg] [--dry-run]
+                          [--nodes 1] [--public [--my-ip A.B.C.D]] [--config dwh.cfg] [--dry-run]
 
 Creates, each tagged project=sparkify-dwh: an IAM role that Redshift can assume, allowed to read
 only the S3 prefixes of --log-data, --song-data and the --log-jsonpath file; a Redshift cluster
 (encrypted, not publicly accessible unless --public); with --public, a security group whose one
-inbound rule admits port 5439 from --my-ip. Waits until the cluster is available, then writes the
-config (mode 0600; never over an existing file unless you confirm or pass --overwrite). The master
+inbound rule admits port 5439 from your IP (--my-ip, or as checkip.amazonaws.com sees it). Waits
+until the cluster is available, then writes the config (mode 0600; never over an existing file unless you confirm or pass --overwrite). The master
 password is SPARKIFY_DB_PASSWORD if set, else generated; it is written to the config only.
 A cluster is billed by the hour while it exists: `python cleanup.py --aws` removes all of it.
 Credentials come from boto3's standard chain (profile, environment).
 """
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -40,6 +41,9 @@ def provision(args, _config) -> int:
         cli.log.info("dry run: no AWS call is made; the config would go to %s", path)
         cli.print_plan(aws.describe_provision(settings))
         return 0
+    if settings.public and settings.my_ip is None:
+        settings = dataclasses.replace(settings, my_ip=aws.caller_ip())
+        cli.log.info("your public IP address: %s (the inbound rule admits only it)", settings.my_ip)
     if path.exists() and not args.overwrite:
         cli.confirm(f"{path} exists. Overwrite it?", f"{path} exists: not overwriting it (pass --config NEW.cfg,"
                                                      " or --overwrite)")
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--role-name", default="sparkify-dwh-s3-read")
     parser.add_argument("--public", action="store_true",
                         help="make the cluster publicly accessible, with one inbound rule for --my-ip")
-    parser.add_argument("--my-ip", help="your public IPv4 address (with --public)")
+    parser.add_argument("--my-ip", help="your public IPv4 address, for --public (default: asked of checkip.amazonaws.com)")
     parser.add_argument("--log-data", default=UDACITY["log_data"])
     parser.add_argument("--log-jsonpath", default=UDACITY["log_jsonpath"])
     parser.add_argument("--song-data", default=UDACITY["song_data"])

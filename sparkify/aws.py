@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import secrets
 import string
@@ -86,15 +87,34 @@ class Settings:
                 raise bad(option, value, "S3 URI (s3://bucket/prefix)")
         if not 1 <= self.nodes <= 128:
             raise bad("--nodes", self.nodes, "number of nodes (1-128)")
-        if self.public:
-            if self.my_ip is None:
-                raise ConfigError("--public needs --my-ip (your public IPv4 address, for the one inbound rule)")
+        if self.public and self.my_ip is not None:
             try:
                 address = ipaddress.IPv4Address(self.my_ip)
             except ValueError:
                 raise bad("--my-ip", self.my_ip, "IPv4 address") from None
             if not address.is_global:
                 raise bad("--my-ip", self.my_ip, "public IPv4 address")
+
+
+CHECKIP_URL = "https://checkip.amazonaws.com"
+CHECKIP_ENV = "SPARKIFY_CHECKIP_URL"  # another service that answers with the caller's IPv4 address
+
+
+def caller_ip(timeout: float = 5.0) -> str:
+    """This machine's public IPv4 address as AWS sees it (checkip.amazonaws.com), for the inbound
+    rule of a public cluster; ConfigError saying to pass --my-ip when it cannot be found."""
+    import urllib.request
+
+    url = os.environ.get(CHECKIP_ENV) or CHECKIP_URL
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 -- a fixed https URL
+            answer = response.read(64).decode("ascii", "replace").strip()
+        address = ipaddress.IPv4Address(answer)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot find your public IP address from {url} ({exc}): pass --my-ip A.B.C.D") from None
+    if not address.is_global:
+        raise ConfigError(f"{url} says your address is {address}, which is not public: pass --my-ip A.B.C.D")
+    return str(address)
 
 
 # --- Policies: pure functions, tested document for document ---------------------------------------
@@ -219,7 +239,8 @@ def describe_provision(settings: Settings) -> list[str]:
         cluster["VpcSecurityGroupIds"] = ["<the new security group>"]
         lines += [f"ec2.create_security_group(GroupName={settings.security_group_name!r}, VpcId=<the default VPC>,"
                   f" tagged {TAG_KEY}={TAG_VALUE})",
-                  f"ec2.authorize_security_group_ingress(tcp {REDSHIFT_PORT} from {settings.my_ip}/32)"]
+                  f"ec2.authorize_security_group_ingress(tcp {REDSHIFT_PORT} from"
+                  f" {settings.my_ip or '<your public IP, from ' + CHECKIP_URL + '>'}/32)"]
     lines += [f"redshift.create_cluster({', '.join(f'{k}={v!r}' for k, v in cluster.items())})",
               f"redshift.describe_clusters(ClusterIdentifier={settings.cluster_id!r}) every {POLL_SECONDS:g}s"
               " until available"]

@@ -250,7 +250,6 @@ def test_dry_runs_make_no_aws_call(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--public"], "--public needs --my-ip (your public IPv4 address, for the one inbound rule)"),
     (["--public", "--my-ip", "10.0.0.5"], "--my-ip is not a valid public IPv4 address: '10.0.0.5'"),
     (["--cluster-id", "Sparkify_DWH"], "--cluster-id is not a valid cluster identifier (lower case letters, digits"
                                        " and single hyphens, starting with a letter): 'Sparkify_DWH'"),
@@ -299,3 +298,60 @@ def test_waiting_gives_up_with_what_to_do(monkeypatch):
         aws._wait_available("c", StatusSequence(["creating"]), False, 0)
     assert str(err.value) == ("cluster c is still creating after 0 minutes: run provision.py again to go on waiting"
                               " (nothing is created twice)")
+
+
+@pytest.fixture
+def checkip(monkeypatch):
+    """A local stand-in for checkip.amazonaws.com answering with ``answer[0]``."""
+    import http.server
+    import threading
+
+    answer = ["52.9.9.9\n"]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = answer[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(aws.CHECKIP_ENV, f"http://127.0.0.1:{server.server_address[1]}/")
+    yield answer
+    server.shutdown()
+
+
+def test_public_without_my_ip_asks_checkip(account, tmp_path, checkip):
+    cfg = tmp_path / "dwh.cfg"
+    assert provision.main(["--config", str(cfg), "--public", "-q"]) == 0
+    group_id = load_config(cfg, environ={}).aws.security_group_id
+    group = account["ec2"].describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    assert [r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]] == ["52.9.9.9/32"]
+
+
+def test_a_private_answer_from_checkip_is_refused(account, tmp_path, capsys, checkip):
+    checkip[0] = "10.1.2.3"
+    assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--public", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: http://127.0.0.1:") and err.endswith(
+        " says your address is 10.1.2.3, which is not public: pass --my-ip A.B.C.D\n")
+    assert state(account) == EMPTY
+
+
+def test_no_answer_from_checkip_says_to_pass_my_ip(account, tmp_path, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv(aws.CHECKIP_ENV, f"http://127.0.0.1:{port}/")
+    assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--public", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot find your public IP address from http://127.0.0.1:{port}/ (")
+    assert err.endswith("): pass --my-ip A.B.C.D\n")
+    assert state(account) == EMPTY
