@@ -269,14 +269,24 @@ def load_error_detail(view: str, limit: int) -> sql.Composed:
     return LOAD_ERROR_DETAIL[view].format(sql.Literal(int(limit)))
 
 
-def redshift_load_errors(table: Table) -> sql.Composed:
-    """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it."""
-    return sql.SQL(
+_KEEP_LOAD_ERRORS = {
+    "stl_load_errors": sql.SQL(
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
         " SELECT {}, TRIM(filename), line_number,"
         " TRIM(colname) || ': ' || TRIM(err_reason) || ' (value: ' || TRIM(raw_field_value) || ')', TRIM(raw_line)"
-        " FROM stl_load_errors WHERE query = pg_last_copy_id()"
-    ).format(sql.Literal(table.name))
+        " FROM stl_load_errors WHERE query = pg_last_copy_id()"),
+    "sys_load_error_detail": sql.SQL(
+        "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
+        " SELECT {}, TRIM(file_name), line_number, TRIM(column_name) || ': ' || TRIM(error_message), NULL"
+        " FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_error_detail"
+        " WHERE session_id = pg_backend_pid())"),
+}
+
+
+def redshift_load_errors(table: Table, view: str = "stl_load_errors") -> sql.Composed:
+    """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it: STL_LOAD_ERRORS
+    on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on Serverless (which has no STL tables)."""
+    return _KEEP_LOAD_ERRORS[view].format(sql.Literal(table.name))
 
 
 def copy_from_stdin(table: Table) -> sql.Composed:

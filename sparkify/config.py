@@ -58,6 +58,11 @@ class Cluster:
     schema: str | None = None
     sslrootcert: str | None = None  # CA bundle for sslmode verify-ca / verify-full
 
+    @property
+    def serverless(self) -> bool:
+        """Redshift Serverless (a workgroup endpoint): no STL system tables there."""
+        return self.host.endswith(".redshift-serverless.amazonaws.com")
+
     def describe(self) -> str:
         """Host, port, database and user: never the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"

@@ -49,6 +49,7 @@ class Step:
     kind: str
     statement: sql.Composable | None = None
     load: LoadSpec | None = None
+    errors_view: str | None = None  # keep-errors: the system view the statement reads
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ def _load_steps(engine: str, config: Config) -> list[Step]:
         for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn)):
             steps.append(Step(f"load {table.name}", "copy", statement))
             if src.max_errors:
-                steps.append(Step(f"keep {table.name} load errors", "keep-errors", q.redshift_load_errors(table)))
+                view = _load_errors_view(config)
+                steps.append(Step(f"keep {table.name} load errors", "keep-errors", q.redshift_load_errors(table, view),
+                                  errors_view=view))
         return steps
     return [
         Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
@@ -118,6 +121,10 @@ def _load_steps(engine: str, config: Config) -> list[Step]:
                                                          "[S3] SONG_DATA", "[S3] SONG_JSON", src.access,
                                                          src.max_errors)),
     ]
+
+
+def _load_errors_view(config: Config) -> str:
+    return "sys_load_error_detail" if config.cluster is not None and config.cluster.serverless else "stl_load_errors"
 
 
 def _require_redshift_sources(config: Config) -> None:
@@ -272,7 +279,7 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
             rows = max(cur.rowcount, 0)
         if step.kind == "keep-errors" and rows:
             log.warning("%s: %d records skipped under MAXERROR, kept in load_errors; the first:\n%s", step.label,
-                        rows, "\n".join(redshift.describe(redshift.fetch(cur))))
+                        rows, "\n".join(redshift.describe(redshift.fetch(cur, step.errors_view))))
     except psycopg2.Error as exc:
         message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
         details = ""

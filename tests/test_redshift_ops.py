@@ -178,3 +178,24 @@ def test_validate_a_clean_input_says_so(cfg, cluster, capsys):
     assert [line.split() for line in out.splitlines()] == [
         ["table", "files", "records", "problems"], ["-" * 14, "-----", "-------", "--------"],
         ["staging_events", "-", "-", "0"], ["staging_songs", "-", "-", "0"]]
+
+
+def test_serverless_keeps_max_errors_records_from_the_sys_view(tmp_path, cluster, capsys):
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text(REDSHIFT_CFG.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com",
+                                        "dwh.123456789012.us-west-2.redshift-serverless.amazonaws.com"))
+
+    def replies(text):
+        if text.startswith("INSERT INTO load_errors"):
+            return Reply(rowcount=1)
+        if text.startswith(SYS):
+            return Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "--max-errors", "5"]) == 0
+    sent = cluster.statements()
+    keeps = [t for t in sent if t.startswith("INSERT INTO load_errors")]
+    assert len(keeps) == 2 and all("FROM sys_load_error_detail" in t and "stl_" not in t for t in keeps)
+    assert not any("stl_load_errors" in t for t in sent)
+    assert f"  {EVENTS_FILE}, line 3, column ts: Invalid digit, Value 's', Pos 0, Type: Long" in capsys.readouterr().err
+    assert_all_parse(cluster)

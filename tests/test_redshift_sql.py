@@ -40,6 +40,7 @@ def all_redshift_statements(config):
     statements = [step.statement for step in steps]
     statements += [step.statement for step in pipeline.validate_steps("redshift", config)]
     statements += [q.load_error_detail(view, 20) for view in q.LOAD_ERROR_DETAIL]
+    statements += [q.redshift_load_errors(table, view) for table in q.STAGING_TABLES for view in q.LOAD_ERROR_DETAIL]
     return statements + [q.LAST_COPY_COUNT, q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
                          q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
 
