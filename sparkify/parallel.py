@@ -101,12 +101,14 @@ def plan(objects) -> list[tuple[Task, tuple]]:
 _mapping = None
 
 
-def _start_worker(table_name: str, json_format: str, paths_file: bytes | None) -> None:
+def _start_worker(table_name: str, json_format: str, paths_file: bytes | None, parent: int) -> None:
     from .loader import mapping_for
 
     global _mapping
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # ``parent`` comes from the parent itself: if it died while this worker was starting, getppid()
+    # already names another process, and the worker ends at once
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     table = next(table for table in q.TABLES if table.name == table_name)
     _mapping = mapping_for(table, json_format, paths_file)
 
@@ -172,7 +174,7 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
     file_rows: dict[str, int] = {}
     redone: set[str] = set()  # files whose rest the parent read itself after a failed range
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(table.name, json_format, paths_file)) as pool:
+                             initargs=(table.name, json_format, paths_file, os.getpid())) as pool:
         def submit() -> None:
             task = next(tasks, None)
             if task is not None:

@@ -130,13 +130,19 @@ import multiprocessing
 from sparkify import parallel
 if __name__ == "__main__":
     pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=parallel._start_worker, initargs=("staging_songs", "auto", None))
-    print(" ".join(str(pid) for pid in {pool.submit(os.getpid).result() for _ in range(6)}), flush=True)
+                               initializer=parallel._start_worker, initargs=("staging_songs", "auto", None, os.getpid()))
+    if sys.argv[2] == "running":  # the workers have started and run tasks
+        print(" ".join(str(pid) for pid in {pool.submit(os.getpid).result() for _ in range(6)}), flush=True)
+    else:  # the workers are still starting (importing) when the parent dies
+        pool.submit(os.getpid)
+        pool.submit(os.getpid)
+        print(" ".join(str(pid) for pid in pool._processes), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_workers_end_when_their_parent_is_killed(tmp_path):
+@pytest.mark.parametrize("moment", ["running", "starting"])
+def test_workers_end_when_their_parent_is_killed(tmp_path, moment):
     import subprocess
     import sys
     import time
@@ -146,7 +152,8 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
 
     script = tmp_path / "kill_parent.py"
     script.write_text(WORKER_PIDS_THEN_SIGKILL)
-    result = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, str(script), str(ROOT), moment], capture_output=True, text=True,
+                            timeout=60)
     pids = [int(pid) for pid in result.stdout.split()]
     assert pids
 
