@@ -10,7 +10,7 @@ import dataclasses
 import sys
 
 from sparkify import cli, db, pipeline
-from sparkify.errors import SparkifyError
+from sparkify.errors import InputProblems
 
 
 def run_etl(args, config) -> int:
@@ -36,10 +36,6 @@ def run_etl(args, config) -> int:
             if report.checks and not args.quiet:
                 print(pipeline.format_report(report, target.description))
     return 0
-
-
-class InputProblems(SparkifyError):
-    pass
 
 
 def validate(args, config, data: str) -> int:

@@ -39,3 +39,7 @@ class DatabaseError(SparkifyError):
 
 class NotConfirmed(SparkifyError):
     """A destructive or overwriting step was not confirmed."""
+
+
+class InputProblems(SparkifyError):
+    """etl.py --validate found problems in the input (nothing was changed)."""
