@@ -140,6 +140,7 @@ def render(task: Task) -> Rendered:
     import io
 
     copy_line = records.copy_line
+    begin = task.start
     try:
         if task.end is not None:
             data, begin = read_range(task.paths[0], task.start, task.end)
@@ -158,7 +159,7 @@ def render(task: Task) -> Rendered:
             rows.append(len(out) - before)
         return Rendered("".join(out), tuple(rows))
     except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
-        return Rendered(None)
+        return Rendered(None, begin=begin)
 
 
 # --- In the parent --------------------------------------------------------------------------------
@@ -203,10 +204,9 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
                         file_lines[uri] = file_rows[uri] = 0
                     if result.text is None:
                         redone.add(uri)
-                        begin = read_range(uri, task.start, task.end)[1]
-                        with open(uri, "rb") as handle:
-                            handle.seek(begin)
-                            for text in _serial(handle, uri, mapping, file_lines[uri] + 1, begin,
+                        with obj.open() as handle:
+                            handle.seek(result.begin)
+                            for text in _serial(handle, uri, mapping, file_lines[uri] + 1, result.begin,
                                                 require_object=file_rows[uri] == 0):
                                 row += 1
                                 yield text
@@ -225,7 +225,7 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
                 if result.text is None:
                     for obj in covered:
                         origins.add(row + 1, obj)
-                        with open(obj.uri, "rb") as handle:
+                        with obj.open() as handle:
                             for text in _serial(handle, obj.uri, mapping, 1, 0, require_object=True):
                                 row += 1
                                 yield text

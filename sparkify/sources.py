@@ -27,7 +27,12 @@ class SourceObject:
     remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
 
     def open(self) -> BinaryIO:
-        return self.opener() if self.opener is not None else open(self.uri, "rb")
+        if self.opener is not None:
+            return self.opener()
+        try:
+            return open(self.uri, "rb")
+        except OSError as exc:  # gone since it was listed, unreadable, ...
+            raise DataSourceError(f"cannot read {self.uri}: {exc.strerror or exc}") from None
 
 
 def is_s3(location: str) -> bool:

@@ -168,3 +168,19 @@ def test_workers_end_when_their_parent_is_killed(tmp_path, moment):
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_file_gone_since_listing_is_one_line(data, config, conn, monkeypatch, capsys, tiny_tasks, workers):
+    from sparkify import sources
+
+    listed = sources.list_objects
+    gone = data / "log_data" / "2018" / "11" / "2018-11-31-vanished.json"
+
+    def list_with_a_vanished_file(location, what, access=None):
+        found = listed(location, what, access)
+        return found + [sources.SourceObject(str(gone), 5000)] if "log_data" in location else found
+
+    monkeypatch.setattr(sources, "list_objects", list_with_a_vanished_file)
+    assert run(config, monkeypatch, workers) == 1
+    assert capsys.readouterr().err == f"error: cannot read {gone}: No such file or directory\n"
