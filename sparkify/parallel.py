@@ -169,11 +169,8 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
     """COPY text for every object, rendered by ``workers`` processes, in input order."""
     tasks = iter(plan(objects))
     window: collections.deque = collections.deque()
+    stitch = _Stitcher(mapping, origins, progress)
     context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
-    row = 0
-    file_lines: dict[str, int] = {}  # lines seen so far of a file cut into ranges
-    file_rows: dict[str, int] = {}
-    redone: set[str] = set()  # files whose rest the parent read itself after a failed range
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(table.name, json_format, paths_file, os.getpid())) as pool:
         def submit() -> None:
@@ -194,57 +191,71 @@ def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: b
             while window:
                 (task, covered), future = window.popleft()
                 submit()
-                result = future.result()
                 if task.end is not None:
-                    obj, uri = covered[0], task.paths[0]
-                    if uri in redone:
-                        continue
-                    if task.start == 0:
-                        origins.add(row + 1, obj)
-                        file_lines[uri] = file_rows[uri] = 0
-                    if result.text is None:
-                        redone.add(uri)
-                        with obj.open() as handle:
-                            handle.seek(result.begin)
-                            for text in _serial(handle, uri, mapping, file_lines[uri] + 1, result.begin,
-                                                require_object=file_rows[uri] == 0):
-                                row += 1
-                                yield text
-                        progress.update(1)
-                        continue
-                    row += result.rows[0]
-                    file_lines[uri] += result.lines
-                    file_rows[uri] += result.rows[0]
-                    if result.text:
-                        yield result.text
-                    if task.end >= obj.size:
-                        if file_rows[uri] == 0:  # every range parsed, and not one object in the file
-                            raise LoadError(f"{uri}, line 1: empty file: no JSON object in it")
-                        progress.update(1)
-                    continue
-                if result.text is None:
-                    for obj in covered:
-                        origins.add(row + 1, obj)
-                        with obj.open() as handle:
-                            for text in _serial(handle, obj.uri, mapping, 1, 0, require_object=True):
-                                row += 1
-                                yield text
-                        progress.update(1)
-                    continue
-                for obj, rows in zip(covered, result.rows):
-                    origins.add(row + 1, obj)
-                    row += rows
-                if result.text:
-                    yield result.text
-                progress.update(len(covered))
-                progress.set_postfix_str(f"{row:,} rows", refresh=False)
+                    yield from stitch.part_of_file(task, covered[0], future.result())
+                else:
+                    yield from stitch.whole_files(covered, future.result())
         finally:
             for _, future in window:
                 future.cancel()
 
 
-def _serial(stream, uri: str, mapping, first_line: int, first_byte: int, require_object: bool) -> Iterator[str]:
-    copy_line = records.copy_line
-    for _, values in records.read_rows(stream, uri, mapping.row, mapping.exact_needed, first_line=first_line,
-                                       first_byte=first_byte, require_object=require_object):
-        yield copy_line(values)
+class _Stitcher:
+    """Puts the workers' results back together in input order: row numbers for COPY errors
+    (``origins``), line numbers across the ranges of a file, and the parent's own reading of any
+    part that failed."""
+
+    def __init__(self, mapping, origins, progress):
+        self.mapping, self.origins, self.progress = mapping, origins, progress
+        self.row = 0
+        self.file_lines: dict[str, int] = {}  # lines so far of a file cut into ranges
+        self.file_rows: dict[str, int] = {}
+        self.redone: set[str] = set()  # files whose rest the parent read itself
+
+    def part_of_file(self, task: Task, obj, result: Rendered) -> Iterator[str]:
+        uri = obj.uri
+        if uri in self.redone:
+            return
+        if task.start == 0:
+            self.origins.add(self.row + 1, obj)
+            self.file_lines[uri] = self.file_rows[uri] = 0
+        if result.text is None:  # read from this range's first line to the end of the file here
+            self.redone.add(uri)
+            with obj.open() as handle:
+                handle.seek(result.begin)
+                yield from self._serial(handle, uri, self.file_lines[uri] + 1, result.begin,
+                                        require_object=self.file_rows[uri] == 0)
+            self.progress.update(1)
+            return
+        self.row += result.rows[0]
+        self.file_lines[uri] += result.lines
+        self.file_rows[uri] += result.rows[0]
+        if result.text:
+            yield result.text
+        if task.end >= obj.size:
+            if self.file_rows[uri] == 0:  # every range parsed, and not one object in the file
+                raise LoadError(f"{uri}, line 1: empty file: no JSON object in it")
+            self.progress.update(1)
+
+    def whole_files(self, covered, result: Rendered) -> Iterator[str]:
+        if result.text is None:  # read each of these files here
+            for obj in covered:
+                self.origins.add(self.row + 1, obj)
+                with obj.open() as handle:
+                    yield from self._serial(handle, obj.uri, 1, 0, require_object=True)
+                self.progress.update(1)
+            return
+        for obj, rows in zip(covered, result.rows):
+            self.origins.add(self.row + 1, obj)
+            self.row += rows
+        if result.text:
+            yield result.text
+        self.progress.update(len(covered))
+        self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
+
+    def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[str]:
+        copy_line, mapping = records.copy_line, self.mapping
+        for _, values in records.read_rows(stream, uri, mapping.row, mapping.exact_needed, first_line=first_line,
+                                           first_byte=first_byte, require_object=require_object):
+            self.row += 1
+            yield copy_line(values)
