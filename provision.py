@@ -83,12 +83,8 @@ def write_config(path: Path, text: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = cli.parser(__doc__)
-    for action in parser._actions:
-        if action.dest == "config":
-            action.help = "the config file to write (default: dwh.cfg)"
-        if action.dest == "dry_run":
-            action.help = "print every AWS call that would be made, and make none"
+    parser = cli.parser(__doc__, config_help="the config file to write (default: dwh.cfg)",
+                        dry_run_help="print every AWS call that would be made, and make none")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing config file without asking")
     parser.add_argument("--region", default="us-west-2", help="where the cluster and role go (default: us-west-2)")
     parser.add_argument("--cluster-id", default="sparkify-dwh")

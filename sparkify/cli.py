@@ -13,15 +13,15 @@ from .errors import NotConfirmed, SparkifyError
 log = logging.getLogger("sparkify")
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
+def parser(doc: str, *, config_help: str | None = None, dry_run_help: str | None = None) -> argparse.ArgumentParser:
     """The flags every script has; ``doc`` is the script's module docstring."""
     summary, _, details = (doc or "").strip().partition("\n")
     result = argparse.ArgumentParser(description=summary, epilog=details.strip() or None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    result.add_argument("--config", default="dwh.cfg", metavar="PATH",
-                        help="config file (default: dwh.cfg; without it, the embedded PostgreSQL and the sample data)")
+    result.add_argument("--config", default="dwh.cfg", metavar="PATH", help=config_help or
+                        "config file (default: dwh.cfg; without it, the embedded PostgreSQL and the sample data)")
     result.add_argument("--dry-run", action="store_true",
-                        help="print every statement that would be sent, and connect to nothing")
+                        help=dry_run_help or "print every statement that would be sent, and connect to nothing")
     result.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return result
 
