@@ -333,7 +333,8 @@ LEFT JOIN (
 WHERE p.page = 'NextSong' AND p.user_id <> ''
 """)
 
-# One row per non-empty user id over all events; attributes from the user's latest event.
+# One row per non-empty user id over all events; attributes from the user's latest event. Only the
+# events at each user's latest ts (ts is NOT NULL) are ranked, not every event: the sort is small.
 USER_TABLE_INSERT = sql.SQL("""
 INSERT INTO users (user_id, first_name, last_name, gender, level)
 SELECT u.user_id, u.first_name, u.last_name, u.gender, u.level
@@ -345,6 +346,11 @@ FROM (
                         e.level, e.first_name, e.last_name, e.gender
            ) AS recency
     FROM staging_events AS e
+    JOIN (
+        SELECT CAST(user_id AS INTEGER) AS user_id, MAX(ts) AS ts
+        FROM staging_events WHERE user_id <> '' GROUP BY CAST(user_id AS INTEGER)
+    ) AS latest
+        ON latest.user_id = CAST(e.user_id AS INTEGER) AND latest.ts = e.ts
     WHERE e.user_id <> ''
 ) AS u
 WHERE u.recency = 1
