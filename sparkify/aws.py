@@ -177,7 +177,10 @@ class Aws:
             self._clients[service] = boto3.session.Session(region_name=self.region).client(service)
         return self._clients[service]
 
-    def call(self, service: str, operation: str, what: str, **params):
+    def call(self, service: str, operation: str, what: str, tolerate: str | None = None, **params):
+        """The operation's response; None if it failed with the error code ``tolerate`` (a
+        resource that is not there, a rule that is there already); AwsError for any other
+        failure, ``what`` naming the step."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
@@ -186,18 +189,11 @@ class Aws:
             raise AwsError(f"{what}: no AWS credentials found (set a profile or AWS_* variables)") from None
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            if tolerate is not None and error.get("Code") == tolerate:
+                return None
             raise AwsError(f"{what} failed: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")) from None
         except BotoCoreError as exc:
             raise AwsError(f"{what} failed: {exc}") from None
-
-    def error_code(self, service: str, operation: str, **params) -> tuple[dict | None, str | None]:
-        """(response, None), or (None, the error code) for a ClientError: for probing what exists."""
-        from botocore.exceptions import ClientError
-
-        try:
-            return getattr(self.client(service), operation)(**params), None
-        except ClientError as exc:
-            return None, exc.response.get("Error", {}).get("Code", "?")
 
 
 def _tagged(tags: list[dict] | None) -> bool:
@@ -269,20 +265,18 @@ def provision(settings: Settings, password: str, aws: Aws, *, show_progress: boo
 
 def _ensure_role(settings: Settings, aws: Aws, result: Provisioned) -> str:
     what = f"IAM role {settings.role_name}"
-    existing, code = aws.error_code("iam", "get_role", RoleName=settings.role_name)
+    existing = aws.call("iam", "get_role", f"looking for {what}", tolerate="NoSuchEntity", RoleName=settings.role_name)
     if existing is not None:
         role = existing["Role"]
         if not _tagged(role.get("Tags")):
             raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
                            " pass another --role-name")
         log.info("%s exists (created by this project): its policy is set again", what)
-    elif code == "NoSuchEntity":
+    else:
         role = aws.call("iam", "create_role", f"creating {what}", RoleName=settings.role_name,
                         AssumeRolePolicyDocument=json.dumps(trust_policy()), Tags=TAGS,
                         Description="Lets Redshift read the Sparkify input (sparkify-dwh)")["Role"]
         result.created.append(what)
-    else:
-        aws.call("iam", "get_role", f"looking for {what}", RoleName=settings.role_name)  # raises, one line
     aws.call("iam", "put_role_policy", f"setting the S3 read policy of {what}", RoleName=settings.role_name,
              PolicyName=POLICY_NAME, PolicyDocument=json.dumps(role_policy(settings)))
     return role["Arn"]
@@ -310,16 +304,15 @@ def _ensure_inbound_rule(settings: Settings, aws: Aws, result: Provisioned) -> s
         result.created.append(f"security group {group_id}")
     rule = {"IpProtocol": "tcp", "FromPort": REDSHIFT_PORT, "ToPort": REDSHIFT_PORT,
             "IpRanges": [{"CidrIp": f"{settings.my_ip}/32", "Description": "sparkify-dwh: the provisioning machine"}]}
-    _, code = aws.error_code("ec2", "authorize_security_group_ingress", GroupId=group_id, IpPermissions=[rule])
-    if code not in (None, "InvalidPermission.Duplicate"):
-        aws.call("ec2", "authorize_security_group_ingress", f"adding the inbound rule to {group_id}",
-                 GroupId=group_id, IpPermissions=[rule])
+    aws.call("ec2", "authorize_security_group_ingress", f"adding the inbound rule to {group_id}",
+             tolerate="InvalidPermission.Duplicate", GroupId=group_id, IpPermissions=[rule])
     return group_id
 
 
 def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisioned) -> None:
     what = f"Redshift cluster {settings.cluster_id}"
-    existing, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=settings.cluster_id)
+    existing = aws.call("redshift", "describe_clusters", f"looking for {what}", tolerate="ClusterNotFound",
+                        ClusterIdentifier=settings.cluster_id)
     if existing is not None:
         if not _tagged(existing["Clusters"][0].get("Tags")):
             raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
@@ -327,8 +320,6 @@ def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisi
         log.info("%s exists (created by this project): waiting for it, not creating another", what)
         result.reused_cluster = True
         return
-    if code != "ClusterNotFound":
-        aws.call("redshift", "describe_clusters", f"looking for {what}", ClusterIdentifier=settings.cluster_id)
     params = dict(ClusterIdentifier=settings.cluster_id, NodeType=settings.node_type,
                   ClusterType="single-node" if settings.nodes == 1 else "multi-node", DBName=settings.db_name,
                   MasterUsername=settings.db_user, MasterUserPassword=password, IamRoles=[result.role_arn],
@@ -461,41 +452,37 @@ def find_teardown(resources: AwsResources, aws: Aws, *, cluster: bool, role: boo
     anything is deleted."""
     plan = Teardown(final_snapshot=final_snapshot)
     untagged = []
-    if cluster and resources.cluster_id:
-        found, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=resources.cluster_id)
-        if found is None and code == "ClusterNotFound":
-            plan.absent.append(f"Redshift cluster {resources.cluster_id}")
-        elif found is None:
-            aws.call("redshift", "describe_clusters", f"looking for cluster {resources.cluster_id}",
-                     ClusterIdentifier=resources.cluster_id)
-        elif not _tagged(found["Clusters"][0].get("Tags")):
-            untagged.append(f"Redshift cluster {resources.cluster_id}")
-        else:
-            plan.cluster_id = resources.cluster_id
-    if ingress and resources.security_group_id:
-        found, code = aws.error_code("ec2", "describe_security_groups", GroupIds=[resources.security_group_id])
-        if found is None and code == "InvalidGroup.NotFound":
-            plan.absent.append(f"security group {resources.security_group_id}")
-        elif found is None:
-            aws.call("ec2", "describe_security_groups", f"looking for {resources.security_group_id}",
-                     GroupIds=[resources.security_group_id])
-        elif not _tagged(found["SecurityGroups"][0].get("Tags")):
-            untagged.append(f"security group {resources.security_group_id}")
-        else:
-            plan.security_group_id = resources.security_group_id
-            plan.ingress = found["SecurityGroups"][0].get("IpPermissions", [])
-    if role and resources.role_name:
-        found, code = aws.error_code("iam", "get_role", RoleName=resources.role_name)
-        if found is None and code == "NoSuchEntity":
-            plan.absent.append(f"IAM role {resources.role_name}")
-        elif found is None:
-            aws.call("iam", "get_role", f"looking for IAM role {resources.role_name}", RoleName=resources.role_name)
-        elif not _tagged(found["Role"].get("Tags")):
-            untagged.append(f"IAM role {resources.role_name}")
-        else:
-            plan.role_name = resources.role_name
-            plan.role_policies = aws.call("iam", "list_role_policies", f"listing the policies of {resources.role_name}",
-                                          RoleName=resources.role_name)["PolicyNames"]
+
+    def look_up(wanted: bool, name: str | None, what: str, service: str, operation: str, missing: str, params,
+                item) -> dict | None:
+        """The resource's description if it is there and tagged; notes it as absent or untagged."""
+        if not (wanted and name):
+            return None
+        found = aws.call(service, operation, f"looking for {what}", tolerate=missing, **params)
+        if found is None:
+            plan.absent.append(what)
+            return None
+        description = item(found)
+        if not _tagged(description.get("Tags")):
+            untagged.append(what)
+            return None
+        return description
+
+    if look_up(cluster, resources.cluster_id, f"Redshift cluster {resources.cluster_id}", "redshift",
+               "describe_clusters", "ClusterNotFound", {"ClusterIdentifier": resources.cluster_id},
+               lambda found: found["Clusters"][0]):
+        plan.cluster_id = resources.cluster_id
+    group = look_up(ingress, resources.security_group_id, f"security group {resources.security_group_id}", "ec2",
+                    "describe_security_groups", "InvalidGroup.NotFound", {"GroupIds": [resources.security_group_id]},
+                    lambda found: found["SecurityGroups"][0])
+    if group:
+        plan.security_group_id = resources.security_group_id
+        plan.ingress = group.get("IpPermissions", [])
+    if look_up(role, resources.role_name, f"IAM role {resources.role_name}", "iam", "get_role", "NoSuchEntity",
+               {"RoleName": resources.role_name}, lambda found: found["Role"]):
+        plan.role_name = resources.role_name
+        plan.role_policies = aws.call("iam", "list_role_policies", f"listing the policies of {resources.role_name}",
+                                      RoleName=resources.role_name)["PolicyNames"]
     if untagged:
         raise AwsError(f"not deleting anything: {', '.join(untagged)} has no {TAG_KEY}={TAG_VALUE} tag, so this"
                        " project did not create it")
@@ -533,11 +520,10 @@ def _wait_gone(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: flo
     with tqdm(desc=f"cluster {cluster_id}", bar_format="{desc} [{elapsed}]", disable=not show_progress,
               leave=False) as progress:
         while True:
-            found, code = aws.error_code("redshift", "describe_clusters", ClusterIdentifier=cluster_id)
-            if found is None and code == "ClusterNotFound":
-                return
+            found = aws.call("redshift", "describe_clusters", f"asking for cluster {cluster_id}",
+                             tolerate="ClusterNotFound", ClusterIdentifier=cluster_id)
             if found is None:
-                aws.call("redshift", "describe_clusters", f"asking for cluster {cluster_id}", ClusterIdentifier=cluster_id)
+                return
             progress.set_description_str(f"cluster {cluster_id}: {found['Clusters'][0].get('ClusterStatus', '?')}")
             if (time.monotonic() - started) / 60 >= wait_minutes:
                 raise AwsError(f"cluster {cluster_id} is still being deleted after {wait_minutes:g} minutes: run"
