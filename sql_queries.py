@@ -226,47 +226,48 @@ def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str,
     return statement + sql.SQL(" COMPUPDATE OFF STATUPDATE OFF")
 
 
-def copy_table_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
-    """The two Redshift COPY statements for a ``sparkify.config.Sources``."""
-    return [
-        copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region,
-                     sources.max_errors),
-        copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region,
-                     sources.max_errors),
-    ]
-
-
 # The most MAXERROR Redshift accepts: --validate asks for every problem, not just the first.
 REDSHIFT_MAX_MAXERROR = 100000
 
 
-def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
-    """``COPY ... NOLOAD``: Redshift reads and checks every record and loads nothing."""
+def copy_table_queries(sources, iam_role_arn: str, noload: bool = False) -> list[sql.Composed]:
+    """The two Redshift COPY statements for a ``sparkify.config.Sources``; ``noload``: Redshift reads
+    and checks every record and loads nothing (``etl.py --validate``)."""
+    max_errors = REDSHIFT_MAX_MAXERROR if noload else sources.max_errors
     return [
         copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region,
-                     REDSHIFT_MAX_MAXERROR, noload=True),
+                     max_errors, noload),
         copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region,
-                     REDSHIFT_MAX_MAXERROR, noload=True),
+                     max_errors, noload),
     ]
 
 
-# What the last COPY of this session rejected: file, line, column, value and reason. STL_LOAD_ERRORS
-# keeps the raw field value and is keyed by pg_last_copy_id(); Redshift Serverless has no STL tables,
-# and there SYS_LOAD_ERROR_DETAIL (no raw value) gives this session's latest load.
+def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
+    return copy_table_queries(sources, iam_role_arn, noload=True)
+
+
+# The rows of a load-error view that belong to this session's last COPY. STL_LOAD_ERRORS keeps the
+# raw field value and is keyed by pg_last_copy_id(); Redshift Serverless has no STL tables, and there
+# SYS_LOAD_ERROR_DETAIL (no raw value) gives this session's latest load.
+_LAST_LOAD = {
+    "stl_load_errors": sql.SQL("query = pg_last_copy_id()"),
+    "sys_load_error_detail": sql.SQL("query_id = (SELECT MAX(query_id) FROM sys_load_error_detail"
+                                     " WHERE session_id = pg_backend_pid())"),
+}
+
+# What the last COPY rejected: file, line, column, value and reason, and how many in all.
 LOAD_ERROR_DETAIL = {
     "stl_load_errors": sql.SQL(
         "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason),"
-        " COUNT(*) OVER ()"
-        " FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY filename, line_number LIMIT {}"),
+        " COUNT(*) OVER () FROM stl_load_errors WHERE {} ORDER BY filename, line_number LIMIT {}"),
     "sys_load_error_detail": sql.SQL(
         "SELECT TRIM(file_name), line_number, TRIM(column_name), NULL, TRIM(error_message), COUNT(*) OVER ()"
-        " FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_error_detail"
-        " WHERE session_id = pg_backend_pid()) ORDER BY file_name, line_number LIMIT {}"),
+        " FROM sys_load_error_detail WHERE {} ORDER BY file_name, line_number LIMIT {}"),
 }
 
 
 def load_error_detail(view: str, limit: int) -> sql.Composed:
-    return LOAD_ERROR_DETAIL[view].format(sql.Literal(int(limit)))
+    return LOAD_ERROR_DETAIL[view].format(_LAST_LOAD[view], sql.Literal(int(limit)))
 
 
 _KEEP_LOAD_ERRORS = {
@@ -274,19 +275,18 @@ _KEEP_LOAD_ERRORS = {
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
         " SELECT {}, TRIM(filename), line_number,"
         " TRIM(colname) || ': ' || TRIM(err_reason) || ' (value: ' || TRIM(raw_field_value) || ')', TRIM(raw_line)"
-        " FROM stl_load_errors WHERE query = pg_last_copy_id()"),
+        " FROM stl_load_errors WHERE {}"),
     "sys_load_error_detail": sql.SQL(
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line)"
         " SELECT {}, TRIM(file_name), line_number, TRIM(column_name) || ': ' || TRIM(error_message), NULL"
-        " FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_error_detail"
-        " WHERE session_id = pg_backend_pid())"),
+        " FROM sys_load_error_detail WHERE {}"),
 }
 
 
 def redshift_load_errors(table: Table, view: str = "stl_load_errors") -> sql.Composed:
     """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it: STL_LOAD_ERRORS
     on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on Serverless (which has no STL tables)."""
-    return _KEEP_LOAD_ERRORS[view].format(sql.Literal(table.name))
+    return _KEEP_LOAD_ERRORS[view].format(sql.Literal(table.name), _LAST_LOAD[view])
 
 
 def copy_from_stdin(table: Table) -> sql.Composed:

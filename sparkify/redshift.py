@@ -39,8 +39,8 @@ def fetch_after_copy(conn, limit: int = DETAIL_LIMIT) -> LoadErrors | str:
     rejections, from the first view that exists, or why none could be read. Leaves no transaction
     open."""
     reasons = []
+    conn.rollback()
     for view in q.LOAD_ERROR_DETAIL:
-        conn.rollback()
         try:
             with conn.cursor() as cur:
                 return fetch(cur, view, limit)
