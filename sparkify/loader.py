@@ -84,8 +84,12 @@ def make_mapper(table: q.Table, json_format: str, what: str, access: S3Access | 
     """The record-to-row function for a table and a COPY JSON format, and the test that tells when a
     record needs the strict reader: a number, object or array arriving in a text column, where
     Redshift loads the source text as written."""
-    paths_file = None if json_format in AUTO_FORMATS else sources.read_object(json_format, what, access)
-    return mapping_for(table, json_format, paths_file)
+    return mapping_for(table, json_format, read_paths_file(json_format, what, access))
+
+
+def read_paths_file(json_format: str, what: str, access: S3Access | None = None) -> bytes | None:
+    """The JSONPaths file a COPY JSON format names; None for ``auto``."""
+    return None if json_format in AUTO_FORMATS else sources.read_object(json_format, what, access)
 
 
 def mapping_for(table: q.Table, json_format: str, paths_file: bytes | None) -> RowMapping:
@@ -282,7 +286,7 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
     error messages.
     """
     started = time.perf_counter()
-    paths_file = None if json_format in AUTO_FORMATS else sources.read_object(json_format, format_what or what, access)
+    paths_file = read_paths_file(json_format, format_what or what, access)  # the workers get it too
     mapping = mapping_for(table, json_format, paths_file)
     objects = sources.list_objects(location, what, access)
     origins = _Origins()
