@@ -7,8 +7,9 @@ Creates, each tagged project=sparkify-dwh: an IAM role that Redshift can assume,
 only the S3 prefixes of --log-data, --song-data and the --log-jsonpath file; a Redshift cluster
 (encrypted, not publicly accessible unless --public); with --public, a security group whose one
 inbound rule admits port 5439 from your IP (--my-ip, or as checkip.amazonaws.com sees it). Waits
-until the cluster is available, then writes the config (mode 0600; never over an existing file unless you confirm or pass --overwrite). The master
-password is SPARKIFY_DB_PASSWORD if set, else generated; it is written to the config only.
+until the cluster is available, then writes the config (mode 0600; never over an existing file
+unless you confirm or pass --overwrite). The master password is SPARKIFY_DB_PASSWORD if set, else
+generated; it is written to the config only.
 A cluster is billed by the hour while it exists: `python cleanup.py --aws` removes all of it.
 Credentials come from boto3's standard chain (profile, environment).
 """

@@ -22,6 +22,15 @@ REJECTED = [(EVENTS_FILE, 3, "ts", "soon", "Invalid digit, Value 's', Pos 0, Typ
             (EVENTS_FILE, 9, "user_id", "x1", "Invalid digit, Value 'x', Pos 0, Type: Integ", 7)]
 
 
+def by_prefix(*pairs):
+    """Replies to the statements that start with each prefix (the first that matches)."""
+    return lambda text: next((reply for prefix, reply in pairs if text.startswith(prefix)), None)
+
+
+def events_copy_fails():
+    return 'COPY "staging_events"', Reply(error=psycopg2.errors.InternalError_(COPY_FAILED))
+
+
 @pytest.fixture
 def cfg(tmp_path):
     path = tmp_path / "dwh.cfg"
@@ -86,13 +95,7 @@ def test_create_tables_and_cleanup_each_one_transaction(cfg, cluster):
 
 
 def test_a_failed_copy_shows_what_redshift_rejected(cfg, cluster, capsys):
-    def replies(text):
-        if text.startswith('COPY "staging_events"'):
-            return Reply(error=psycopg2.errors.InternalError_(COPY_FAILED))
-        if text.startswith(STL):
-            return Reply(REJECTED)
-
-    cluster.replies = replies
+    cluster.replies = by_prefix(events_copy_fails(), (STL, Reply(REJECTED)))
     assert etl.main(["--config", str(cfg), "-q"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [
@@ -111,15 +114,10 @@ def test_a_failed_copy_shows_what_redshift_rejected(cfg, cluster, capsys):
 
 
 def test_without_stl_tables_the_sys_view_is_read(cfg, cluster, capsys):
-    def replies(text):
-        if text.startswith('COPY "staging_events"'):
-            return Reply(error=psycopg2.errors.InternalError_(COPY_FAILED))
-        if text.startswith(STL):
-            return Reply(error=psycopg2.errors.UndefinedTable('relation "stl_load_errors" does not exist'))
-        if text.startswith(SYS):
-            return Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])
-
-    cluster.replies = replies
+    cluster.replies = by_prefix(
+        events_copy_fails(),
+        (STL, Reply(error=psycopg2.errors.UndefinedTable('relation "stl_load_errors" does not exist'))),
+        (SYS, Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])))
     assert etl.main(["--config", str(cfg), "-q"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[1:] == [f"  {EVENTS_FILE}, line 3, column ts: Invalid digit, Value 's', Pos 0, Type: Long"]
@@ -130,13 +128,8 @@ def test_without_stl_tables_the_sys_view_is_read(cfg, cluster, capsys):
 
 
 def test_max_errors_keeps_and_shows_the_skipped_records(cfg, cluster, capsys):
-    def replies(text):
-        if text.startswith("INSERT INTO load_errors"):
-            return Reply(rowcount=2)
-        if text.startswith(STL):
-            return Reply(REJECTED[:1] + [REJECTED[1][:5] + (2,)])
-
-    cluster.replies = replies
+    cluster.replies = by_prefix(("INSERT INTO load_errors", Reply(rowcount=2)),
+                                (STL, Reply(REJECTED[:1] + [REJECTED[1][:5] + (2,)])))
     assert etl.main(["--config", str(cfg), "--max-errors", "5"]) == 0
     detect, run = transactions(cluster)
     assert run[-1] == "COMMIT" and cluster.violations == []
@@ -185,13 +178,8 @@ def test_serverless_keeps_max_errors_records_from_the_sys_view(tmp_path, cluster
     cfg.write_text(REDSHIFT_CFG.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com",
                                         "dwh.123456789012.us-west-2.redshift-serverless.amazonaws.com"))
 
-    def replies(text):
-        if text.startswith("INSERT INTO load_errors"):
-            return Reply(rowcount=1)
-        if text.startswith(SYS):
-            return Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])
-
-    cluster.replies = replies
+    rejected = (EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)
+    cluster.replies = by_prefix(("INSERT INTO load_errors", Reply(rowcount=1)), (SYS, Reply([rejected])))
     assert etl.main(["--config", str(cfg), "--max-errors", "5"]) == 0
     sent = cluster.statements()
     keeps = [t for t in sent if t.startswith("INSERT INTO load_errors")]
