@@ -290,8 +290,11 @@ def redshift_load_errors(table: Table, view: str = "stl_load_errors") -> sql.Com
 
 
 def copy_from_stdin(table: Table) -> sql.Composed:
-    """PostgreSQL ``COPY ... FROM STDIN`` (text format) fed by the project's loader."""
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name), _names(table.column_names))
+    """PostgreSQL ``COPY ... FROM STDIN`` fed by the project's loader, in CSV format: strings quoted
+    with backslash escapes, NULL an unquoted ``null`` -- orjson's JSON arrays without their brackets
+    (``sparkify.records.copy_line``)."""
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\')").format(
+        sql.Identifier(table.name), _names(table.column_names))
 
 
 LAST_COPY_COUNT = sql.SQL("SELECT pg_last_copy_count()")

@@ -18,7 +18,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import psycopg2
 from tqdm import tqdm
@@ -31,8 +31,7 @@ from .errors import DatabaseError, LoadError
 
 log = logging.getLogger(__name__)
 
-COPY_BUFFER_CHARS = 1 << 18
-COPY_BATCH_ROWS = 1000
+COPY_BUFFER_BYTES = 1 << 18
 AUTO_FORMATS = ("auto", "auto ignorecase")
 PREFETCH_OBJECTS = 16
 PREFETCH_MAX_BYTES = 1 << 20
@@ -75,9 +74,9 @@ class _Tolerance:
 class RowMapping(NamedTuple):
     """How records become rows of one table, for one COPY JSON format."""
 
-    row: Callable[[dict], list]  # record -> row
+    row: Callable[[dict], Sequence]  # record -> row
     needs_exact: Callable[[dict], bool]  # record -> must the strict reader's record be used?
-    exact_needed: Callable[[list], bool]  # the same question, asked of a row
+    exact_rows: Callable[[Sequence[Sequence]], Sequence[int]]  # the same question of rows: which need it
 
 
 def make_mapper(table: q.Table, json_format: str, what: str, access: S3Access | None = None) -> RowMapping:
@@ -104,15 +103,17 @@ def mapping_for(table: q.Table, json_format: str, paths_file: bytes | None) -> R
         mapper = records.jsonpaths_mapper(paths)
         text_values = records.jsonpaths_mapper([paths[i] for i in text])
     inexact = {int, float, list, dict}
-    text_of_row = operator.itemgetter(*text) if len(text) > 1 else (lambda row: [row[text[0]]] if text else [])
+    text_of_row = operator.itemgetter(*text) if len(text) > 1 else (lambda row: [row[i] for i in text])
 
     def needs_exact(obj: dict) -> bool:
         return not inexact.isdisjoint(map(type, text_values(obj)))
 
-    def exact_needed(row: list) -> bool:
-        return not inexact.isdisjoint(map(type, text_of_row(row)))
+    def exact_rows(rows: Sequence[Sequence]) -> Sequence[int]:
+        if inexact.isdisjoint(map(type, itertools.chain.from_iterable(map(text_of_row, rows)))):
+            return ()  # one C-level pass over every row's text values, the usual answer
+        return [i for i, row in enumerate(rows) if not inexact.isdisjoint(map(type, text_of_row(row)))]
 
-    return RowMapping(mapper, needs_exact, exact_needed)
+    return RowMapping(mapper, needs_exact, exact_rows)
 
 
 class _Origins:
@@ -142,9 +143,9 @@ class _Origins:
 
 
 class _CopyStream:
-    """A read()-able file over an iterator of COPY text lines, for ``cursor.copy_expert``."""
+    """A read()-able file over an iterator of COPY lines (bytes), for ``cursor.copy_expert``."""
 
-    def __init__(self, lines: Iterator[str]):
+    def __init__(self, lines: Iterator[bytes]):
         self._lines = lines
         self.error: BaseException | None = None
 
@@ -154,9 +155,9 @@ class _CopyStream:
             for line in self._lines:
                 chunk.append(line)
                 length += len(line)
-                if length >= COPY_BUFFER_CHARS:
+                if length >= COPY_BUFFER_BYTES:
                     break
-            return "".join(chunk).encode("utf-8")
+            return b"".join(chunk)
         except BaseException as exc:  # kept to re-raise as itself once psycopg2 has aborted the COPY
             self.error = exc  # (Ctrl-C included, wherever in here it lands)
             raise
@@ -199,21 +200,13 @@ def _opened(objects: Iterable[sources.SourceObject]) -> Iterator[tuple[sources.S
 
 
 def _copy_lines(objects: Iterable[sources.SourceObject], mapping: RowMapping, origins: _Origins,
-                progress) -> Iterator[str]:
+                progress) -> Iterator[bytes]:
     row = 0
-    copy_line = records.copy_line
     for obj, stream in _opened(objects):
         origins.add(row + 1, obj)
-        batch = []  # rows go out a thousand at a time: less work per row on the way to COPY
-        for _, values in records.read_rows(stream, obj.uri, mapping.row, mapping.exact_needed):
-            batch.append(copy_line(values))
-            if len(batch) == COPY_BATCH_ROWS:
-                row += COPY_BATCH_ROWS
-                yield "".join(batch)
-                batch = []
-        if batch:
-            row += len(batch)
-            yield "".join(batch)
+        for rows, text in records.copy_chunks(stream, obj.uri, mapping.row, mapping.exact_rows):
+            row += rows
+            yield text
         progress.set_postfix_str(f"{row:,} rows", refresh=False)
         progress.update(1)
 
@@ -255,7 +248,7 @@ def _tolerant_records(stream, uri: str, needs_exact):
 
 
 def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance: _Tolerance, origins: _Origins,
-                         progress) -> Iterator[str]:
+                         progress) -> Iterator[bytes]:
     mapper, needs_exact = mapping.row, mapping.needs_exact
     problem_in = records.row_validator(table.columns)
     row = 0
@@ -302,7 +295,7 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
             lines = _copy_lines(objects, mapping, origins, progress)
         stream = _CopyStream(lines)
         try:
-            cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_CHARS)
+            cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_BYTES)
         except psycopg2.Error as exc:
             if stream.error is not None:
                 raise stream.error from None
@@ -318,7 +311,7 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
     rows = cursor.rowcount
     if tolerance is not None and tolerance.rejected:
         rejected = iter(records.copy_line(row) for row in tolerance.rejected)
-        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS), _CopyStream(rejected), size=COPY_BUFFER_CHARS)
+        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS), _CopyStream(rejected), size=COPY_BUFFER_BYTES)
         log.warning("skipped %d bad records in %s (MAX_ERRORS=%d); they are in load_errors",
                     len(tolerance.rejected), table.name, max_errors)
     seconds = time.perf_counter() - started

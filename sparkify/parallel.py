@@ -51,7 +51,7 @@ class Task:
 
 @dataclass(frozen=True)
 class Rendered:
-    text: str | None  # None: failed; read this part again in the parent
+    text: bytes | None  # COPY lines; None: failed, read this part again in the parent
     rows: tuple[int, ...] = ()  # per file (whole files), or one entry (a range)
     lines: int = 0  # lines that start in the range
     begin: int = 0  # where the range's first line starts
@@ -139,25 +139,22 @@ def read_range(path: str, start: int, end: int) -> tuple[bytes, int]:
 def render(task: Task) -> Rendered:
     import io
 
-    copy_line = records.copy_line
     begin = task.start
     try:
         if task.end is not None:
             data, begin = read_range(task.paths[0], task.start, task.end)
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-            out = [copy_line(row) for _, row in records.read_rows(
-                io.BytesIO(data), task.paths[0], _mapping.row, _mapping.exact_needed, first_line=1 if begin == 0 else 2,
-                require_object=False, takeover=False)]
-            return Rendered("".join(out), (len(out),), lines, begin)
-        out, rows = [], []
+            out = list(records.copy_chunks(io.BytesIO(data), task.paths[0], _mapping.row, _mapping.exact_rows,
+                                           first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
+            return Rendered(b"".join(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
+        texts, rows = [], []
         for path in task.paths:
             with open(path, "rb") as handle:
                 data = handle.read()
-            before = len(out)
-            out += [copy_line(row) for _, row in records.read_rows(io.BytesIO(data), path, _mapping.row,
-                                                                     _mapping.exact_needed)]
-            rows.append(len(out) - before)
-        return Rendered("".join(out), tuple(rows))
+            out = list(records.copy_chunks(io.BytesIO(data), path, _mapping.row, _mapping.exact_rows))
+            texts += [text for _, text in out]
+            rows.append(sum(count for count, _ in out))
+        return Rendered(b"".join(texts), tuple(rows))
     except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
         return Rendered(None, begin=begin)
 
@@ -165,8 +162,8 @@ def render(task: Task) -> Rendered:
 # --- In the parent --------------------------------------------------------------------------------
 
 def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: bytes | None, workers: int,
-               origins, progress) -> Iterator[str]:
-    """COPY text for every object, rendered by ``workers`` processes, in input order."""
+               origins, progress) -> Iterator[bytes]:
+    """COPY lines for every object, rendered by ``workers`` processes, in input order."""
     tasks = iter(plan(objects))
     window: collections.deque = collections.deque()
     stitch = _Stitcher(mapping, origins, progress)
@@ -212,7 +209,7 @@ class _Stitcher:
         self.file_rows: dict[str, int] = {}
         self.redone: set[str] = set()  # files whose rest the parent read itself
 
-    def part_of_file(self, task: Task, obj, result: Rendered) -> Iterator[str]:
+    def part_of_file(self, task: Task, obj, result: Rendered) -> Iterator[bytes]:
         uri = obj.uri
         if uri in self.redone:
             return
@@ -237,7 +234,7 @@ class _Stitcher:
                 raise LoadError(f"{uri}, line 1: empty file: no JSON object in it")
             self.progress.update(1)
 
-    def whole_files(self, covered, result: Rendered) -> Iterator[str]:
+    def whole_files(self, covered, result: Rendered) -> Iterator[bytes]:
         if result.text is None:  # read each of these files here
             for obj in covered:
                 self.origins.add(self.row + 1, obj)
@@ -253,9 +250,9 @@ class _Stitcher:
         self.progress.update(len(covered))
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
 
-    def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[str]:
-        copy_line, mapping = records.copy_line, self.mapping
-        for _, values in records.read_rows(stream, uri, mapping.row, mapping.exact_needed, first_line=first_line,
-                                           first_byte=first_byte, require_object=require_object):
-            self.row += 1
-            yield copy_line(values)
+    def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[bytes]:
+        for rows, text in records.copy_chunks(stream, uri, self.mapping.row, self.mapping.exact_rows,
+                                              first_line=first_line, first_byte=first_byte,
+                                              require_object=require_object):
+            self.row += rows
+            yield text

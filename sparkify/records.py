@@ -6,7 +6,9 @@
   arrives as written, as on Redshift.
 * ``parse_jsonpaths(data, name)`` reads a JSONPaths file into paths; ``value_at(obj, path)``
   follows one; ``auto_mapper(columns, ignorecase)`` maps object keys to columns by name.
-* ``copy_line(values)`` renders one row in PostgreSQL's COPY text format.
+* ``copy_line(values)`` renders one row in PostgreSQL's COPY CSV format (``sql_queries.COPY_CSV``):
+  orjson writes the row as a JSON array, which, without its brackets, is already a CSV line for
+  every row of plain strings, numbers and nulls.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import json
+import operator
 import re
 from typing import BinaryIO, Callable, Iterator, Sequence
 
@@ -21,7 +24,7 @@ import orjson
 
 from .errors import LoadError
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 128 << 10  # a chunk's lines, objects and rows stay in the CPU's cache
 
 
 class JsonNumber(str):
@@ -66,63 +69,117 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
     LoadError naming ``name`` and the line for invalid UTF-8, invalid JSON or a non-object value.
     """
     fast = _identity if needs_exact is None else (lambda obj: None if needs_exact(obj) else obj)
-    return _objects(stream, name, chunk_size, fast, _identity)
+    for numbers, objects in _chunks(stream, name, chunk_size, None, fast, _identity):
+        yield from zip(numbers, objects)
 
 
-def read_rows(stream: BinaryIO, name: str, mapper: Callable[[dict], list], exact_needed: Callable[[list], bool],
-              chunk_size: int = CHUNK_SIZE, first_line: int = 1, first_byte: int = 0,
-              require_object: bool = True, takeover: bool = True) -> Iterator[tuple[int, list]]:
-    """``(line_number, row)``: ``read_objects`` and ``mapper`` in one pass, the loader's hot loop.
-    A row for which ``exact_needed(row)`` is true (a number in a text column) is mapped again from
-    the strict reader's object, which keeps the number's source text. ``first_line`` and
-    ``first_byte`` say where in its file ``stream`` starts (a part of a file); ``require_object``
-    false: no object in it is not an error; ``takeover`` false: a line that is not whole objects
-    raises LoadError instead of handing the rest to the strict reader (a part of a file cannot
-    know where a pretty-printed object began)."""
-    def fast(obj: dict) -> list | None:
+def copy_chunks(stream: BinaryIO, name: str, mapper: Callable[[dict], Sequence],
+                exact_rows: Callable[[Sequence], Sequence[int]], chunk_size: int = CHUNK_SIZE, first_line: int = 1,
+                first_byte: int = 0, require_object: bool = True,
+                takeover: bool = True) -> Iterator[tuple[int, bytes]]:
+    """``(rows, COPY lines)`` for each chunk of ``stream``: ``read_objects``, ``mapper`` and
+    ``copy_lines`` in one pass, the loader's hot loop. A chunk of plain one-object lines goes through
+    orjson and C-level maps as a whole; any other chunk line by line, as ``read_objects`` reads it.
+    A row that ``exact_rows`` names (a number in a text column) is mapped again from the strict
+    reader's object, which keeps the number's source text. ``first_line`` and ``first_byte`` say
+    where in its file ``stream`` starts (a part of a file); ``require_object`` false: no object in
+    it is not an error; ``takeover`` false: a line that is not whole objects raises LoadError
+    instead of handing the rest to the strict reader (a part of a file cannot know where a
+    pretty-printed object began)."""
+    def fast(obj: dict) -> Sequence | None:
         row = mapper(obj)
-        return None if exact_needed(row) else row
+        return None if exact_rows((row,)) else row
 
-    return _objects(stream, name, chunk_size, fast, mapper, first_line, first_byte, require_object, takeover)
+    def fast_batch(lines: list[bytes]) -> list | None:
+        return _fast_rows(lines, mapper, exact_rows)
+
+    for _, rows in _chunks(stream, name, chunk_size, fast_batch, fast, mapper, first_line, first_byte,
+                           require_object, takeover):
+        if rows:
+            yield len(rows), copy_lines(rows)
 
 
 def _identity(value):
     return value
 
 
-def _objects(stream: BinaryIO, name: str, chunk_size: int, fast: Callable, exact: Callable, first_line: int = 1,
-             first_byte: int = 0, require_object: bool = True, takeover: bool = True) -> Iterator[tuple[int, object]]:
-    """``fast(obj)`` for objects of the fast path (None: take the strict reader's object instead),
-    ``exact(obj)`` for the strict reader's. LoadError for a file without any object."""
-    lines = _byte_lines(stream, chunk_size)
+def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable | None, fast: Callable,
+            exact: Callable, first_line: int = 1, first_byte: int = 0, require_object: bool = True,
+            takeover: bool = True) -> Iterator[tuple[Sequence[int], list]]:
+    """``(line numbers, items)`` per chunk of lines: ``fast_batch(lines)`` for a whole chunk where it
+    can (None: line by line instead); line by line, ``fast(obj)`` for objects of the fast path
+    (None: take the strict reader's object instead), ``exact(obj)`` for the strict reader's.
+    LoadError for a file without any object."""
+    chunks = _line_chunks(stream, chunk_size)
     line_no, offset, empty = first_line - 1, first_byte, True
-    for raw in lines:
-        line_no += 1
-        if line_no == 1 and raw.startswith(_BOM):
-            raw, offset = raw[len(_BOM):], len(_BOM)
-        obj = _fast_object(raw)
-        item = fast(obj) if obj is not None else None
-        if item is not None:
-            empty = False
-            yield line_no, item
-        else:
-            text = raw.strip()
-            if text:
+    for lines in chunks:
+        batch = None
+        if fast_batch is not None and not (line_no == 0 and lines[0].startswith(_BOM)):
+            batch = fast_batch(lines)
+        if batch is not None:
+            yield range(line_no + 1, line_no + 1 + len(lines)), batch
+            line_no += len(lines)
+            offset += sum(map(len, lines)) + len(lines)
+            empty = empty and not batch
+            continue
+        numbers: list[int] = []
+        items: list = []
+        pending = iter(lines)
+        for raw in pending:
+            line_no += 1
+            if line_no == 1 and raw.startswith(_BOM):
+                raw, offset = raw[len(_BOM):], len(_BOM)
+            obj = _fast_object(raw)
+            item = fast(obj) if obj is not None else None
+            if item is not None:
+                numbers.append(line_no)
+                items.append(item)
+            elif text := raw.strip():
                 found = _strict_line(text)
                 if found is None and not takeover:
                     raise LoadError(f"{name}, line {line_no}: not whole JSON objects")
-                if found is None:
-                    rest = itertools.chain([raw], (b"\n" + line for line in lines))
+                if found is None:  # the strict reader reads the rest of the file
+                    yield numbers, items
+                    later = itertools.chain(pending, itertools.chain.from_iterable(chunks))
+                    rest = itertools.chain([raw], (b"\n" + line for line in later))
                     for line, obj in _strict_objects(rest, name, line_no, offset):
                         empty = False
-                        yield line, exact(obj)
+                        yield (line,), [exact(obj)]
+                    numbers, items = [], []
                     break
-                for obj in found:
-                    empty = False
-                    yield line_no, exact(obj)
-        offset += len(raw) + 1
+                numbers.extend(line_no for _ in found)
+                items.extend(exact(obj) for obj in found)
+            offset += len(raw) + 1
+        empty = empty and not items
+        yield numbers, items
     if empty and require_object:
         raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
+
+
+def _fast_rows(lines: list[bytes], mapper: Callable[[dict], Sequence],
+               exact_rows: Callable[[Sequence], Sequence[int]]) -> list | None:
+    """The rows of a chunk in which every line is one plain object (the fast path's checks of
+    ``_fast_object``, made for all lines at once), or None: read this chunk line by line."""
+    try:
+        objects = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        return None
+    if not objects or set(map(type, objects)) != {dict}:
+        return None
+    sizes = list(map(len, objects))
+    colons = list(map(bytes.count, lines, itertools.repeat(b":")))
+    if colons != sizes:  # some colons are inside strings: count keys as _fast_object does
+        others = list(itertools.compress(range(len(lines)), map(operator.ne, colons, sizes)))
+        suspect = [lines[i] for i in others]
+        if (list(map(bytes.count, suspect, itertools.repeat(b'":'))) != [sizes[i] for i in others]
+                or any(map(_KEY_SPACE.search, suspect))):
+            return None
+    every = getattr(mapper, "every", None)  # all keys at once, where the mapper has that
+    try:
+        rows = list(map(every or mapper, objects))
+    except KeyError:
+        rows = list(map(mapper, objects))
+    return None if exact_rows(rows) else rows
 
 
 _BOM = codecs.BOM_UTF8
@@ -130,16 +187,22 @@ _BOM = codecs.BOM_UTF8
 
 def _byte_lines(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     """Lines of a binary stream without their ``\\n``; works for any object with read()."""
+    return itertools.chain.from_iterable(_line_chunks(stream, chunk_size))
+
+
+def _line_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
+    """The lines of a binary stream without their ``\\n``, a list per chunk read (never empty)."""
     pending = b""
     while True:
         chunk = stream.read(chunk_size)
         if not chunk:
             if pending:
-                yield pending
+                yield [pending]
             return
         parts = (pending + chunk).split(b"\n")
         pending = parts.pop()
-        yield from parts
+        if parts:
+            yield parts
 
 
 _KEY_SPACE = re.compile(rb'"[ \t\r]+:')
@@ -154,10 +217,12 @@ def _fast_object(text: bytes) -> dict | None:
         return None
     if type(obj) is not dict:
         return None
-    # every key ends '":' (a quote inside a string is escaped), so fewer keys than that means a
-    # duplicated key or a nested object, and a key followed by blanks is not counted: let the
-    # strict reader look at those
-    if text.count(b'":') != len(obj) or _KEY_SPACE.search(text) is not None:
+    # Every key is followed by a colon, so as many colons as keys means no key twice and nothing
+    # nested. With more (a colon inside a string, or a nested object): every key ends '":' (a quote
+    # inside a string is escaped), so fewer keys than that means a duplicated key or a nested
+    # object, and a key followed by blanks is not counted: let the strict reader look at those
+    colons = text.count(b":")
+    if colons != len(obj) and (text.count(b'":') != len(obj) or _KEY_SPACE.search(text) is not None):
         return None
     return obj
 
@@ -321,18 +386,34 @@ def value_at(obj, path: Path):
     return obj
 
 
-def jsonpaths_mapper(paths: Sequence[Path]) -> Callable[[dict], list]:
+def jsonpaths_mapper(paths: Sequence[Path]) -> Callable[[dict], Sequence]:
     simple = [path[0] if len(path) == 1 and isinstance(path[0], str) else None for path in paths]
     if all(key is not None for key in simple):
-        return lambda obj: list(map(obj.get, simple))
+        return _keys_mapper(simple)
     return lambda obj: [value_at(obj, path) for path in paths]
 
 
-def auto_mapper(columns: Sequence[str], ignorecase: bool) -> Callable[[dict], list]:
+def _keys_mapper(keys: Sequence[str]) -> Callable[[dict], Sequence]:
+    """The values of ``keys`` (None where one is missing): one C-level lookup when all are there."""
+    keys = list(keys)
+    if len(keys) < 2:
+        return lambda obj: list(map(obj.get, keys))
+    every = operator.itemgetter(*keys)
+
+    def mapped(obj: dict) -> Sequence:
+        try:
+            return every(obj)
+        except KeyError:
+            return list(map(obj.get, keys))
+
+    mapped.every = every  # for a whole chunk in one map(); KeyError if any key is missing
+    return mapped
+
+
+def auto_mapper(columns: Sequence[str], ignorecase: bool) -> Callable[[dict], Sequence]:
     """``'auto'``: keys equal to the column names; ``'auto ignorecase'``: equal ignoring case."""
     if not ignorecase:
-        columns = list(columns)
-        return lambda obj: list(map(obj.get, columns))
+        return _keys_mapper(columns)
 
     def mapped(obj: dict) -> list:
         lowered = {}
@@ -374,7 +455,7 @@ def _float_problem(value):
 
 def _text_problem(limit: int):
     def check(value):
-        text = value if isinstance(value, str) else copy_field(value)
+        text = copy_text(value)
         if "\x00" in text:
             return "holds a NUL character"
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -410,27 +491,67 @@ def row_validator(columns) -> Callable[[list], str | None]:
     return problem
 
 
-# --- COPY text format -------------------------------------------------------------------------
+# --- COPY CSV format -------------------------------------------------------------------------
+# Strings are always quoted, with \" for a quote and \\ for a backslash in them (ESCAPE '\'), and
+# NULL is an unquoted ``null`` (``sql_queries.copy_from_stdin``): a string "null" or "" stays a
+# string. That is orjson's JSON array of a row without its brackets, for every row with nothing
+# nested and no string that needed a JSON escape other than \".
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_dumps = orjson.dumps
 
 
-def copy_field(value) -> str:
-    """One value in COPY text format: NULL as \\N; nested objects and arrays as their JSON text."""
+def _only_quote_escapes(out: bytes) -> bool:
+    """True if every backslash in orjson's ``out`` escapes a double quote (none at all, mostly).
+    As many backslashes as backslash-quotes proves it: a \\\\ escape counts two backslashes and at
+    most one backslash-quote, any other escape one backslash and none."""
+    return out.count(b"\\") == out.count(b'\\"')
+
+
+def copy_line(values: Sequence) -> bytes:
+    """One row in COPY CSV format."""
+    try:
+        out = _dumps(values)
+    except TypeError:  # an integer beyond 64 bits (from the strict reader)
+        out = b"[{"
+    if out.find(b"[", 1) < 0 and b"{" not in out and _only_quote_escapes(out):
+        return out[1:-1] + b"\n"
+    return (",".join(map(csv_field, values)) + "\n").encode("utf-8")
+
+
+def copy_lines(rows: Sequence[Sequence]) -> bytes:
+    """Many rows in COPY CSV format: one JSON array of them all, where no string holds a ``[``
+    (so each ``],[`` is where a row ends and the next begins); else row by row."""
+    try:
+        out = _dumps(rows)
+    except TypeError:
+        out = b"[{"
+    if out.count(b"[") == len(rows) + 1 and b"{" not in out and _only_quote_escapes(out):
+        return out[2:-2].replace(b"],[", b"\n") + b"\n"
+    return b"".join(map(copy_line, rows))
+
+
+def csv_field(value) -> str:
+    """One value in COPY CSV format: NULL as null; nested objects and arrays as their JSON text."""
     if value is None:
-        return "\\N"
+        return "null"
     kind = type(value)
-    if kind is str or kind is JsonNumber:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.translate(_COPY_ESCAPES)
-        return value
+    if kind is bool:
+        return "true" if value else "false"
     if kind is int:
         return str(value)
     if kind is float:
         return repr(value)
-    if kind is bool:
+    text = value if isinstance(value, str) else _json_text(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def copy_text(value) -> str:
+    """A value as the text a VARCHAR column receives (what ``csv_field`` quotes)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
         return "true" if value else "false"
-    return _json_text(value).translate(_COPY_ESCAPES)
+    return _json_text(value)
 
 
 def _json_text(value) -> str:
@@ -445,21 +566,3 @@ def _json_text(value) -> str:
     if isinstance(value, list):
         return "[" + ",".join(_json_text(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
-
-
-def copy_line(values: Sequence) -> str:
-    """One row in COPY text format. Fast path: plain strings and numbers, checked once per line."""
-    line = "\t".join([v if type(v) is str else "\\N" if v is None else str(v) if type(v) is int else _plain_text(v)
-                      for v in values])
-    if line.count("\t") == len(values) - 1 and "\\" not in line and "\n" not in line and "\r" not in line:
-        return line + "\n"
-    return "\t".join(map(copy_field, values)) + "\n"
-
-
-def _plain_text(value) -> str:
-    kind = type(value)
-    if kind is int or kind is JsonNumber:
-        return str(value)
-    if kind is float:
-        return repr(value)
-    return copy_field(value)

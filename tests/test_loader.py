@@ -173,6 +173,35 @@ def test_parse_jsonpath(expression, path):
     assert records.parse_jsonpath(expression) == path
 
 
-def test_copy_line_escapes_for_copy_text_format():
-    assert records.copy_line(["a\tb\\c\nd\re", None, records.JsonNumber("1.0"), False]) == \
-        "a\\tb\\\\c\\nd\\re\t\\N\t1.0\tfalse\n"
+NASTY_TEXT = ['a"b', "a\\b", '\\"', "a\\", '"', '""', "x\ny", "t\tu", "c\rr", "null", "", "NULL", "\\N", "[x]", "],[",
+              "{", "}", "a,b", "é\u2028\u2029😀", "\\.", "\x01\x1f", ' "q" ', "\\\\", "\\n"]
+
+
+def _round_trip(conn, rows, render):
+    """``rows`` (artist, item_in_session, length, registration) through COPY as rendered by ``render``."""
+    with conn.cursor() as cur:
+        cur.execute(q.create_table(q.STAGING_EVENTS, "postgres"))
+        full = [(text, None, None, None, number, None, real, None, None, None, None, None, None, None, None, 1, None,
+                 None) for text, number, real in rows]
+        cur.copy_expert(q.copy_from_stdin(q.STAGING_EVENTS), io.BytesIO(render(full)))
+        cur.execute("SELECT artist, item_in_session, length FROM staging_events ORDER BY ctid")
+        back = cur.fetchall()
+    conn.rollback()
+    return back
+
+
+@pytest.mark.parametrize("render", [records.copy_lines, lambda rows: b"".join(map(records.copy_line, rows))],
+                         ids=["copy_lines", "copy_line"])
+def test_copy_csv_round_trips_every_value_through_the_server(conn, render):
+    """Whatever a string holds, the server reads back exactly it; null is NULL, the text "null" is text."""
+    rows = [(text, 7, 1.5) for text in NASTY_TEXT] + [(None, None, None), (records.JsonNumber("1.50"), 2**31 - 1, -0.0),
+                                                        (True, 0, 1e300), ({"k": ["v", 1]}, 0, 2.5)]
+    expected = [(text, 7, 1.5) for text in NASTY_TEXT] + [(None, None, None), ("1.50", 2**31 - 1, -0.0),
+                                                          ("true", 0, 1e300), ('{"k":["v",1]}', 0, 2.5)]
+    assert _round_trip(conn, rows, render) == expected
+
+
+def test_copy_lines_renders_a_plain_batch_as_one_json_array():
+    rows = [("a", 1, None, 2.5, True), ('say "hi"', -2, "null", 1e16, False)]
+    assert records.copy_lines(rows) == b'"a",1,null,2.5,true\n"say \\"hi\\"",-2,"null",1e+16,false\n'
+    assert records.copy_lines(rows) == b"".join(map(records.copy_line, rows))

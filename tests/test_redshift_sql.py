@@ -124,7 +124,7 @@ def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     assert plan[1:5] == ["SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
     assert plan[5].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN;  -- rows from " in plan[5]
+    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\');  -- rows from " in plan[5]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
