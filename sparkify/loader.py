@@ -272,11 +272,13 @@ def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance
 
 
 def load_table(cursor, table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
-               access: S3Access | None = None, show_progress: bool = False, max_errors: int = 0) -> LoadResult:
+               access: S3Access | None = None, show_progress: bool = False, max_errors: int = 0,
+               freeze: bool = False) -> LoadResult:
     """Load every object under ``location`` into ``table``; the caller owns the transaction.
 
     ``what`` and ``format_what`` name the settings that gave ``location`` and ``json_format``, for
-    error messages.
+    error messages. ``freeze``: COPY ... FREEZE, for a caller that emptied ``table`` and
+    ``load_errors`` with TRUNCATE in this transaction.
     """
     started = time.perf_counter()
     paths_file = read_paths_file(json_format, format_what or what, access)  # the workers get it too
@@ -295,7 +297,7 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
             lines = _copy_lines(objects, mapping, origins, progress)
         stream = _CopyStream(lines)
         try:
-            cursor.copy_expert(q.copy_from_stdin(table), stream, size=COPY_BUFFER_BYTES)
+            cursor.copy_expert(q.copy_from_stdin(table, freeze), stream, size=COPY_BUFFER_BYTES)
         except psycopg2.Error as exc:
             if stream.error is not None:
                 raise stream.error from None
@@ -311,7 +313,8 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
     rows = cursor.rowcount
     if tolerance is not None and tolerance.rejected:
         rejected = iter(records.copy_line(row) for row in tolerance.rejected)
-        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS), _CopyStream(rejected), size=COPY_BUFFER_BYTES)
+        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS, freeze), _CopyStream(rejected),
+                           size=COPY_BUFFER_BYTES)
         log.warning("skipped %d bad records in %s (MAX_ERRORS=%d); they are in load_errors",
                     len(tolerance.rejected), table.name, max_errors)
     seconds = time.perf_counter() - started

@@ -39,12 +39,14 @@ class LoadSpec:
     format_what: str
     access: S3Access
     max_errors: int = 0
+    freeze: bool = True  # COPY ... FREEZE: the ETL's plan empties staging with TRUNCATE before loading
 
 
 @dataclass(frozen=True)
 class Step:
     label: str
-    # "ddl", "clear", "copy" (Redshift COPY), "load" (loader), "insert", "check",
+    # "ddl", "clear", "copy" (Redshift COPY), "load" (loader), "insert", "check", "enforced" (a
+    # check the engine's constraints make always 0, not run),
     # "keep-errors" (Redshift: what a COPY skipped under MAXERROR, into load_errors)
     kind: str
     statement: sql.Composable | None = None
@@ -68,7 +70,7 @@ class Report:
 
     @property
     def checks(self) -> list[StepResult]:
-        return [result for result in self.results if result.step.kind == "check"]
+        return [result for result in self.results if result.step.kind in ("check", "enforced")]
 
     @property
     def failed_checks(self) -> list[StepResult]:
@@ -97,7 +99,8 @@ def etl_steps(engine: str, config: Config) -> list[Step]:
     inserts = [Step(f"insert {name}", "insert", statement) for name, statement in q.INSERT_TABLE_QUERIES]
     after_load = [Step("analyze staging", "ddl", statement) for statement in q.AFTER_LOAD_QUERIES[engine]]
     session = [Step("settings", "ddl", statement) for statement in q.SESSION_QUERIES[engine]]
-    checks = [Step(name, "check", statement) for name, statement in q.QUALITY_CHECKS]
+    enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if q.ENGINE_SQL[engine]["enforces_primary_keys"] else set()
+    checks = [Step(name, "enforced" if name in enforced else "check", statement) for name, statement in q.QUALITY_CHECKS]
     return session + clear_staging + _load_steps(engine, config) + after_load + clear_star + inserts + checks
 
 
@@ -202,7 +205,10 @@ def describe_steps(steps: list[Step]) -> list[str]:
         if step.load is not None and step.kind == "validate":
             lines.append(f"-- parse-only: every record of {spec_text(step.load)}, nothing sent")
         elif step.load is not None:
-            lines.append(f"{one_line(q.copy_from_stdin(step.load.table))};  -- rows from {spec_text(step.load)}")
+            lines.append(f"{one_line(q.copy_from_stdin(step.load.table, step.load.freeze))};"
+                         f"  -- rows from {spec_text(step.load)}")
+        elif step.kind == "enforced":
+            lines.append(f"-- {step.label}: enforced by the PRIMARY KEY, not checked")
         else:
             lines.append(one_line(step.statement) + ";")
             if step.kind == "copy":
@@ -262,11 +268,13 @@ def _kill_hook() -> int | None:
 
 def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
     started = time.perf_counter()
+    if step.kind == "enforced":
+        return StepResult(step, 0, 0.0)
     if step.load is not None:
         spec = step.load
         result = loader.load_table(cur, spec.table, spec.location, spec.json_format, what=spec.what,
                                    format_what=spec.format_what, access=spec.access, show_progress=show_progress,
-                                   max_errors=spec.max_errors)
+                                   max_errors=spec.max_errors, freeze=spec.freeze)
         return StepResult(step, result.rows, time.perf_counter() - started, load=result)
     try:
         cur.execute(step.statement)
@@ -293,6 +301,12 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
     return StepResult(step, rows, seconds)
 
 
+def _check_result(result: StepResult) -> str:
+    if result.step.kind == "enforced":
+        return "pass (PRIMARY KEY)"
+    return "pass" if result.rows == 0 else "FAILED"
+
+
 def format_report(report: Report, where: str) -> str:
     """The run summary: per stage rows, seconds and rate; matched share; checks."""
     rows = [(r.step.label, r.rows, round(r.seconds, 2), round(r.rows / r.seconds) if r.seconds > 0 else None)
@@ -303,7 +317,7 @@ def format_report(report: Report, where: str) -> str:
     passed = len(report.checks) - len(report.failed_checks)
     lines.append(f"data-quality checks passed: {passed} of {len(report.checks)}")
     lines.append(format_table(("check", "violations", "result"),
-                              [(r.step.label, r.rows, "pass" if r.rows == 0 else "FAILED") for r in report.checks]))
+                              [(r.step.label, r.rows, _check_result(r)) for r in report.checks]))
     tolerant = [r.load for r in report.results if r.load is not None and r.load.rejected]
     if tolerant:
         lines.append("records rejected under MAX_ERRORS (kept in load_errors):")

@@ -109,6 +109,20 @@ def test_failed_check_rolls_back(conn, write_config, monkeypatch, capsys):
     assert full_state(conn) == before
 
 
+def test_postgres_leaves_unique_key_checks_to_the_primary_keys(conn, write_config, capsys):
+    """On PostgreSQL a duplicate key cannot get in (the INSERT fails), so those checks are reported,
+    not run (tests/test_redshift_sql.py: Redshift runs them)."""
+    config = write_config()
+    run_pipeline(config)
+    assert etl.main(["--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
+    assert [line.split("  ")[0] for line in out.splitlines() if line.endswith("pass (PRIMARY KEY)")] == unique
+    with conn.cursor() as cur, pytest.raises(Exception, match="duplicate key"):
+        cur.execute("INSERT INTO users SELECT * FROM users LIMIT 1")
+    conn.rollback()
+
+
 def test_cleanup_drops_only_project_tables(conn, write_config, schema):
     config = write_config()
     run_pipeline(config)

@@ -118,13 +118,27 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
     assert sum(line.startswith("INSERT INTO") for line in inside) == 5
 
 
+def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
+    """Redshift's primary keys are informational: its plan sends the uniqueness checks; PostgreSQL's
+    marks them enforced and sends none of them."""
+    unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
+    redshift = pipeline.etl_steps("redshift", redshift_config)
+    postgres = pipeline.etl_steps("postgres", load_config(tmp_path / "missing.cfg"))
+    assert [step.label for step in redshift if step.kind == "check"][:len(unique)] == unique
+    assert [step.label for step in postgres if step.kind == "enforced"] == unique
+    plan = pipeline.describe_steps(postgres)
+    assert not any(line.startswith(one_line(statement)) for _, statement in q.UNIQUE_KEY_CHECKS for line in plan)
+    assert [line for line in plan if "PRIMARY KEY" in line] == [
+        f"-- {name}: enforced by the PRIMARY KEY, not checked" for name in unique]
+
+
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
     plan = pipeline.describe_steps(pipeline.etl_steps("postgres", config))
     assert plan[1:5] == ["SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
     assert plan[5].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\');  -- rows from " in plan[5]
+    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[5]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
