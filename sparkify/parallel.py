@@ -147,10 +147,15 @@ def render(task: Task) -> Rendered:
             out = list(records.copy_chunks(io.BytesIO(data), task.paths[0], _mapping.row, _mapping.exact_rows,
                                            first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
             return Rendered(b"".join(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
-        texts, rows = [], []
+        contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
-                data = handle.read()
+                contents.append(handle.read())
+        text = records.copy_files(contents, _mapping.row, _mapping.exact_rows)
+        if text is not None:  # every file one object on one line: one row each
+            return Rendered(text, (1,) * len(contents))
+        texts, rows = [], []
+        for path, data in zip(task.paths, contents):
             out = list(records.copy_chunks(io.BytesIO(data), path, _mapping.row, _mapping.exact_rows))
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))

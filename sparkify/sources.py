@@ -78,16 +78,20 @@ def _list_local(prefix: str, what: str) -> list[SourceObject]:
     return [SourceObject(path, size) for path, size in found]
 
 
-def _walk(directory: str, prefix: str):
+def _walk(directory: str, prefix: str) -> list[tuple[str, int]]:
     """(path, size) of files under ``directory`` whose path starts with ``prefix``; one scandir per
-    folder, descending only where a path can still match."""
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.is_dir():
-                if _may_match(entry.path + os.sep, prefix):
-                    yield from _walk(entry.path, prefix)
-            elif entry.path.startswith(prefix) and entry.is_file():
-                yield entry.path, entry.stat().st_size
+    folder, descending only where a path can still match (a loop, not recursion: song_data is 40,000
+    folders deep in places, and nested generators cost more than the listing)."""
+    found, folders = [], [directory]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if _may_match(entry.path + os.sep, prefix):
+                        folders.append(entry.path)
+                elif entry.path.startswith(prefix) and entry.is_file():
+                    found.append((entry.path, entry.stat().st_size))
+    return found
 
 
 def _may_match(directory: str, prefix: str) -> bool:

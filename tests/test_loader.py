@@ -1,5 +1,6 @@
 """The COPY stand-in loads what Redshift's COPY ... FORMAT AS JSON would: one test per rule."""
 
+import codecs
 import io
 import json
 
@@ -205,3 +206,18 @@ def test_copy_lines_renders_a_plain_batch_as_one_json_array():
     rows = [("a", 1, None, 2.5, True), ('say "hi"', -2, "null", 1e16, False)]
     assert records.copy_lines(rows) == b'"a",1,null,2.5,true\n"say \\"hi\\"",-2,"null",1e+16,false\n'
     assert records.copy_lines(rows) == b"".join(map(records.copy_line, rows))
+
+
+def test_copy_files_reads_one_line_files_as_one_chunk_or_not_at_all():
+    """Song files in a batch: the rows of each file as copy_chunks gives them (a number in a text
+    column keeps its source text), or None whenever some file is not one object on one line."""
+    mapping = loader.mapping_for(q.STAGING_SONGS, "auto", None)
+    plain = [json.dumps(SONG).encode(), json.dumps({**SONG, "song_id": "SO2"}).encode() + b"\r\n",
+             b'{"song_id": "SO3", "artist_name": 12.50, "year": 1999}\n']
+    one_by_one = b"".join(text for data in plain
+                          for _, text in records.copy_chunks(io.BytesIO(data), "f", mapping.row, mapping.exact_rows))
+    assert records.copy_files(plain, mapping.row, mapping.exact_rows) == one_by_one
+    assert b',"12.50",' in one_by_one
+    for odd in (b"", b"  \n", b'{"song_id": "SO4",\n "year": 1}', codecs.BOM_UTF8 + b'{"song_id": "SO5"}',
+                b'{"song_id": "SO6"}\n{"song_id": "SO7"}', b'{"song_id": "SO8", "song_id": "SO9"}'):
+        assert records.copy_files(plain + [odd], mapping.row, mapping.exact_rows) is None
