@@ -28,6 +28,7 @@ import sql_queries as q
 from . import parallel, records, sources
 from .config import S3Access
 from .errors import DatabaseError, LoadError
+from .records import RowMapping
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,6 @@ class _Tolerance:
                             f" more than MAX_ERRORS={self.limit}; nothing was committed)")
 
 
-class RowMapping(NamedTuple):
-    """How records become rows of one table, for one COPY JSON format."""
-
-    row: Callable[[dict], Sequence]  # record -> row
-    needs_exact: Callable[[dict], bool]  # record -> must the strict reader's record be used?
-    exact_rows: Callable[[Sequence[Sequence]], Sequence[int]]  # the same question of rows: which need it
-
-
 def make_mapper(table: q.Table, json_format: str, what: str, access: S3Access | None = None) -> RowMapping:
     """The record-to-row function for a table and a COPY JSON format, and the test that tells when a
     record needs the strict reader: a number, object or array arriving in a text column, where
@@ -94,14 +87,18 @@ def read_paths_file(json_format: str, what: str, access: S3Access | None = None)
 def mapping_for(table: q.Table, json_format: str, paths_file: bytes | None) -> RowMapping:
     """``make_mapper`` with the JSONPaths file already read (``paths_file``; None for auto)."""
     text = [i for i, column in enumerate(table.columns) if column.type.startswith("VARCHAR")]
+    keys = None  # the top-level key of each column, where every column has one
     if paths_file is None:
         ignorecase = json_format == "auto ignorecase"
         mapper = records.auto_mapper(table.column_names, ignorecase=ignorecase)
         text_values = records.auto_mapper([table.column_names[i] for i in text], ignorecase=ignorecase)
+        keys = None if ignorecase else table.column_names
     else:
         paths = records.parse_jsonpaths(paths_file, json_format, len(table.columns))
         mapper = records.jsonpaths_mapper(paths)
         text_values = records.jsonpaths_mapper([paths[i] for i in text])
+        if all(len(path) == 1 and isinstance(path[0], str) for path in paths):
+            keys = [path[0] for path in paths]
     inexact = {int, float, list, dict}
     text_of_row = operator.itemgetter(*text) if len(text) > 1 else (lambda row: [row[i] for i in text])
 
@@ -113,7 +110,8 @@ def mapping_for(table: q.Table, json_format: str, paths_file: bytes | None) -> R
             return ()  # one C-level pass over every row's text values, the usual answer
         return [i for i, row in enumerate(rows) if not inexact.isdisjoint(map(type, text_of_row(row)))]
 
-    return RowMapping(mapper, needs_exact, exact_rows)
+    decode = records.row_decoder(keys, [i in text for i in range(len(table.columns))]) if keys else None
+    return RowMapping(mapper, needs_exact, exact_rows, decode)
 
 
 class _Origins:
@@ -204,7 +202,7 @@ def _copy_lines(objects: Iterable[sources.SourceObject], mapping: RowMapping, or
     row = 0
     for obj, stream in _opened(objects):
         origins.add(row + 1, obj)
-        for rows, text in records.copy_chunks(stream, obj.uri, mapping.row, mapping.exact_rows):
+        for rows, text in records.copy_chunks(stream, obj.uri, mapping):
             row += rows
             yield text
         progress.set_postfix_str(f"{row:,} rows", refresh=False)

@@ -144,19 +144,19 @@ def render(task: Task) -> Rendered:
         if task.end is not None:
             data, begin = read_range(task.paths[0], task.start, task.end)
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-            out = list(records.copy_chunks(io.BytesIO(data), task.paths[0], _mapping.row, _mapping.exact_rows,
+            out = list(records.copy_chunks(io.BytesIO(data), task.paths[0], _mapping,
                                            first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
             return Rendered(b"".join(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
         contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
                 contents.append(handle.read())
-        text = records.copy_files(contents, _mapping.row, _mapping.exact_rows)
+        text = records.copy_files(contents, _mapping)
         if text is not None:  # every file one object on one line: one row each
             return Rendered(text, (1,) * len(contents))
         texts, rows = [], []
         for path, data in zip(task.paths, contents):
-            out = list(records.copy_chunks(io.BytesIO(data), path, _mapping.row, _mapping.exact_rows))
+            out = list(records.copy_chunks(io.BytesIO(data), path, _mapping))
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))
         return Rendered(b"".join(texts), tuple(rows))
@@ -256,8 +256,7 @@ class _Stitcher:
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
 
     def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[bytes]:
-        for rows, text in records.copy_chunks(stream, uri, self.mapping.row, self.mapping.exact_rows,
-                                              first_line=first_line, first_byte=first_byte,
-                                              require_object=require_object):
+        for rows, text in records.copy_chunks(stream, uri, self.mapping, first_line=first_line,
+                                              first_byte=first_byte, require_object=require_object):
             self.row += rows
             yield text

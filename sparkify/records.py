@@ -18,8 +18,9 @@ import itertools
 import json
 import operator
 import re
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, NamedTuple, Sequence
 
+import msgspec
 import orjson
 
 from .errors import LoadError
@@ -73,25 +74,35 @@ def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
         yield from zip(numbers, objects)
 
 
-def copy_chunks(stream: BinaryIO, name: str, mapper: Callable[[dict], Sequence],
-                exact_rows: Callable[[Sequence], Sequence[int]], chunk_size: int = CHUNK_SIZE, first_line: int = 1,
-                first_byte: int = 0, require_object: bool = True,
+class RowMapping(NamedTuple):
+    """How records become rows of one table, for one COPY JSON format (``loader.mapping_for``)."""
+
+    row: Callable[[dict], Sequence]  # record -> row
+    needs_exact: Callable[[dict], bool]  # record -> must the strict reader's record be used?
+    exact_rows: Callable[[Sequence[Sequence]], Sequence[int]]  # the same question of rows: which need it
+    decode: Callable[[bytes], Sequence] | None = None  # one line straight to a row (``row_decoder``)
+
+
+def copy_chunks(stream: BinaryIO, name: str, mapping: RowMapping, chunk_size: int = CHUNK_SIZE,
+                first_line: int = 1, first_byte: int = 0, require_object: bool = True,
                 takeover: bool = True) -> Iterator[tuple[int, bytes]]:
-    """``(rows, COPY lines)`` for each chunk of ``stream``: ``read_objects``, ``mapper`` and
+    """``(rows, COPY lines)`` for each chunk of ``stream``: ``read_objects``, the mapping and
     ``copy_lines`` in one pass, the loader's hot loop. A chunk of plain one-object lines goes through
-    orjson and C-level maps as a whole; any other chunk line by line, as ``read_objects`` reads it.
-    A row that ``exact_rows`` names (a number in a text column) is mapped again from the strict
-    reader's object, which keeps the number's source text. ``first_line`` and ``first_byte`` say
-    where in its file ``stream`` starts (a part of a file); ``require_object`` false: no object in
-    it is not an error; ``takeover`` false: a line that is not whole objects raises LoadError
-    instead of handing the rest to the strict reader (a part of a file cannot know where a
-    pretty-printed object began)."""
+    C-level maps as a whole (``_fast_rows``); any other chunk line by line, as ``read_objects``
+    reads it. A row that ``mapping.exact_rows`` names (a number in a text column) is mapped again
+    from the strict reader's object, which keeps the number's source text. ``first_line`` and
+    ``first_byte`` say where in its file ``stream`` starts (a part of a file); ``require_object``
+    false: no object in it is not an error; ``takeover`` false: a line that is not whole objects
+    raises LoadError instead of handing the rest to the strict reader (a part of a file cannot
+    know where a pretty-printed object began)."""
+    mapper, exact_rows = mapping.row, mapping.exact_rows
+
     def fast(obj: dict) -> Sequence | None:
         row = mapper(obj)
         return None if exact_rows((row,)) else row
 
     def fast_batch(lines: list[bytes]) -> list | None:
-        return _fast_rows(lines, mapper, exact_rows)
+        return _fast_rows(lines, mapping)
 
     for _, rows in _chunks(stream, name, chunk_size, fast_batch, fast, mapper, first_line, first_byte,
                            require_object, takeover):
@@ -156,30 +167,33 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
         raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
 
 
-def _fast_rows(lines: list[bytes], mapper: Callable[[dict], Sequence],
-               exact_rows: Callable[[Sequence], Sequence[int]]) -> list | None:
-    """The rows of a chunk in which every line is one plain object (the fast path's checks of
-    ``_fast_object``, made for all lines at once), or None: read this chunk line by line."""
+def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
+    """The rows of a chunk in which every line is one plain object (the checks of ``_fast_object``,
+    made for all lines at once), or None: read this chunk line by line. Where the mapping has a
+    decoder, each line goes straight to its row; else through orjson's dict."""
+    if mapping.decode is not None:
+        try:
+            rows = list(map(mapping.decode, lines))
+        except msgspec.DecodeError:  # a key missing or unknown, a number in a text column, bad JSON
+            rows = None
+        if rows is not None:
+            # every key is there, and only those: as many colons as columns, no key twice
+            return rows if _keys_once(lines, [len(rows[0])] * len(lines)) else None
     try:
         objects = list(map(orjson.loads, lines))
     except orjson.JSONDecodeError:
         return None
     if not objects or set(map(type, objects)) != {dict}:
         return None
-    sizes = list(map(len, objects))
-    colons = list(map(bytes.count, lines, itertools.repeat(b":")))
-    if colons != sizes:  # some colons are inside strings: count keys as _fast_object does
-        others = list(itertools.compress(range(len(lines)), map(operator.ne, colons, sizes)))
-        suspect = [lines[i] for i in others]
-        if (list(map(bytes.count, suspect, itertools.repeat(b'":'))) != [sizes[i] for i in others]
-                or any(map(_KEY_SPACE.search, suspect))):
-            return None
+    if not _keys_once(lines, list(map(len, objects))):
+        return None
+    mapper = mapping.row
     every = getattr(mapper, "every", None)  # all keys at once, where the mapper has that
     try:
         rows = list(map(every or mapper, objects))
     except KeyError:
         rows = list(map(mapper, objects))
-    for i in exact_rows(rows):  # a number in a text column: the strict reader's object, as line by line
+    for i in mapping.exact_rows(rows):  # a number in a text column: the strict reader's object, as line by line
         found = _strict_line(lines[i].strip())
         if found is None:
             return None
@@ -187,14 +201,42 @@ def _fast_rows(lines: list[bytes], mapper: Callable[[dict], Sequence],
     return rows
 
 
-def copy_files(contents: Sequence[bytes], mapper: Callable[[dict], Sequence],
-               exact_rows: Callable[[Sequence], Sequence[int]]) -> bytes | None:
+def _keys_once(lines: list[bytes], sizes: list[int]) -> bool:
+    """True if each line has as many keys as its object (``sizes``): no key twice, nothing nested.
+    As many colons as keys proves it; where there are more (a colon inside a string), the test of
+    ``_fast_object``: as many '":' as keys, and no key followed by blanks."""
+    colons = list(map(bytes.count, lines, itertools.repeat(b":")))
+    if colons == sizes:
+        return True
+    others = list(itertools.compress(range(len(lines)), map(operator.ne, colons, sizes)))
+    suspect = [lines[i] for i in others]
+    return (list(map(bytes.count, suspect, itertools.repeat(b'":'))) == [sizes[i] for i in others]
+            and not any(map(_KEY_SPACE.search, suspect)))
+
+
+def row_decoder(keys: Sequence[str], text: Sequence[bool]) -> Callable[[bytes], tuple] | None:
+    """One line of JSON straight to a row, by msgspec, for a mapping whose every column is a
+    distinct top-level key: every key must be there and no other (so a colon count can prove no
+    key came twice), a text column takes only a string or null (anything else: the strict reader
+    decides), other columns any value. None where the keys are not distinct."""
+    if len(set(keys)) != len(keys):
+        return None
+    names = [f"c{i}" for i in range(len(keys))]
+    record = msgspec.defstruct("Record", [(name, (str | None) if is_text else object)
+                                          for name, is_text in zip(names, text)],
+                               rename=dict(zip(names, keys)), forbid_unknown_fields=True)
+    decode = msgspec.json.Decoder(record).decode
+    as_row = msgspec.structs.astuple
+    return lambda line: as_row(decode(line))
+
+
+def copy_files(contents: Sequence[bytes], mapping: RowMapping) -> bytes | None:
     """COPY lines for small files that each hold one object on one line (song files), one row per
     file, read as one chunk of lines; None if any file is not like that: read each file alone."""
     lines = [data[:-1] if data.endswith(b"\n") else data for data in contents]
     if any(b"\n" in line or line.startswith(_BOM) for line in lines):
         return None
-    rows = _fast_rows(lines, mapper, exact_rows)
+    rows = _fast_rows(lines, mapping)
     return None if rows is None else copy_lines(rows)
 
 

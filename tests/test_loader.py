@@ -214,10 +214,9 @@ def test_copy_files_reads_one_line_files_as_one_chunk_or_not_at_all():
     mapping = loader.mapping_for(q.STAGING_SONGS, "auto", None)
     plain = [json.dumps(SONG).encode(), json.dumps({**SONG, "song_id": "SO2"}).encode() + b"\r\n",
              b'{"song_id": "SO3", "artist_name": 12.50, "year": 1999}\n']
-    one_by_one = b"".join(text for data in plain
-                          for _, text in records.copy_chunks(io.BytesIO(data), "f", mapping.row, mapping.exact_rows))
-    assert records.copy_files(plain, mapping.row, mapping.exact_rows) == one_by_one
+    one_by_one = b"".join(text for data in plain for _, text in records.copy_chunks(io.BytesIO(data), "f", mapping))
+    assert records.copy_files(plain, mapping) == one_by_one
     assert b',"12.50",' in one_by_one
     for odd in (b"", b"  \n", b'{"song_id": "SO4",\n "year": 1}', codecs.BOM_UTF8 + b'{"song_id": "SO5"}',
                 b'{"song_id": "SO6"}\n{"song_id": "SO7"}', b'{"song_id": "SO8", "song_id": "SO9"}'):
-        assert records.copy_files(plain + [odd], mapping.row, mapping.exact_rows) is None
+        assert records.copy_files(plain + [odd], mapping) is None
