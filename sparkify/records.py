@@ -6,9 +6,12 @@
   arrives as written, as on Redshift.
 * ``parse_jsonpaths(data, name)`` reads a JSONPaths file into paths; ``value_at(obj, path)``
   follows one; ``auto_mapper(columns, ignorecase)`` maps object keys to columns by name.
-* ``copy_line(values)`` renders one row in PostgreSQL's COPY CSV format (``sql_queries.COPY_CSV``):
-  orjson writes the row as a JSON array, which, without its brackets, is already a CSV line for
-  every row of plain strings, numbers and nulls.
+* ``copy_chunks(stream, name, mapping)`` is the loader's hot loop: every object of a stream mapped
+  to a row and rendered for COPY, a chunk of lines at a time; ``copy_files`` the same for a batch
+  of one-line files.
+* ``copy_line(values)`` and ``copy_lines(rows)`` render rows in the COPY CSV format of
+  ``sql_queries.copy_from_stdin``: orjson writes rows as JSON arrays, which, without their
+  brackets, are already CSV lines for rows of plain strings, numbers and nulls.
 """
 
 from __future__ import annotations
