@@ -100,7 +100,8 @@ def etl_steps(engine: str, config: Config) -> list[Step]:
     after_load = [Step("analyze staging", "ddl", statement) for statement in q.AFTER_LOAD_QUERIES[engine]]
     session = [Step("settings", "ddl", statement) for statement in q.SESSION_QUERIES[engine]]
     enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if q.ENGINE_SQL[engine]["enforces_primary_keys"] else set()
-    checks = [Step(name, "enforced" if name in enforced else "check", statement) for name, statement in q.QUALITY_CHECKS]
+    checks = [Step(name, "enforced" if name in enforced else "check", statement)
+              for name, statement in q.QUALITY_CHECKS]
     return session + clear_staging + _load_steps(engine, config) + after_load + clear_star + inserts + checks
 
 

@@ -225,9 +225,10 @@ def test_copy_files_reads_one_line_files_as_one_chunk_or_not_at_all():
 
 
 _SONG_KEYS = [column.name for column in q.STAGING_SONGS.columns]
-_values = st.one_of(st.none(), st.text(alphabet="abc", max_size=3), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
-                    st.text(alphabet='ab:"\\ \t\n{}[],é\u2028', max_size=8),
-                    st.lists(st.integers(0, 9), max_size=2), st.dictionaries(st.sampled_from("xy"), st.integers(0, 9), max_size=2))
+_values = st.one_of(
+    st.none(), st.text(alphabet="abc", max_size=3), st.booleans(), st.integers(-2**70, 2**70),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(alphabet='ab:"\\ \t\n{}[],é\u2028', max_size=8),
+    st.lists(st.integers(0, 9), max_size=2), st.dictionaries(st.sampled_from("xy"), st.integers(0, 9), max_size=2))
 
 
 @st.composite
