@@ -1,6 +1,7 @@
 """Hostile config and secrets: no config value can rewrite a statement, no secret reaches output."""
 
 import ast
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,6 +41,19 @@ BASE = {
     "S3": {"LOG_DATA": "s3://udacity-dend/log_data", "SONG_DATA": "s3://udacity-dend/song_data",
            "LOG_JSONPATH": "s3://udacity-dend/log_json_path.json", "REGION": "us-west-2"},
 }
+
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children():
+    """Children started here get Ctrl-C as at a terminal. A process started as a background job
+    inherits SIGINT ignored (POSIX), keeps it ignored across exec, and Python then never turns it
+    into KeyboardInterrupt: so the children get the default, whatever this process was given."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def write_cfg(path: Path, values: dict) -> Path:
@@ -179,14 +193,15 @@ def test_password_never_in_output_across_failures(tmp_path, pg_params, schema, c
     # Ctrl-C while a load is under way: a generated data set big enough to interrupt
     from sparkify.generate import generate
 
-    generate(str(tmp_path / "big"), events=60_000, songs=2_000, days=3, seed=3)
+    generate(str(tmp_path / "big"), events=150_000, songs=2_000, days=3, seed=3)
     big = cfg({("S3", "LOG_DATA"): str(tmp_path / "big" / "log_data"),
                  ("S3", "SONG_DATA"): str(tmp_path / "big" / "song_data")})
-    child = subprocess.Popen([sys.executable, "etl.py", "--config", big], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    with ctrl_c_reaches_children():
+        child = subprocess.Popen([sys.executable, "etl.py", "--config", big], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
     first = child.stderr.readline()  # "target: ...", printed just before the load starts
     assert first.startswith("target: "), first
-    child.send_signal(signal.SIGINT)  # the 60,000-event load that follows takes most of a second
+    child.send_signal(signal.SIGINT)  # the 150,000-event run that follows takes about a second
     out, err = child.communicate(timeout=60)
     err = first + err
     outputs["Ctrl-C"] = subprocess.CompletedProcess(child.args, child.returncode, out, err)
@@ -247,14 +262,15 @@ def test_ctrl_c_with_loader_workers_is_one_line(tmp_path, write_config, conn):
     """Ctrl-C on a terminal reaches the whole process group: the loader's workers too."""
     from sparkify.generate import generate
 
-    generate(str(tmp_path / "big"), events=60_000, songs=2_000, days=3, seed=3)
+    generate(str(tmp_path / "big"), events=150_000, songs=2_000, days=3, seed=3)
     cfg = write_config(log_data=tmp_path / "big" / "log_data", song_data=tmp_path / "big" / "song_data",
                        log_jsonpath=tmp_path / "big" / "log_json_path.json")
     assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
     for delay in (0.0, 0.4, 0.9):  # while the workers start, and while they render
-        child = subprocess.Popen([sys.executable, "etl.py", "--config", str(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                 env={**os.environ, "SPARKIFY_LOAD_WORKERS": "2"})
+        with ctrl_c_reaches_children():
+            child = subprocess.Popen([sys.executable, "etl.py", "--config", str(cfg)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True, env={**os.environ, "SPARKIFY_LOAD_WORKERS": "2"})
         first = child.stderr.readline()
         assert first.startswith("target: "), first
         time.sleep(delay)
