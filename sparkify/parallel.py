@@ -1,9 +1,9 @@
 """Parse and render rows in worker processes while this process feeds COPY.
 
-Per event, Python's parsing and rendering cost about twice what the server's COPY costs, so on one
-core the server waits for Python. For large local inputs the work is split into tasks -- byte
+Per event, Python's parsing and rendering cost more than twice what the server's COPY costs, so on
+one core the server waits for Python. For large local inputs the work is split into tasks -- byte
 ranges of big files, cut at line ends, and batches of small files -- rendered by a pool of worker
-processes; this process sends their text to COPY in input order, so the rows and their order are
+processes; this process sends their COPY bytes on in input order, so the rows and their order are
 exactly those of the one-process loader.
 
 A worker never reports an error itself: a task that fails in any way (bad input, a pretty-printed
