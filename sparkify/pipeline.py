@@ -52,6 +52,7 @@ class Step:
     statement: sql.Composable | None = None
     load: LoadSpec | None = None
     errors_view: str | None = None  # keep-errors: the system view the statement reads
+    table: str | None = None  # validate (Redshift): the staging table the NOLOAD COPY checks
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def validate_steps(engine: str, config: Config) -> list[Step]:
     src = config.sources
     if engine == "redshift":
         _require_redshift_sources(config)
-        return [Step(f"check {table.name}", "validate", statement)
+        return [Step(f"check {table.name}", "validate", statement, table=table.name)
                 for table, statement in zip(q.STAGING_TABLES, q.validate_copy_queries(src, config.iam_role_arn))]
     return [Step(f"check {spec.table.name}", "validate", load=spec)
             for spec in (step.load for step in _load_steps(engine, config))]
@@ -166,7 +167,6 @@ def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[lo
                                                  format_what=spec.format_what, access=spec.access,
                                                  show_progress=show_progress))
             continue
-        table = step.label.split()[-1]
         try:
             with conn.cursor() as cur:
                 cur.execute(step.statement)
@@ -177,7 +177,7 @@ def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[lo
         errors = redshift.fetch_after_copy(conn, limit=VALIDATE_SHOW)
         if isinstance(errors, str):
             raise DatabaseError(f"{step.label}: the load errors could not be read: {errors}")
-        results.append(loader.Validation(table, None, None, errors.total, errors.first))
+        results.append(loader.Validation(step.table, None, None, errors.total, errors.first))
     return results
 
 
