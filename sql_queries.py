@@ -310,7 +310,9 @@ LAST_COPY_COUNT = sql.SQL("SELECT pg_last_copy_count()")
 
 # --- The transform: the same SQL on both engines -------------------------------------------
 
-# When a play happened: ts is epoch milliseconds. songplays and time use this one expression.
+# A play: a NextSong event with a user id. When it happened: ts is epoch milliseconds. songplays,
+# time and the checks use these (each given the alias of staging_events in its query).
+_IS_PLAY = sql.SQL("{0}.page = 'NextSong' AND {0}.user_id <> ''")
 _START_TIME = sql.SQL("TIMESTAMP 'epoch' + {}.ts / 1000.0 * INTERVAL '1 second'")
 
 # One row per NextSong event with a user id. The song is the one whose title and artist name equal
@@ -336,7 +338,7 @@ LEFT JOIN (
                    ORDER BY ABS(s.duration - k.length) ASC NULLS LAST, s.song_id
                ) AS match_rank
         FROM (
-            SELECT DISTINCT song, artist, length FROM staging_events WHERE page = 'NextSong' AND user_id <> ''
+            SELECT DISTINCT e.song, e.artist, e.length FROM staging_events AS e WHERE {e_is_play}
         ) AS k
         JOIN staging_songs AS s ON s.title = k.song AND s.artist_name = k.artist
     ) AS c
@@ -344,8 +346,9 @@ LEFT JOIN (
 ) AS b
     ON b.song = p.song AND b.artist = p.artist
    AND COALESCE(b.length, 0) = COALESCE(p.length, 0) AND (b.length IS NULL) = (p.length IS NULL)
-WHERE p.page = 'NextSong' AND p.user_id <> ''
-""").format(start_time=_START_TIME.format(sql.Identifier("p")))
+WHERE {p_is_play}
+""").format(start_time=_START_TIME.format(sql.Identifier("p")), e_is_play=_IS_PLAY.format(sql.Identifier("e")),
+           p_is_play=_IS_PLAY.format(sql.Identifier("p")))
 
 # One row per non-empty user id over all events; attributes from the user's latest event. Only the
 # events at each user's latest ts (ts is NOT NULL) are ranked, not every event: the sort is small.
@@ -412,10 +415,10 @@ SELECT t.start_time,
        EXTRACT(HOUR FROM t.start_time), EXTRACT(DAY FROM t.start_time), EXTRACT(WEEK FROM t.start_time),
        EXTRACT(MONTH FROM t.start_time), EXTRACT(YEAR FROM t.start_time), EXTRACT(DOW FROM t.start_time)
 FROM (
-    SELECT DISTINCT {start_time} AS start_time FROM staging_events AS e WHERE e.page = 'NextSong' AND e.user_id <> ''
+    SELECT DISTINCT {start_time} AS start_time FROM staging_events AS e WHERE {is_play}
 ) AS t
 ORDER BY t.start_time
-""").format(start_time=_START_TIME.format(sql.Identifier("e")))
+""").format(start_time=_START_TIME.format(sql.Identifier("e")), is_play=_IS_PLAY.format(sql.Identifier("e")))
 
 INSERT_TABLE_QUERIES = [
     ("songplays", SONGPLAY_TABLE_INSERT),
@@ -463,8 +466,8 @@ QUALITY_CHECKS = (
        ("every songplay's song_id is in songs", _orphans("song_id", "songs", "song_id")),
        ("every songplay's artist_id is in artists", _orphans("artist_id", "artists", "artist_id")),
        ("NextSong events in staging = rows in songplays", sql.SQL(
-           "SELECT ABS((SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong' AND user_id <> '')"
-           " - (SELECT COUNT(*) FROM songplays))"))]
+           "SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {})"
+           " - (SELECT COUNT(*) FROM songplays))").format(_IS_PLAY.format(sql.Identifier("e"))))]
 )
 
 

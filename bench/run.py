@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import math
 import os
@@ -162,10 +163,11 @@ def _text_line(values) -> str:
 def rendered_events(data: Path) -> dict[str, tuple[sql.Composable, bytes]]:
     """The staging_events rows rendered for COPY in memory: in the text format, and in the CSV format
     the project's loader sends (statement, payload); FREEZE, as the project's load, after TRUNCATE."""
-    rows = list(event_rows(data))
-    text = "".join(map(_text_line, rows)).encode()
-    csv = b"".join(records.copy_lines(rows[start:start + 1000]) for start in range(0, len(rows), 1000))
-    del rows
+    text, csv, rows = [], [], event_rows(data)
+    while batch := list(itertools.islice(rows, 1000)):  # never all the rows in memory at once
+        text.append("".join(map(_text_line, batch)).encode())
+        csv.append(records.copy_lines(batch))
+    text, csv = b"".join(text), b"".join(csv)
     columns = sql.SQL(", ").join(map(sql.Identifier, q.STAGING_EVENTS.column_names))
     return {"text": (sql.SQL("COPY staging_events ({}) FROM STDIN WITH (FREEZE)").format(columns), text),
             "csv": (q.copy_from_stdin(q.STAGING_EVENTS, freeze=True), csv)}

@@ -97,8 +97,7 @@ def mapping_for(table: q.Table, json_format: str, paths_file: bytes | None) -> R
         paths = records.parse_jsonpaths(paths_file, json_format, len(table.columns))
         mapper = records.jsonpaths_mapper(paths)
         text_values = records.jsonpaths_mapper([paths[i] for i in text])
-        if all(len(path) == 1 and isinstance(path[0], str) for path in paths):
-            keys = [path[0] for path in paths]
+        keys = records.top_level_keys(paths)
     inexact = {int, float, list, dict}
     text_of_row = operator.itemgetter(*text) if len(text) > 1 else (lambda row: [row[i] for i in text])
 

@@ -153,26 +153,29 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
                 if found is None and not takeover:
                     raise LoadError(f"{name}, line {line_no}: not whole JSON objects")
                 if found is None:  # the strict reader reads the rest of the file
-                    yield numbers, items
+                    if items:
+                        empty = False
+                        yield numbers, items
                     later = itertools.chain(pending, itertools.chain.from_iterable(chunks))
                     rest = itertools.chain([raw], (b"\n" + line for line in later))
                     for line, obj in _strict_objects(rest, name, line_no, offset):
                         empty = False
                         yield (line,), [exact(obj)]
                     numbers, items = [], []
-                    break
+                    break  # ``chunks`` is spent: the outer loop ends too
                 numbers.extend(line_no for _ in found)
                 items.extend(exact(obj) for obj in found)
             offset += len(raw) + 1
-        empty = empty and not items
-        yield numbers, items
+        if items:
+            empty = False
+            yield numbers, items
     if empty and require_object:
         raise LoadError(f"{name}, line 1: empty file: no JSON object in it")
 
 
 def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
-    """The rows of a chunk in which every line is one plain object (the checks of ``_fast_object``,
-    made for all lines at once), or None: read this chunk line by line. Where the mapping has a
+    """The rows of a chunk in which every line is one plain object (``_fast_object``'s checks, made
+    for all lines at once), or None: read this chunk line by line. Where the mapping has a
     decoder, each line goes straight to its row; else through orjson's dict."""
     if mapping.decode is not None:
         try:
@@ -206,8 +209,9 @@ def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
 
 def _keys_once(lines: list[bytes], sizes: list[int]) -> bool:
     """True if each line has as many keys as its object (``sizes``): no key twice, nothing nested.
-    As many colons as keys proves it; where there are more (a colon inside a string), the test of
-    ``_fast_object``: as many '":' as keys, and no key followed by blanks."""
+    Every key is followed by a colon, so as many colons as keys proves it. Where there are more (a
+    colon inside a string, or a nested object): every key ends '":' (a quote inside a string is
+    escaped), so as many '":' as keys, and no key followed by blanks (which that count misses)."""
     colons = list(map(bytes.count, lines, itertools.repeat(b":")))
     if colons == sizes:
         return True
@@ -276,15 +280,8 @@ def _fast_object(text: bytes) -> dict | None:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
-    if type(obj) is not dict:
-        return None
-    # Every key is followed by a colon, so as many colons as keys means no key twice and nothing
-    # nested. With more (a colon inside a string, or a nested object): every key ends '":' (a quote
-    # inside a string is escaped), so fewer keys than that means a duplicated key or a nested
-    # object, and a key followed by blanks is not counted: let the strict reader look at those
-    colons = text.count(b":")
-    if colons != len(obj) and (text.count(b'":') != len(obj) or _KEY_SPACE.search(text) is not None):
-        return None
+    if type(obj) is not dict or not _keys_once([text], [len(obj)]):
+        return None  # not an object, or a key twice or something nested: the strict reader decides
     return obj
 
 
@@ -447,10 +444,17 @@ def value_at(obj, path: Path):
     return obj
 
 
+def top_level_keys(paths: Sequence[Path]) -> list[str] | None:
+    """The key of each path where every path is one top-level key (``$['artist']``), else None."""
+    if all(len(path) == 1 and isinstance(path[0], str) for path in paths):
+        return [path[0] for path in paths]
+    return None
+
+
 def jsonpaths_mapper(paths: Sequence[Path]) -> Callable[[dict], Sequence]:
-    simple = [path[0] if len(path) == 1 and isinstance(path[0], str) else None for path in paths]
-    if all(key is not None for key in simple):
-        return _keys_mapper(simple)
+    keys = top_level_keys(paths)
+    if keys is not None:
+        return _keys_mapper(keys)
     return lambda obj: [value_at(obj, path) for path in paths]
 
 
@@ -570,25 +574,22 @@ def _only_quote_escapes(out: bytes) -> bool:
 
 def copy_line(values: Sequence) -> bytes:
     """One row in COPY CSV format."""
-    try:
-        out = _dumps(values)
-    except TypeError:  # an integer beyond 64 bits (from the strict reader)
-        out = b"[{"
-    if out.find(b"[", 1) < 0 and b"{" not in out and _only_quote_escapes(out):
-        return out[1:-1] + b"\n"
-    return (",".join(map(csv_field, values)) + "\n").encode("utf-8")
+    return copy_lines((values,))
 
 
 def copy_lines(rows: Sequence[Sequence]) -> bytes:
-    """Many rows in COPY CSV format: one JSON array of them all, where no string holds a ``[``
-    (so each ``],[`` is where a row ends and the next begins); else row by row."""
+    """Rows in COPY CSV format: one JSON array of them all where it is plain -- no ``[`` in any
+    string (so each ``],[`` is where a row ends and the next begins), nothing nested, no escape but
+    \\" -- else row by row, and a row that is not plain value by value."""
     try:
         out = _dumps(rows)
-    except TypeError:
+    except TypeError:  # an integer beyond 64 bits (from the strict reader)
         out = b"[{"
     if out.count(b"[") == len(rows) + 1 and b"{" not in out and _only_quote_escapes(out):
         return out[2:-2].replace(b"],[", b"\n") + b"\n"
-    return b"".join(map(copy_line, rows))
+    if len(rows) > 1:
+        return b"".join(copy_lines((row,)) for row in rows)
+    return (",".join(map(csv_field, rows[0])) + "\n").encode("utf-8")
 
 
 def csv_field(value) -> str:
