@@ -58,12 +58,17 @@ _DECODER = json.JSONDecoder(
 )
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
+# Any JSON value, as msgspec reads it: an integer of any size stays an int (orjson reads one beyond
+# 64 bits as a float, so -9223372036854775809 would reach a column as -9.223372036854776e+18), the
+# same as the whole-chunk decoder (``row_decoder``) reads it.
+_decode_any = msgspec.json.Decoder().decode
+
 
 def read_objects(stream: BinaryIO, name: str, chunk_size: int = CHUNK_SIZE,
                  needs_exact: Callable[[dict], bool] | None = None) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each top-level JSON object in ``stream``.
 
-    Fast path: one object per line, parsed with orjson (numbers become int/float). A line that is
+    Fast path: one object per line, parsed by msgspec (numbers become int/float). A line that is
     not exactly one object, whose key count does not add up (a duplicated key), or for which
     ``needs_exact(obj)`` says a number's source text matters, is parsed again by the strict
     reader, which keeps numbers' text (``JsonNumber``); from a line that is not whole objects
@@ -176,7 +181,7 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
 def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
     """The rows of a chunk in which every line is one plain object (``_fast_object``'s checks, made
     for all lines at once), or None: read this chunk line by line. Where the mapping has a
-    decoder, each line goes straight to its row; else through orjson's dict."""
+    decoder, each line goes straight to its row; else through msgspec's dict."""
     if mapping.decode is not None:
         try:
             rows = list(map(mapping.decode, lines))
@@ -186,8 +191,8 @@ def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
             # every key is there, and only those: as many colons as columns, no key twice
             return rows if _keys_once(lines, [len(rows[0])] * len(lines)) else None
     try:
-        objects = list(map(orjson.loads, lines))
-    except orjson.JSONDecodeError:
+        objects = list(map(_decode_any, lines))
+    except msgspec.DecodeError:
         return None
     if not objects or set(map(type, objects)) != {dict}:
         return None
@@ -274,11 +279,11 @@ _KEY_SPACE = re.compile(rb'"[ \t\r]+:')
 
 
 def _fast_object(text: bytes) -> dict | None:
-    """One whole object by orjson, or None where the strict reader must decide (surrounding
+    """One whole object by msgspec, or None where the strict reader must decide (surrounding
     whitespace is fine; a blank line is None)."""
     try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        obj = _decode_any(text)
+    except msgspec.DecodeError:
         return None
     if type(obj) is not dict or not _keys_once([text], [len(obj)]):
         return None  # not an object, or a key twice or something nested: the strict reader decides

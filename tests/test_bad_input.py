@@ -1,6 +1,7 @@
 """Bad input: every must-reject case stops etl.py with one line naming file, line and reason, and
 leaves every table exactly as it was; every awkward-but-valid case loads byte for byte."""
 
+import codecs
 import json
 import shutil
 
@@ -12,7 +13,7 @@ import create_tables
 import etl
 import sql_queries as q
 from conftest import SAMPLE, fetch_all
-from sparkify import loader
+from sparkify import loader, pipeline
 
 EVENTS = "log_data/2018/11/2018-11-29-events.json"
 SONG = "song_data/Z/Z/Z/TRZZZZZ12345678901.json"
@@ -52,6 +53,13 @@ MUST_REJECT = [
     ("duplicated key", EVENTS, f'{{"ts": {TS}, "page": "Home", "ts": {TS + 1}}}',
      "line 1: invalid JSON: duplicated key 'ts'"),
     ("empty file", EVENTS, "  \n", "line 1: empty file: no JSON object in it"),
+    # the offset counts the BOM's 3 bytes: byte 56 of the text after it
+    ("invalid UTF-8 after a BOM", EVENTS, codecs.BOM_UTF8 + f'{{"ts": {TS}}}\n{{"ts": {TS}, "song": "caf'.encode()
+     + b'\xe9"}', "line 2: invalid UTF-8 (byte offset 59)"),
+    ("a BOM on a later line", EVENTS, f'{{"ts": {TS}}}\n'.encode() + codecs.BOM_UTF8 + f'{{"ts": {TS}}}'.encode(),
+     "line 2: invalid JSON: Expecting value"),
+    ("an integer beyond 64 bits", SONG, '{"song_id": "SOZZ", "year": -9223372036854775809}',
+     "line 1, column year: value \"-9223372036854775809\" is out of range for type smallint (loading staging_songs)"),
 ]
 
 
@@ -224,9 +232,10 @@ def test_max_errors_from_config_and_pretty_printed_file(warehouse, conn, capsys,
 
 # --- etl.py --validate: every problem at once, no table changed ----------------------------------
 
-def test_validate_reports_every_must_reject_case_at_once(warehouse, conn, capsys):
+def test_validate_reports_every_must_reject_case_at_once(warehouse, conn, capsys, monkeypatch):
     """Each must-reject case in a file of its own: one run lists all of them, changing nothing."""
     data, config, before = warehouse
+    monkeypatch.setattr(pipeline, "VALIDATE_SHOW", len(MUST_REJECT))  # every one shown, not the first 20
     expected = []
     for number, (case, relative, content, message) in enumerate(MUST_REJECT):
         bad = data / relative.replace(".json", f"-bad{number:02d}.json")

@@ -1,0 +1,248 @@
+"""Mutation testing: does the suite notice a careless change?
+
+Run:  python tests/mutate.py [--only NAME ...] [--list] [--markdown]
+
+Each mutation below is a small semantic edit of the kind a careless change makes -- to the SQL
+fragments in sql_queries.py (which no Python mutation tool reaches) and to the reader, the row
+mapping, the config and the worker code. For each one the script copies the checkout to a temporary
+folder (never touching this one), applies the edit there, runs the tests that guard that code and
+prints ``killed`` (a test failed) or ``survived`` (every test passed), then the score. Mutations
+marked ``equivalent`` cannot change any result (the reason is given) and are not scored.
+
+The tests run on the embedded PostgreSQL, or on the server SPARKIFY_TEST_DSN names (faster: no
+server start per mutation). Exit 0 when every scored mutation was killed, 1 otherwise, 2 when a
+mutation no longer matches the code (update its text). The list and the latest score are in
+CONTRIBUTING.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    edits: tuple[tuple[str, str], ...]  # (text that occurs exactly once, its replacement)
+    tests: tuple[str, ...]
+    equivalent: str = ""  # why it cannot change any result
+
+
+def m(name, path, old, new, *tests, equivalent=""):
+    edits = tuple(zip(old, new)) if isinstance(old, tuple) else ((old, new),)
+    return Mutation(name, path, edits, tests, equivalent)
+
+
+SQL = "sql_queries.py"
+REC = "sparkify/records.py"
+LOADER = "sparkify/loader.py"
+CONFIG = "sparkify/config.py"
+PAR = "sparkify/parallel.py"
+RULES = "tests/test_transform_rules.py"
+PIPE = "tests/test_pipeline.py"
+CHECKS = "tests/test_quality_checks.py"
+BAD = "tests/test_bad_input.py"
+LOAD_T = "tests/test_loader.py"
+CONF_T = "tests/test_config.py"
+PAR_T = "tests/test_parallel.py"
+
+MUTATIONS = [
+    # --- the transform (sql_queries.py) ---
+    m("song match: no song_id tie-break", SQL,
+      "ORDER BY ABS(s.duration - k.length) ASC NULLS LAST, s.song_id", "ORDER BY ABS(s.duration - k.length) ASC NULLS LAST",
+      RULES),
+    m("song match: farthest duration", SQL,
+      "ORDER BY ABS(s.duration - k.length) ASC NULLS LAST", "ORDER BY ABS(s.duration - k.length) DESC NULLS LAST",
+      RULES),
+    m("song match: title only, not the artist", SQL,
+      "ON s.title = k.song AND s.artist_name = k.artist", "ON s.title = k.song", RULES, PIPE),
+    m("song match: a NULL length joins the 0-length group too", SQL,
+      " AND (b.length IS NULL) = (p.length IS NULL)", "", RULES),
+    m("a play: any user id, even ''", SQL,
+      "_IS_PLAY = sql.SQL(\"{0}.page = 'NextSong' AND {0}.user_id <> ''\")",
+      "_IS_PLAY = sql.SQL(\"{0}.page = 'NextSong'\")", RULES),
+    m("a play: any page", SQL,
+      "_IS_PLAY = sql.SQL(\"{0}.page = 'NextSong' AND {0}.user_id <> ''\")",
+      "_IS_PLAY = sql.SQL(\"{0}.user_id <> ''\")", RULES, PIPE),
+    m("start_time: whole seconds (integer division)", SQL, "ts / 1000.0 * INTERVAL", "ts / 1000 * INTERVAL",
+      RULES, PIPE),
+    m("time: weekday 1 = Monday ... 7 = Sunday", SQL, "EXTRACT(DOW FROM t.start_time)",
+      "EXTRACT(ISODOW FROM t.start_time)", RULES, PIPE),
+    m("time: week of the year counted from 1 January", SQL, "EXTRACT(WEEK FROM t.start_time)",
+      "CAST(FLOOR((EXTRACT(DOY FROM t.start_time) - 1) / 7) + 1 AS SMALLINT)", RULES, PIPE),
+    m("users: the earliest ts, not the latest", SQL, "MAX(ts) AS ts", "MIN(ts) AS ts", RULES, PIPE),
+    m("users: at the same ts, the first item in the session", SQL, "e.item_in_session DESC NULLS LAST",
+      "e.item_in_session ASC NULLS LAST", RULES),
+    m("users: rank the latest-ts events by ts ascending", SQL, "ORDER BY e.ts DESC NULLS LAST,",
+      "ORDER BY e.ts ASC NULLS LAST,", RULES,
+      equivalent="only events at the user's latest ts are ranked: their ts are all equal"),
+    m("artists: coordinates before location", SQL,
+      ("ORDER BY CASE WHEN artist_location IS NULL OR artist_location = '' THEN 1 ELSE 0 END,\n"
+       "                        CASE WHEN artist_latitude IS NULL OR artist_longitude IS NULL THEN 1 ELSE 0 END,"),
+      ("ORDER BY CASE WHEN artist_latitude IS NULL OR artist_longitude IS NULL THEN 1 ELSE 0 END,\n"
+       "                        CASE WHEN artist_location IS NULL OR artist_location = '' THEN 1 ELSE 0 END,"),
+      RULES),
+    m("artists: coordinates not preferred", SQL,
+      "                        CASE WHEN artist_latitude IS NULL OR artist_longitude IS NULL THEN 1 ELSE 0 END,\n",
+      "", RULES),
+    m("artists: the largest song_id", SQL, "                        song_id, artist_name\n",
+      "                        song_id DESC, artist_name\n", RULES, PIPE),
+    m("artists: every song's row, not one per artist", SQL, "WHERE a.preference = 1", "WHERE a.preference <= 2",
+      RULES, PIPE),
+    m("songs: every copy of a song_id", SQL, "WHERE s.copy_no = 1", "WHERE s.copy_no >= 1", PIPE, LOAD_T),
+    m("songs: skip NULL song ids (already NOT NULL in staging)", SQL, "    WHERE song_id IS NOT NULL\n", "", PIPE,
+      equivalent="staging_songs.song_id is NOT NULL: a song without one is rejected at load time"),
+    m("checks: an unmatched play (NULL song_id) counts as an orphan", SQL,
+      "FROM songplays AS f WHERE f.{column} IS NOT NULL\"\n        \" AND NOT EXISTS",
+      "FROM songplays AS f WHERE\"\n        \" NOT EXISTS", PIPE),
+    m("checks: the artist orphan check deleted", SQL,
+      "       (\"every songplay's artist_id is in artists\", _orphans(\"artist_id\", \"artists\", \"artist_id\")),\n",
+      "", CHECKS),
+    m("checks: a NULL-key check looks for non-NULL keys", SQL, "SELECT COUNT(*) FROM {table} WHERE {key} IS NULL",
+      "SELECT COUNT(*) FROM {table} WHERE {key} IS NULL AND {key} IS NOT NULL", CHECKS),
+    m("checks: the play count compared with every NextSong event", SQL,
+      "\"SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {})\"",
+      "\"SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {} OR TRUE)\"", CHECKS, PIPE),
+    m("clearing: songplays not emptied before a rerun", SQL,
+      "for table in STAR_TABLES] for engine in ENGINES}", "for table in STAR_TABLES[1:]] for engine in ENGINES}",
+      PIPE),
+    m("COPY: an empty string loads as NULL", SQL, "NULL 'null', ESCAPE", "NULL '', ESCAPE", BAD),
+    # --- the reader (sparkify/records.py) ---
+    m("reader: the BOM's length left out of byte offsets", REC,
+      "raw, offset = raw[len(_BOM):], len(_BOM)", "raw, offset = raw[len(_BOM):], 0", BAD),
+    m("reader: a BOM accepted on any line", REC,
+      "if line_no == 1 and raw.startswith(_BOM):", "if raw.startswith(_BOM):", BAD),
+    m("reader: big integers read by orjson (as floats) line by line", REC,
+      ("        obj = _decode_any(text)\n    except msgspec.DecodeError:",),
+      ("        obj = orjson.loads(text)\n    except orjson.JSONDecodeError:",), LOAD_T, BAD),
+    m("reader: a duplicated key let through the colon count", REC,
+      "    if colons == sizes:\n        return True", "    if colons >= sizes:\n        return True", BAD, LOAD_T),
+    m("reader: an empty file accepted", REC, "if empty and require_object:", "if False and require_object:", BAD),
+    m("reader: a lone surrogate accepted by the strict reader", REC,
+      "        if not isinstance(obj, dict) or not _encodable(obj):", "        if not isinstance(obj, dict):", BAD),
+    m("reader: NaN and Infinity accepted", REC, "    parse_constant=_reject_constant,\n", "", BAD),
+    m("CSV: backslashes not escaped", REC, "'\"' + text.replace(\"\\\\\", \"\\\\\\\\\").replace(",
+      "'\"' + text.replace(", BAD),
+    m("CSV: every orjson escape passed through", REC,
+      "return out.count(b\"\\\\\") == out.count(b'\\\\\"')", "return True", BAD),
+    # --- the row mapping and MAX_ERRORS (sparkify/loader.py, records.py) ---
+    m("mapping: a number into a text column loses its source text", LOADER,
+      "inexact = {int, float, list, dict}", "inexact = {list, dict}", BAD, LOAD_T),
+    m("mapping: auto ignorecase takes the last of two keys that differ in case", REC,
+      "lowered.setdefault(key.lower(), value)", "lowered[key.lower()] = value", LOAD_T),
+    m("MAX_ERRORS N tolerates only N-1", LOADER, "if self.count > self.limit:", "if self.count >= self.limit:", BAD),
+    m("MAX_ERRORS: the top of a column's integer range accepted", REC, "None if -limit <= number < limit",
+      "None if -limit <= number <= limit", BAD, LOAD_T),
+    # --- config (sparkify/config.py) ---
+    m("config: an empty required value accepted", CONFIG, "if value is None or value == \"\":", "if value is None:",
+      CONF_T),
+    m("config: port 65536 accepted", CONFIG, "0 < int(port_text) < 65536", "0 < int(port_text) <= 65536", CONF_T),
+    m("config: quotes of different kinds stripped", CONFIG, "value[0] == value[-1] and value[0] in",
+      "value[0] in \"'\\\"\" and value[0] in", CONF_T),
+    m("config: SQL comment markers allowed", CONFIG,
+      "if not comments_allowed and any(marker in value for marker in SQL_COMMENT_MARKERS):",
+      "if False:", "tests/test_hostile.py"),
+    # --- the workers (sparkify/parallel.py) ---
+    m("workers: a line that starts at a range's first byte dropped", PAR,
+      "            if handle.read(1) != b\"\\n\":\n                handle.readline()",
+      "            handle.read(1)\n            handle.readline()", PAR_T),
+    m("workers: a range's last line not finished", PAR,
+      "            data += handle.readline()", "            pass", PAR_T),
+    m("workers: line numbers restart in every range", PAR,
+      "        self.file_lines[uri] += result.lines\n", "", PAR_T),
+    m("workers: results taken newest first", PAR, "(task, covered), future = window.popleft()",
+      "(task, covered), future = window.pop()", PAR_T),
+]
+
+
+def copy_checkout(target: Path) -> None:
+    """The files git knows of (tracked, or untracked and not ignored), as they are now."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def apply(copy: Path, mutation: Mutation) -> str:
+    """The original text of the mutated file; SystemExit(2) if an edit no longer matches."""
+    path = copy / mutation.path
+    original = text = path.read_text()
+    for old, new in mutation.edits:
+        if text.count(old) != 1:
+            print(f"mutation {mutation.name!r}: {old!r} occurs {text.count(old)} times in {mutation.path};"
+                  " update tests/mutate.py", file=sys.stderr)
+            raise SystemExit(2)
+        text = text.replace(old, new)
+    path.write_text(text)
+    return original
+
+
+def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> str:
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    try:
+        result = subprocess.run(command, cwd=copy, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "killed (timeout)"
+    if result.returncode == 0:
+        return "survived"
+    if result.returncode == 1:
+        return "killed"
+    tail = result.stdout.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+    return f"error (pytest exit {result.returncode}: {tail[0]})"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run the mutations whose name contains NAME")
+    parser.add_argument("--list", action="store_true", help="list the mutations, run nothing")
+    parser.add_argument("--markdown", action="store_true", help="print the results as a Markdown table")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per mutation's tests (default 900)")
+    args = parser.parse_args(argv)
+    chosen = [mu for mu in MUTATIONS if not args.only or any(part in mu.name for part in args.only)]
+    if args.list:
+        for mu in chosen:
+            print(f"{mu.path}: {mu.name}" + (f" (equivalent: {mu.equivalent})" if mu.equivalent else ""))
+        return 0
+    results = []
+    with tempfile.TemporaryDirectory(prefix="sparkify-mutants-") as folder:
+        copy = Path(folder)
+        copy_checkout(copy)
+        for number, mu in enumerate(chosen, 1):
+            started = time.monotonic()
+            original = apply(copy, mu)
+            try:
+                outcome = "equivalent" if mu.equivalent else run_tests(copy, mu.tests, args.timeout)
+            finally:
+                (copy / mu.path).write_text(original)
+            results.append((mu, outcome))
+            print(f"[{number}/{len(chosen)}] {outcome:<9} {mu.path}: {mu.name} ({time.monotonic() - started:.0f} s)",
+                  flush=True)
+    scored = [(mu, outcome) for mu, outcome in results if outcome != "equivalent"]
+    killed = sum(outcome.startswith("killed") for _, outcome in scored)
+    if args.markdown:
+        print("\n| # | file | mutation | result |\n|---|---|---|---|")
+        for number, (mu, outcome) in enumerate(results, 1):
+            shown = f"equivalent: {mu.equivalent}" if outcome == "equivalent" else outcome
+            print(f"| {number} | `{mu.path}` | {mu.name} | {shown} |")
+    print(f"\nmutations={len(results)} equivalent={len(results) - len(scored)} killed={killed}"
+          f" survived={len(scored) - killed} score={killed}/{len(scored)}"
+          f" ({100.0 * killed / len(scored) if scored else 100.0:.0f}%)")
+    return 0 if killed == len(scored) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Each data-quality check finds the violation it exists for: planted inside the ETL's transaction,
+just before the checks, the run fails naming that check (and no other) and commits nothing."""
+
+import pytest
+from psycopg2 import sql
+
+import create_tables
+import etl
+import sql_queries as q
+from conftest import fetch_all
+from sparkify import pipeline
+
+# check -> one statement that breaks exactly that rule in the freshly built star schema
+PLANTS = {
+    "songplays.songplay_id is unique": "UPDATE songplays SET songplay_id = 1 WHERE songplay_id = 2",
+    "users.user_id is unique": "INSERT INTO users SELECT * FROM users ORDER BY user_id LIMIT 1",
+    "songs.song_id is unique": "INSERT INTO songs SELECT * FROM songs ORDER BY song_id LIMIT 1",
+    "artists.artist_id is unique": "INSERT INTO artists SELECT * FROM artists ORDER BY artist_id LIMIT 1",
+    "time.start_time is unique": 'INSERT INTO "time" SELECT * FROM "time" ORDER BY start_time LIMIT 1',
+    "songplays.songplay_id has no NULL": "UPDATE songplays SET songplay_id = NULL WHERE songplay_id = 1",
+    "users.user_id has no NULL": "INSERT INTO users (user_id, level) VALUES (NULL, 'free')",
+    "songs.song_id has no NULL": "INSERT INTO songs (song_id, title) VALUES (NULL, 'x')",
+    "artists.artist_id has no NULL": "INSERT INTO artists (artist_id, name) VALUES (NULL, 'x')",
+    "time.start_time has no NULL": 'INSERT INTO "time" (start_time, hour) VALUES (NULL, 0)',
+    "songplays.start_time has no NULL": "UPDATE songplays SET start_time = NULL WHERE songplay_id = 1",
+    "songplays.user_id has no NULL": "UPDATE songplays SET user_id = NULL WHERE songplay_id = 1",
+    "every songplay's user is in users":
+        "DELETE FROM users WHERE user_id = (SELECT user_id FROM songplays WHERE songplay_id = 1)",
+    "every songplay's start_time is in time":
+        'DELETE FROM "time" WHERE start_time = (SELECT start_time FROM songplays WHERE songplay_id = 1)',
+    "every songplay's song_id is in songs":
+        "DELETE FROM songs WHERE song_id = (SELECT MIN(song_id) FROM songplays)",
+    "every songplay's artist_id is in artists":
+        "DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM songplays)",
+    "NextSong events in staging = rows in songplays": "DELETE FROM songplays WHERE songplay_id = 1",
+}
+
+
+def test_every_check_has_a_plant():
+    assert sorted(PLANTS) == sorted(name for name, _ in q.QUALITY_CHECKS)
+
+
+def table_state(conn):
+    return {table.name: sorted(fetch_all(conn, table.name, "1"), key=repr) for table in q.TABLES}
+
+
+@pytest.mark.parametrize("check", list(PLANTS))
+def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypatch, capsys, check):
+    config = write_config()
+    assert create_tables.main(["--config", str(config), "-q"]) == 0
+    # The keys' own constraints would stop the plant first: drop them, and run the uniqueness
+    # checks as Redshift does (it does not enforce primary keys).
+    with conn.cursor() as cur:
+        for table in q.STAR_TABLES:
+            if table.primary_key:
+                cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    sql.Identifier(table.name), sql.Identifier(f"{table.name}_pkey")))
+            for column in table.columns:
+                if column.identity:
+                    cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY").format(
+                        sql.Identifier(table.name), sql.Identifier(column.name)))
+                if column.not_null:
+                    cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
+                        sql.Identifier(table.name), sql.Identifier(column.name)))
+    conn.commit()
+    monkeypatch.setitem(q.ENGINE_SQL["postgres"], "enforces_primary_keys", False)
+    assert etl.main(["--config", str(config), "-q"]) == 0
+    before = table_state(conn)
+    capsys.readouterr()
+
+    plain_steps = pipeline.etl_steps
+
+    def planted(engine, cfg):
+        steps = plain_steps(engine, cfg)
+        first_check = next(i for i, step in enumerate(steps) if step.kind == "check")
+        return steps[:first_check] + [pipeline.Step("plant", "ddl", sql.SQL(PLANTS[check]))] + steps[first_check:]
+
+    monkeypatch.setattr(pipeline, "etl_steps", planted)
+    assert etl.main(["--config", str(config)]) == 1
+    out, err = capsys.readouterr()
+    failed = [line.split("  ")[0] for line in out.splitlines() if line.endswith("FAILED")]
+    assert failed == [check]
+    assert f"data-quality checks passed: {len(PLANTS) - 1} of {len(PLANTS)}" in out
+    last = err.splitlines()[-1]
+    assert last.startswith(f"error: data-quality check failed: {check} (")
+    assert last.endswith(" violations); rolled back, the warehouse is unchanged")
+    assert table_state(conn) == before
