@@ -22,13 +22,13 @@ def run_etl(args, config) -> int:
         engine = db.planned_engine(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
         plan = pipeline.validate_steps if args.validate else pipeline.etl_steps
-        cli.print_plan(pipeline.describe_steps(plan(engine, config)))
+        cli.print_plan(pipeline.describe_steps(plan(engine, config, db.planned_errors_view(config))))
         return 0
     if args.validate:
         return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        steps = pipeline.etl_steps(target.engine, config)
+        steps = pipeline.etl_steps(target.engine, config, target.errors_view)
         report = pipeline.Report()
         try:
             pipeline.execute(target.conn, steps, show_progress=cli.show_progress(args), report=report)
@@ -47,7 +47,7 @@ def validate(args, config, data: str) -> int:
     else:
         with db.open_target(config) as target:
             cli.log.info("checking %s for %s (%s)", data, target.description, target.engine)
-            results = pipeline.validate(target.conn, pipeline.validate_steps(target.engine, config),
+            results = pipeline.validate(target.conn, pipeline.validate_steps(target.engine, config, target.errors_view),
                                         show_progress=cli.show_progress(args))
     if not args.quiet:
         print(pipeline.format_validation(results))

@@ -12,7 +12,9 @@ one run on the same data:
 2. the project's own run (create_tables.py + etl.py, in a child process whose peak RSS is taken),
    and each stage of it; after one warm-up run, so files are read warm from the page cache;
 3. peers: a per-row INSERT loader (a slice, extrapolated, and said so), psycopg2's execute_values,
-   and DuckDB reading the same files into the same star schema.
+   and DuckDB reading the same files into the same star schema;
+4. compressed input: staging_events loaded from the event files and from the same files gzip'd
+   (``[S3] LOG_COMPRESSION = gzip``), in turn, printed as ``gzip_events_over_plain=<ratio>``.
 Prints a table, then one line: ``end_to_end_over_copy_limit=<ratio> peak_rss_mb=<n>``.
 With --scales, also runs the project end to end at each number of events (songs = events / 10)
 and prints seconds per row and peak RSS for each. The server is an embedded PostgreSQL in
@@ -311,11 +313,15 @@ def main(argv=None) -> int:
     ]
     if not args.no_duckdb:
         rows.append(measure("peer: DuckDB end to end, same files and SQL", events, duckdb_peer(data)))
+    plain_seconds, gzip_seconds = events_load_seconds(params, data, gzipped_events(data))
+    rows.append(measure("loader: events -> staging, plain files", events, plain_seconds))
+    rows.append(measure("loader: events -> staging, the same files gzip'd", events, gzip_seconds))
     print(f"{events:,} events, {song_rows:,} song files; PostgreSQL {server_version(params)}")
     print(table(rows))
     print(f"(the limit is the faster of COPY's text format, {formats['text']:.2f} s, and the CSV format the loader"
           f" sends, {formats['csv']:.2f} s; peak RSS of the largest loader worker process:"
           f" {round(project['worker_rss'] / 2**20)} MB)")
+    print(f"gzip_events_over_plain={gzip_seconds / plain_seconds:.2f}")
 
     if args.scales:
         print()
@@ -336,6 +342,37 @@ def scaling_table(params, args) -> str:
                      round(result["rss"] / 2**20), round(result["worker_rss"] / 2**20)))
     return format_table(("events", "song files", "seconds end to end", "us per event", "peak RSS MB",
                          "worker peak RSS MB"), rows)
+
+
+def gzipped_events(data: Path) -> Path:
+    """The data set's event files gzip'd, beside it (not under it: LOG_DATA is a prefix), made once."""
+    import gzip
+
+    target = data.parent / f"{data.name}-gzip"
+    if not (target / ".complete").exists():
+        for path in sorted((data / "log_data").rglob("*.json")):
+            out = target / path.relative_to(data)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(gzip.compress(path.read_bytes(), compresslevel=6))
+        (target / ".complete").write_text("")
+    return target
+
+
+def events_load_seconds(params, data: Path, gz: Path) -> tuple[float, float]:
+    """Seconds to load staging_events from the plain files and from the same files gzip'd, in turn,
+    each the best of two, each load rolled back (the loader as etl.py runs it, workers included)."""
+    best = {"none": math.inf, "gzip": math.inf}
+    with connect(params) as conn:
+        for _ in range(2):
+            for stored_as, folder in (("none", data), ("gzip", gz)):
+                with conn.cursor() as cur:
+                    started = time.perf_counter()
+                    loader.load_table(cur, q.STAGING_EVENTS, str(folder / "log_data"),
+                                      str(data / "log_json_path.json"), what="bench", stored_as=stored_as)
+                    best[stored_as] = min(best[stored_as], time.perf_counter() - started)
+                conn.rollback()
+    conn.close()
+    return best["none"], best["gzip"]
 
 
 def server_version(params) -> str:

@@ -133,7 +133,9 @@ def _split(uri: str) -> tuple[str, str]:
 
 def s3_read_policy(prefixes: list[str], objects: list[str]) -> dict:
     """Read-only access to exactly these S3 prefixes (listed and read, as COPY does with a prefix)
-    and these single objects (the JSONPaths file): no other key, no bucket-wide grant, no writes."""
+    and these single objects (the JSONPaths file, which COPY also lists and reads: "IAM permissions
+    for COPY, UNLOAD, and CREATE LIBRARY" in the Database Developer Guide): no other key, no
+    bucket-wide grant, no writes."""
     buckets: dict[str, list[str]] = {}
     resources = []
     for uri in prefixes:
@@ -142,6 +144,7 @@ def s3_read_policy(prefixes: list[str], objects: list[str]) -> dict:
         resources.append(f"arn:aws:s3:::{bucket}/{prefix}*")
     for uri in objects:
         bucket, key = _split(uri)
+        buckets.setdefault(bucket, []).append(key)
         resources.append(f"arn:aws:s3:::{bucket}/{key}")
     statements = [{"Sid": f"List{index}", "Effect": "Allow", "Action": "s3:ListBucket",
                    "Resource": f"arn:aws:s3:::{bucket}",

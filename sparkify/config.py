@@ -36,6 +36,7 @@ DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
 # Values that reach SQL are composed as literals or identifiers, where these are harmless; they are
 # refused all the same, so that no config value can even look like it comments a statement out.
 SQL_COMMENT_MARKERS = ("--", "/*", "*/")
+COMPRESSIONS = ("none", "gzip", "bzip2", "zstd")  # sparkify.compression.SETTINGS
 
 DEFAULT_SOURCES = {
     "LOG_DATA": str(SAMPLE_DIR / "log_data"),
@@ -88,6 +89,8 @@ class Sources:
     region: str | None = None
     max_errors: int = 0
     unsigned: bool = False
+    log_compression: str = "none"  # how the files are stored: none, gzip, bzip2, zstd
+    song_compression: str = "none"
 
     @property
     def access(self) -> S3Access:
@@ -279,4 +282,6 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         song_json=reader.choice(section, "SONG_JSON", SONG_JSON_FORMATS, "auto"),
         region=region,
         unsigned=reader.flag(section, "UNSIGNED"),
+        log_compression=reader.choice(section, "LOG_COMPRESSION", COMPRESSIONS, "none"),
+        song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
     )

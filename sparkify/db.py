@@ -31,6 +31,8 @@ class Target:
     conn: "psycopg2.extensions.connection"
     engine: str
     description: str
+    # Redshift: the system view that explains a COPY, as the server itself answered at connect time
+    errors_view: str = "stl_load_errors"
 
 
 def describe(config: Config) -> str:
@@ -47,6 +49,13 @@ def planned_engine(config: Config) -> str:
     if config.cluster.engine != "auto":
         return config.cluster.engine
     return "redshift" if config.cluster.host.endswith(REDSHIFT_HOST_SUFFIXES) else "postgres"
+
+
+def planned_errors_view(config: Config) -> str:
+    """The view that explains a Redshift COPY, as far as it is known without connecting (--dry-run):
+    a Serverless endpoint's name says so; a connection asks the server (``connect``)."""
+    serverless = config.cluster is not None and config.cluster.serverless
+    return q.LOAD_ERROR_VIEWS[1] if serverless else q.LOAD_ERROR_VIEWS[0]
 
 
 def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
@@ -90,6 +99,7 @@ def connect(config: Config) -> Target:
     conn = _connect_with_retries(params, where)
     try:
         engine = _engine(conn, config)
+        errors_view = _errors_view(conn) if engine == "redshift" else q.LOAD_ERROR_VIEWS[0]
         if config.cluster and config.cluster.schema:
             with conn.cursor() as cur:
                 cur.execute(q.SET_SEARCH_PATH.format(q.sql.Identifier(config.cluster.schema)))
@@ -97,7 +107,21 @@ def connect(config: Config) -> Target:
     except BaseException:
         conn.close()
         raise
-    return Target(conn=conn, engine=engine, description=where)
+    return Target(conn=conn, engine=engine, description=where, errors_view=errors_view)
+
+
+def _errors_view(conn) -> str:
+    """STL_LOAD_ERRORS where the server lets this user read it (a provisioned cluster), else
+    SYS_LOAD_ERROR_DETAIL (Redshift Serverless has no STL views, whatever its host is called: a
+    custom domain or a VPC endpoint has no tell-tale suffix)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(q.LOAD_ERROR_VIEW_PROBE)
+            cur.fetchall()
+        return q.LOAD_ERROR_VIEWS[0]
+    except psycopg2.Error:
+        conn.rollback()
+        return q.LOAD_ERROR_VIEWS[1]
 
 
 CONNECT_ATTEMPTS = 3

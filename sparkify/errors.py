@@ -25,6 +25,19 @@ class LoadError(SparkifyError):
     """Input that cannot be loaded into staging (bad JSON, bad value, bad JSONPaths)."""
 
 
+class CompressedInput(LoadError):
+    """A file read as plain JSON that starts like a gzip, bzip2 or zstd file; ``with_key`` names the
+    setting that would load it."""
+
+    def __init__(self, name: str, kind: str, key: str | None = None):
+        self.name, self.kind, self.key = name, kind, key
+        how = f"set {key} = {kind} to load it" if key else f"set the prefix's ..._COMPRESSION key to {kind}"
+        super().__init__(f"{name}, line 1: the file looks {kind}-compressed: {how}")
+
+    def with_key(self, key: str) -> "CompressedInput":
+        return CompressedInput(self.name, self.kind, key)
+
+
 class ConnectionFailed(SparkifyError):
     """The database cannot be reached or refuses the login."""
 
@@ -43,3 +56,10 @@ class NotConfirmed(SparkifyError):
 
 class InputProblems(SparkifyError):
     """etl.py --validate found problems in the input (nothing was changed)."""
+
+
+def first_line(exc) -> str:
+    """The first line of a psycopg2 error's primary message (its text where the server sent none)."""
+    diag = getattr(exc, "diag", None)
+    text = ((diag.message_primary if diag is not None else None) or str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 import sql_queries as q
 
-from . import parallel, records, sources
+from . import compression, parallel, records, sources
 from .config import S3Access
-from .errors import DatabaseError, LoadError
+from .errors import CompressedInput, DatabaseError, LoadError
 from .records import RowMapping
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class _Tolerance:
         self.count += 1
         if len(self.rejected) < self.keep:
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            self.rejected.append((self.table, uri, line, reason, text[:65535]))
+            self.rejected.append((self.table, uri, line, reason[:65535], text[:65535]))  # the columns' widths
         if self.count > self.limit:
             raise LoadError(f"{uri}, line {line}: {reason} ({self.count} bad records in {self.table},"
                             f" more than MAX_ERRORS={self.limit}; nothing was committed)")
@@ -161,7 +161,8 @@ class _CopyStream:
 
 
 def _read_whole(obj: sources.SourceObject) -> bytes:
-    with obj.open() as stream:
+    """The stored bytes (compressed, where the object is: decompressed as they are read)."""
+    with obj.open_raw() as stream:
         return stream.read()
 
 
@@ -188,9 +189,9 @@ def _opened(objects: Iterable[sources.SourceObject]) -> Iterator[tuple[sources.S
             obj, future = window.popleft()
             read_ahead()
             if future is not None:
-                yield obj, io.BytesIO(future.result())
-            elif obj.size <= PREFETCH_MAX_BYTES:
-                yield obj, io.BytesIO(_read_whole(obj))  # one read() of a small file, no chunk buffer
+                yield obj, obj.decompressing(io.BytesIO(future.result()))
+            elif obj.size <= PREFETCH_MAX_BYTES:  # one read() of a small file, no chunk buffer
+                yield obj, obj.decompressing(io.BytesIO(_read_whole(obj)))
             else:
                 with obj.open() as stream:
                     yield obj, stream
@@ -217,6 +218,8 @@ def _tolerant_records(stream, uri: str, needs_exact):
     number, any_record = 0, False
     for raw in lines:
         number += 1
+        if number == 1:
+            compression.refuse_if_compressed(raw, uri)
         if number == 1 and raw.startswith(records._BOM):
             raw = raw[len(records._BOM):]
         text = raw.strip()
@@ -270,17 +273,27 @@ def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance
 
 def load_table(cursor, table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
                access: S3Access | None = None, show_progress: bool = False, max_errors: int = 0,
-               freeze: bool = False) -> LoadResult:
+               freeze: bool = False, stored_as: str = compression.NONE, compression_what: str = "") -> LoadResult:
     """Load every object under ``location`` into ``table``; the caller owns the transaction.
 
-    ``what`` and ``format_what`` name the settings that gave ``location`` and ``json_format``, for
-    error messages. ``freeze``: COPY ... FREEZE, for a caller that emptied ``table`` and
-    ``load_errors`` with TRUNCATE in this transaction.
+    ``what``, ``format_what`` and ``compression_what`` name the settings that gave ``location``,
+    ``json_format`` and ``stored_as`` (how the files are compressed), for error messages.
+    ``freeze``: COPY ... FREEZE, for a caller that emptied ``table`` and ``load_errors`` with
+    TRUNCATE in this transaction.
     """
+    try:
+        return _load_table(cursor, table, location, json_format, what, format_what, access, show_progress,
+                           max_errors, freeze, stored_as)
+    except CompressedInput as exc:
+        raise exc.with_key(compression_what) if compression_what else exc from None
+
+
+def _load_table(cursor, table, location, json_format, what, format_what, access, show_progress, max_errors, freeze,
+                stored_as) -> LoadResult:
     started = time.perf_counter()
     paths_file = read_paths_file(json_format, format_what or what, access)  # the workers get it too
     mapping = mapping_for(table, json_format, paths_file)
-    objects = sources.list_objects(location, what, access)
+    objects = sources.list_objects(location, what, access, stored_as)
     origins = _Origins()
     workers = parallel.worker_count(objects) if not max_errors else 0
     with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
@@ -289,7 +302,8 @@ def load_table(cursor, table: q.Table, location: str, json_format: str, *, what:
         if tolerance is not None:
             lines = _tolerant_copy_lines(objects, mapping, table, tolerance, origins, progress)
         elif workers:
-            lines = parallel.copy_lines(objects, mapping, table, json_format, paths_file, workers, origins, progress)
+            lines = parallel.copy_lines(objects, mapping, table, json_format, paths_file, workers, origins, progress,
+                                        stored_as)
         else:
             lines = _copy_lines(objects, mapping, origins, progress)
         stream = _CopyStream(lines)
@@ -352,16 +366,21 @@ class Validation:
 
 
 def validate_table(table: q.Table, location: str, json_format: str, *, what: str, format_what: str = "",
-                   access: S3Access | None = None, show_progress: bool = False, keep: int = 100) -> Validation:
+                   access: S3Access | None = None, show_progress: bool = False, keep: int = 100,
+                   stored_as: str = compression.NONE, compression_what: str = "") -> Validation:
     """Parse and check every record as a load would, without a database: the loader's parse-only
-    mode. Every problem is counted; the first ``keep`` are returned."""
+    mode. Every problem is counted; the first ``keep`` are returned. A compressed file read as
+    plain JSON stops the check (a setting to fix, not a bad record)."""
     mapping = make_mapper(table, json_format, format_what or what, access)
-    objects = sources.list_objects(location, what, access)
+    objects = sources.list_objects(location, what, access, stored_as)
     tolerance = _Tolerance(table.name, math.inf, keep=keep)
     with tqdm(total=len(objects), desc=f"checking {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:
-        for _ in _tolerant_copy_lines(objects, mapping, table, tolerance, _Origins(), progress):
-            pass
+        try:
+            for _ in _tolerant_copy_lines(objects, mapping, table, tolerance, _Origins(), progress):
+                pass
+        except CompressedInput as exc:
+            raise exc.with_key(compression_what) if compression_what else exc from None
     first = tuple(Rejection(uri, line, reason) for _, uri, line, reason, _ in tolerance.rejected)
     return Validation(table.name, len(objects), tolerance.parsed, tolerance.count, first)
 

@@ -28,7 +28,7 @@ from typing import Iterator
 
 import sql_queries as q
 
-from . import records
+from . import compression, records
 from .errors import LoadError
 
 WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: none); unset: automatic
@@ -38,6 +38,12 @@ MIN_FILES = 20_000  # or this many files: opening and reading each costs more th
 CHUNK_BYTES = 4 << 20  # big files are cut into ranges of about this size
 BATCH_FILES = 1000  # small files go to a worker this many at a time
 BATCH_BYTES = 4 << 20
+# A compressed file cannot be cut into ranges: a worker decompresses it whole, and its rows come back
+# in one piece. So that memory stays bounded, such a file counts as this many times its stored size,
+# goes to a worker alone when that is over BATCH_BYTES, and is streamed by the parent instead when
+# it is over COMPRESSED_WHOLE_BYTES (a 2 MB gzip file of events is about 16 MB of JSON).
+COMPRESSED_EXPANSION = 8
+COMPRESSED_WHOLE_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Task:
     paths: tuple[str, ...]
     start: int = 0
     end: int | None = None
+    parent_reads: bool = False  # a big compressed file: streamed by the parent, not sent to a worker
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,18 @@ def plan(objects) -> list[tuple[Task, tuple]]:
             batch, batch_bytes = [], 0
 
     for obj in objects:
-        if obj.size > CHUNK_BYTES:
+        compressed = obj.compression != compression.NONE
+        size = obj.size * COMPRESSED_EXPANSION if compressed else obj.size
+        if compressed and size > BATCH_BYTES:
+            flush()
+            tasks.append((Task((obj.uri,), parent_reads=size > COMPRESSED_WHOLE_BYTES), (obj,)))
+        elif obj.size > CHUNK_BYTES:
             flush()
             for start in range(0, obj.size, CHUNK_BYTES):
                 tasks.append((Task((obj.uri,), start, min(start + CHUNK_BYTES, obj.size)), (obj,)))
         else:
             batch.append(obj)
-            batch_bytes += obj.size
+            batch_bytes += size
             if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                 flush()
     flush()
@@ -99,12 +111,15 @@ def plan(objects) -> list[tuple[Task, tuple]]:
 # --- In the workers -------------------------------------------------------------------------------
 
 _mapping = None
+_stored_as = compression.NONE
 
 
-def _start_worker(table_name: str, json_format: str, paths_file: bytes | None, parent: int) -> None:
+def _start_worker(table_name: str, json_format: str, paths_file: bytes | None, parent: int,
+                  stored_as: str = compression.NONE) -> None:
     from .loader import mapping_for
 
-    global _mapping
+    global _mapping, _stored_as
+    _stored_as = stored_as
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # ``parent`` comes from the parent itself: if it died while this worker was starting, getppid()
     # already names another process, and the worker ends at once
@@ -140,6 +155,8 @@ def render(task: Task) -> Rendered:
     import io
 
     begin = task.start
+    if task.parent_reads:
+        return Rendered(None)
     try:
         if task.end is not None:
             data, begin = read_range(task.paths[0], task.start, task.end)
@@ -150,7 +167,7 @@ def render(task: Task) -> Rendered:
         contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
-                contents.append(handle.read())
+                contents.append(compression.decompress(handle.read(), _stored_as, path))
         text = records.copy_files(contents, _mapping)
         if text is not None:  # every file one object on one line: one row each
             return Rendered(text, (1,) * len(contents))
@@ -167,14 +184,15 @@ def render(task: Task) -> Rendered:
 # --- In the parent --------------------------------------------------------------------------------
 
 def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: bytes | None, workers: int,
-               origins, progress) -> Iterator[bytes]:
-    """COPY lines for every object, rendered by ``workers`` processes, in input order."""
+               origins, progress, stored_as: str = compression.NONE) -> Iterator[bytes]:
+    """COPY lines for every object, rendered by ``workers`` processes, in input order; ``stored_as``:
+    how the files are compressed."""
     tasks = iter(plan(objects))
     window: collections.deque = collections.deque()
     stitch = _Stitcher(mapping, origins, progress)
     context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(table.name, json_format, paths_file, os.getpid())) as pool:
+                             initargs=(table.name, json_format, paths_file, os.getpid(), stored_as)) as pool:
         def submit() -> None:
             task = next(tasks, None)
             if task is not None:

@@ -21,7 +21,7 @@ import sql_queries as q
 
 from . import loader, redshift, sources
 from .config import Config, S3Access
-from .errors import ConfigError, DatabaseError, QualityCheckError
+from .errors import ConfigError, DatabaseError, QualityCheckError, first_line
 from .sqltext import one_line
 from .tables import format_table
 
@@ -40,6 +40,8 @@ class LoadSpec:
     access: S3Access
     max_errors: int = 0
     freeze: bool = True  # COPY ... FREEZE: the ETL's plan empties staging with TRUNCATE before loading
+    stored_as: str = "none"  # how the files are compressed
+    compression_what: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class Step:
     kind: str
     statement: sql.Composable | None = None
     load: LoadSpec | None = None
-    errors_view: str | None = None  # keep-errors: the system view the statement reads
-    table: str | None = None  # validate (Redshift): the staging table the NOLOAD COPY checks
+    errors_view: str | None = None  # copy, keep-errors, validate (Redshift): the view that explains a COPY
+    table: q.Table | None = None  # copy, validate (Redshift): the staging table the COPY loads or checks
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ def create_table_steps(engine: str) -> list[Step]:
     return drop_table_steps() + creates
 
 
-def etl_steps(engine: str, config: Config) -> list[Step]:
-    """Clear staging, load it, rebuild the star schema, check it: all one transaction."""
+def etl_steps(engine: str, config: Config, errors_view: str = "stl_load_errors") -> list[Step]:
+    """Lock the tables (where the engine needs it), clear staging, load it, rebuild the star schema,
+    check it: all one transaction. ``errors_view``: the Redshift view that explains a COPY, as the
+    server said at connect time (``db.Target.errors_view``)."""
     clear_staging = [Step(f"clear {table.name}", "clear", statement)
                      for table, statement in zip(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[engine],
                                                  strict=True)]
@@ -100,36 +104,35 @@ def etl_steps(engine: str, config: Config) -> list[Step]:
     inserts = [Step(f"insert {name}", "insert", statement) for name, statement in q.INSERT_TABLE_QUERIES]
     after_load = [Step("analyze staging", "ddl", statement) for statement in q.AFTER_LOAD_QUERIES[engine]]
     session = [Step("settings", "ddl", statement) for statement in q.SESSION_QUERIES[engine]]
+    lock = [Step("lock the project's tables", "ddl", statement) for statement in q.LOCK_QUERIES[engine]]
     enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if q.ENGINE_SQL[engine]["enforces_primary_keys"] else set()
     checks = [Step(name, "enforced" if name in enforced else "check", statement)
               for name, statement in q.QUALITY_CHECKS]
-    return session + clear_staging + _load_steps(engine, config) + after_load + clear_star + inserts + checks
+    return (session + lock + clear_staging + _load_steps(engine, config, errors_view) + after_load + clear_star
+            + inserts + checks)
 
 
-def _load_steps(engine: str, config: Config) -> list[Step]:
+def _load_steps(engine: str, config: Config, errors_view: str) -> list[Step]:
     src = config.sources
     if engine == "redshift":
         _require_redshift_sources(config)
         steps = []
         for table, statement in zip(q.STAGING_TABLES, q.copy_table_queries(src, config.iam_role_arn)):
-            steps.append(Step(f"load {table.name}", "copy", statement))
+            steps.append(Step(f"load {table.name}", "copy", statement, errors_view=errors_view, table=table))
             if src.max_errors:
-                view = _load_errors_view(config)
-                steps.append(Step(f"keep {table.name} load errors", "keep-errors", q.redshift_load_errors(table, view),
-                                  errors_view=view))
+                steps.append(Step(f"keep {table.name} load errors", "keep-errors",
+                                  q.redshift_load_errors(table, errors_view), errors_view=errors_view, table=table))
         return steps
     return [
         Step("load staging_events", "load", load=LoadSpec(q.STAGING_EVENTS, src.log_data, src.log_jsonpath,
                                                           "[S3] LOG_DATA", "[S3] LOG_JSONPATH", src.access,
-                                                          src.max_errors)),
+                                                          src.max_errors, stored_as=src.log_compression,
+                                                          compression_what="[S3] LOG_COMPRESSION")),
         Step("load staging_songs", "load", load=LoadSpec(q.STAGING_SONGS, src.song_data, src.song_json,
                                                          "[S3] SONG_DATA", "[S3] SONG_JSON", src.access,
-                                                         src.max_errors)),
+                                                         src.max_errors, stored_as=src.song_compression,
+                                                         compression_what="[S3] SONG_COMPRESSION")),
     ]
-
-
-def _load_errors_view(config: Config) -> str:
-    return "sys_load_error_detail" if config.cluster is not None and config.cluster.serverless else "stl_load_errors"
 
 
 def _require_redshift_sources(config: Config) -> None:
@@ -140,20 +143,23 @@ def _require_redshift_sources(config: Config) -> None:
                        ("SONG_DATA", config.sources.song_data)):
         if not sources.is_s3(value):
             raise ConfigError(f"{config.path}: [S3] {key} must be an s3:// URI on Redshift, not {value!r}")
+    if config.sources.max_errors > q.REDSHIFT_MAX_TOLERATED:
+        raise ConfigError(f"{config.path}: [S3] MAX_ERRORS (or --max-errors) is at most {q.REDSHIFT_MAX_TOLERATED:,} on"
+                          f" Redshift, not {config.sources.max_errors:,} (its MAXERROR stops at 100,000)")
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------
 
-def validate_steps(engine: str, config: Config) -> list[Step]:
+def validate_steps(engine: str, config: Config, errors_view: str = "stl_load_errors") -> list[Step]:
     """Redshift: ``COPY ... NOLOAD``, one per staging table. PostgreSQL: the loader's parse-only
     mode, which sends nothing."""
     src = config.sources
     if engine == "redshift":
         _require_redshift_sources(config)
-        return [Step(f"check {table.name}", "validate", statement, table=table.name)
+        return [Step(f"check {table.name}", "validate", statement, errors_view=errors_view, table=table)
                 for table, statement in zip(q.STAGING_TABLES, q.validate_copy_queries(src, config.iam_role_arn))]
     return [Step(f"check {spec.table.name}", "validate", load=spec)
-            for spec in (step.load for step in _load_steps(engine, config))]
+            for spec in (step.load for step in _load_steps(engine, config, errors_view))]
 
 
 def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[loader.Validation]:
@@ -165,19 +171,23 @@ def validate(conn, steps: list[Step], *, show_progress: bool = False) -> list[lo
             spec = step.load
             results.append(loader.validate_table(spec.table, spec.location, spec.json_format, what=spec.what,
                                                  format_what=spec.format_what, access=spec.access,
-                                                 show_progress=show_progress))
+                                                 show_progress=show_progress, stored_as=spec.stored_as,
+                                                 compression_what=spec.compression_what))
             continue
+        # the NOLOAD COPY leaves its transaction healthy: its rejections are read there, before the
+        # ROLLBACK (a rolled-back COPY's id is not kept)
         try:
             with conn.cursor() as cur:
+                before = _last_copy_id(cur)
                 cur.execute(step.statement)
+                errors = redshift.fetch(cur, step.errors_view, step.table, VALIDATE_SHOW)
         except psycopg2.Error as exc:
-            message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
-            details = "\n".join(redshift.describe(redshift.fetch_after_copy(conn)))
-            raise DatabaseError(f"{step.label} failed: {message}; no table was changed\n{details}") from None
-        errors = redshift.fetch_after_copy(conn, limit=VALIDATE_SHOW)
-        if isinstance(errors, str):
-            raise DatabaseError(f"{step.label}: the load errors could not be read: {errors}")
-        results.append(loader.Validation(step.table, None, None, errors.total, errors.first))
+            details = "\n".join(redshift.describe(redshift.fetch_after_failure(conn, step.errors_view, step.table,
+                                                                             before)))
+            raise DatabaseError(f"{step.label} failed: {first_line(exc)}; no table was changed\n{details}") from None
+        finally:
+            conn.rollback()
+        results.append(loader.Validation(step.table.name, None, None, errors.total, errors.first))
     return results
 
 
@@ -211,11 +221,13 @@ def describe_steps(steps: list[Step]) -> list[str]:
         elif step.kind == "enforced":
             lines.append(f"-- {step.label}: enforced by the PRIMARY KEY, not checked")
         else:
+            if step.kind in ("copy", "validate"):
+                lines.append(one_line(q.LAST_COPY_ID) + ";")
             lines.append(one_line(step.statement) + ";")
             if step.kind == "copy":
                 lines.append(one_line(q.LAST_COPY_COUNT) + ";")
             elif step.kind == "validate":
-                lines += ["ROLLBACK;", one_line(q.load_error_detail("stl_load_errors", VALIDATE_SHOW)) + ";",
+                lines += [one_line(q.load_error_detail(step.errors_view, step.table, VALIDATE_SHOW)) + ";",
                           "ROLLBACK;"]
     if not validation:
         lines.append("COMMIT;")
@@ -223,7 +235,8 @@ def describe_steps(steps: list[Step]) -> list[str]:
 
 
 def spec_text(spec: LoadSpec) -> str:
-    return f"{spec.location} ({spec.json_format})"
+    stored = f", {spec.stored_as}" if spec.stored_as != "none" else ""
+    return f"{spec.location} ({spec.json_format}{stored})"
 
 
 # --- Execution ------------------------------------------------------------------------------------
@@ -275,8 +288,10 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
         spec = step.load
         result = loader.load_table(cur, spec.table, spec.location, spec.json_format, what=spec.what,
                                    format_what=spec.format_what, access=spec.access, show_progress=show_progress,
-                                   max_errors=spec.max_errors, freeze=spec.freeze)
+                                   max_errors=spec.max_errors, freeze=spec.freeze, stored_as=spec.stored_as,
+                                   compression_what=spec.compression_what)
         return StepResult(step, result.rows, time.perf_counter() - started, load=result)
+    copy_id_before = _last_copy_id(cur) if step.kind == "copy" else None
     try:
         cur.execute(step.statement)
         if step.kind == "copy":
@@ -288,18 +303,24 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
             rows = max(cur.rowcount, 0)
         if step.kind == "keep-errors" and rows:
             log.warning("%s: %d records skipped under MAXERROR, kept in load_errors; the first:\n%s", step.label,
-                        rows, "\n".join(redshift.describe(redshift.fetch(cur, step.errors_view))))
+                        rows, "\n".join(redshift.describe(redshift.fetch(cur, step.errors_view, step.table))))
     except psycopg2.Error as exc:
-        message = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
         details = ""
-        if step.kind == "copy":  # Redshift: show what the COPY rejected (this rolls the run back)
-            details = "\n" + "\n".join(redshift.describe(redshift.fetch_after_copy(cur.connection)))
-        raise DatabaseError(f"{step.label} failed: {message}; rolled back, the warehouse is unchanged"
+        if step.kind == "copy":  # Redshift: show what this COPY rejected (this rolls the run back)
+            errors = redshift.fetch_after_failure(cur.connection, step.errors_view, step.table, copy_id_before)
+            details = "\n" + "\n".join(redshift.describe(errors))
+        raise DatabaseError(f"{step.label} failed: {first_line(exc)}; rolled back, the warehouse is unchanged"
                             f"{details}") from None
     seconds = time.perf_counter() - started
     level = logging.INFO if step.kind in ("copy", "insert") else logging.DEBUG
     log.log(level, "%s: %s rows in %.2fs", step.label, rows, seconds)
     return StepResult(step, rows, seconds)
+
+
+def _last_copy_id(cur) -> int:
+    """The session's last COPY id before a COPY: a COPY that fails before loading leaves it as it was."""
+    cur.execute(q.LAST_COPY_ID)
+    return cur.fetchone()[0]
 
 
 def _check_result(result: StepResult) -> str:

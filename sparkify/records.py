@@ -26,6 +26,7 @@ from typing import BinaryIO, Callable, Iterator, NamedTuple, Sequence
 import msgspec
 import orjson
 
+from . import compression
 from .errors import LoadError
 
 CHUNK_SIZE = 128 << 10  # a chunk's lines, objects and rows stay in the CPU's cache
@@ -132,6 +133,8 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
     chunks = _line_chunks(stream, chunk_size)
     line_no, offset, empty = first_line - 1, first_byte, True
     for lines in chunks:
+        if line_no == 0 and offset == 0:  # a file's first bytes: compressed input read as plain JSON?
+            compression.refuse_if_compressed(lines[0], name)
         batch = None
         if fast_batch is not None and not (line_no == 0 and lines[0].startswith(_BOM)):
             batch = fast_batch(lines)

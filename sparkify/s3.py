@@ -55,7 +55,7 @@ def _describe(exc: Exception, uri: str, what: str) -> DataSourceError:
     return DataSourceError(f"cannot read {uri} ({what}): {exc}")
 
 
-def list_objects(uri: str, what: str, access: S3Access) -> list[SourceObject]:
+def list_objects(uri: str, what: str, access: S3Access, stored_as: str) -> list[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = split_uri(uri)
@@ -67,7 +67,8 @@ def list_objects(uri: str, what: str, access: S3Access) -> list[SourceObject]:
                 key = item["Key"]
                 if key.endswith("/"):
                     continue  # a "folder" placeholder, not data
-                objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key), remote=True))
+                objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key),
+                                            remote=True, compression=stored_as))
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None
     return sorted(objects, key=lambda obj: obj.uri)

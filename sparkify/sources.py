@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from . import compression
 from .config import S3Access
 from .errors import DataSourceError
 
@@ -22,11 +23,13 @@ class SourceObject:
     anything else brings its own ``opener``."""
 
     uri: str
-    size: int
+    size: int  # as stored (compressed, where it is)
     opener: Callable[[], BinaryIO] | None = None
     remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
+    compression: str = compression.NONE  # how it is stored: compression.SETTINGS
 
-    def open(self) -> BinaryIO:
+    def open_raw(self) -> BinaryIO:
+        """The stored bytes."""
         if self.opener is not None:
             return self.opener()
         try:
@@ -34,19 +37,28 @@ class SourceObject:
         except OSError as exc:  # gone since it was listed, unreadable, ...
             raise DataSourceError(f"cannot read {self.uri}: {exc.strerror or exc}") from None
 
+    def open(self) -> BinaryIO:
+        """The content: decompressed as it is read, where the object is compressed."""
+        return self.decompressing(self.open_raw())
+
+    def decompressing(self, raw: BinaryIO) -> BinaryIO:
+        return compression.wrap(raw, self.compression, self.uri)
+
 
 def is_s3(location: str) -> bool:
     return location.startswith("s3://")
 
 
-def list_objects(location: str, what: str, access: S3Access | None = None) -> list[SourceObject]:
-    """All objects under the prefix, sorted by path. ``what`` names the setting in errors."""
+def list_objects(location: str, what: str, access: S3Access | None = None,
+                 stored_as: str = compression.NONE) -> list[SourceObject]:
+    """All objects under the prefix, sorted by path. ``what`` names the setting in errors;
+    ``stored_as``: how the objects are compressed (``compression.SETTINGS``)."""
     if is_s3(location):
         from . import s3
 
-        objects = s3.list_objects(location, what, access or S3Access())
+        objects = s3.list_objects(location, what, access or S3Access(), stored_as)
     else:
-        objects = _list_local(location, what)
+        objects = _list_local(location, what, stored_as)
     if not objects:
         raise DataSourceError(f"no input files under {location} ({what}): check the path")
     return objects
@@ -67,15 +79,15 @@ def read_object(location: str, what: str, access: S3Access | None = None) -> byt
         raise DataSourceError(f"cannot read {location} ({what}): {exc.strerror}") from None
 
 
-def _list_local(prefix: str, what: str) -> list[SourceObject]:
+def _list_local(prefix: str, what: str, stored_as: str) -> list[SourceObject]:
     prefix = os.path.abspath(prefix) + (os.sep if prefix.endswith(("/", os.sep)) else "")
     if os.path.isfile(prefix):
-        return [SourceObject(prefix, os.path.getsize(prefix))]
+        return [SourceObject(prefix, os.path.getsize(prefix), compression=stored_as)]
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
     found = sorted(_walk(base, prefix))
-    return [SourceObject(path, size) for path, size in found]
+    return [SourceObject(path, size, compression=stored_as) for path, size in found]
 
 
 def _walk(directory: str, prefix: str) -> list[tuple[str, int]]:

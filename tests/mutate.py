@@ -100,7 +100,7 @@ MUTATIONS = [
       "                        song_id DESC, artist_name\n", RULES, PIPE),
     m("artists: every song's row, not one per artist", SQL, "WHERE a.preference = 1", "WHERE a.preference <= 2",
       RULES, PIPE),
-    m("songs: every copy of a song_id", SQL, "WHERE s.copy_no = 1", "WHERE s.copy_no >= 1", PIPE, LOAD_T),
+    m("songs: every copy of a song_id", SQL, "WHERE s.copy_no = 1", "WHERE s.copy_no >= 1", RULES, PIPE),
     m("songs: skip NULL song ids (already NOT NULL in staging)", SQL, "    WHERE song_id IS NOT NULL\n", "", PIPE,
       equivalent="staging_songs.song_id is NOT NULL: a song without one is rejected at load time"),
     m("checks: an unmatched play (NULL song_id) counts as an orphan", SQL,

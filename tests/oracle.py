@@ -62,7 +62,15 @@ def expected_warehouse(events: list[dict], songs: list[dict]) -> dict:
                 latest[uid] = (key, (uid, e["firstName"], e["lastName"], e["gender"], e["level"]))
     users = sorted(row for _, row in latest.values())
 
-    song_rows = sorted({(s["song_id"], text(s["title"]), s["artist_id"], s["year"], s["duration"]) for s in songs})
+    def nulls_last(values):
+        return tuple((value is None, value if value is not None else 0) for value in values)
+
+    first_copy = {}  # one row per song_id: the first by title, artist_id, year, duration
+    for s in songs:
+        row = (s["song_id"], text(s["title"]), s["artist_id"], s["year"], s["duration"])
+        if row[0] not in first_copy or nulls_last(row[1:]) < nulls_last(first_copy[row[0]][1:]):
+            first_copy[row[0]] = row
+    song_rows = sorted(first_copy.values())
 
     chosen = {}
     for s in songs:

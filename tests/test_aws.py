@@ -1,6 +1,7 @@
 """provision.py and cleanup.py --aws against moto's IAM, EC2 and Redshift (AWS APIs faked with moto;
 no SQL is faked anywhere)."""
 
+import fnmatch
 import json
 import os
 import stat
@@ -22,13 +23,50 @@ UDACITY_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Sid": "List0", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::udacity-dend",
-         "Condition": {"StringLike": {"s3:prefix": ["log_data*", "song_data*"]}}},
+         "Condition": {"StringLike": {"s3:prefix": ["log_data*", "song_data*", "log_json_path.json"]}}},
         {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
          "Resource": ["arn:aws:s3:::udacity-dend/log_data*", "arn:aws:s3:::udacity-dend/song_data*",
                       "arn:aws:s3:::udacity-dend/log_json_path.json"]},
     ],
 }
 
+
+
+def allows(policy, action, bucket, name):
+    """Whether ``policy`` lets ``action`` at ``name`` (a key to GET, or a prefix to LIST with):
+    the IAM rules as far as these documents use them (Allow only; * in Resource and StringLike)."""
+    for statement in policy["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] != "Allow" or statement["Action"] != action:
+            continue
+        if action == "s3:ListBucket":
+            patterns = statement["Condition"]["StringLike"]["s3:prefix"]
+            if f"arn:aws:s3:::{bucket}" in resources and any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                return True
+        elif any(fnmatch.fnmatchcase(f"arn:aws:s3:::{bucket}/{name}", r) for r in resources):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("log_data, song_data, jsonpaths", [
+    ("s3://udacity-dend/log_data", "s3://udacity-dend/song_data", "s3://udacity-dend/log_json_path.json"),
+    ("s3://logs/app/events/", "s3://songs/catalog", "s3://config-bucket/paths/events.jsonpaths"),
+])
+def test_the_role_may_list_and_read_every_object_a_copy_reads_and_nothing_else(log_data, song_data, jsonpaths):
+    """Redshift's COPY lists each FROM prefix and reads what it finds, and lists and reads the
+    JSONPaths file ("IAM permissions for COPY, UNLOAD, and CREATE LIBRARY")."""
+    policy = aws.role_policy(aws.Settings(region=REGION, log_data=log_data, log_jsonpath=jsonpaths,
+                                          song_data=song_data))
+    for uri, objects in ((log_data, ["2018/11/2018-11-01-events.json"]), (song_data, ["/A/A/A/TRAAAAK.json"]),
+                         (jsonpaths, [""])):
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        assert allows(policy, "s3:ListBucket", bucket, prefix), uri
+        for name in objects:
+            assert allows(policy, "s3:GetObject", bucket, prefix + name), uri + name
+    bucket, _, prefix = jsonpaths[len("s3://"):].partition("/")
+    for action, name in (("s3:ListBucket", ""), ("s3:GetObject", "other.json"), ("s3:ListBucket", prefix + "x/")):
+        assert not allows(policy, action, bucket, name)
+    assert not allows(policy, "s3:PutObject", bucket, prefix)
 
 @pytest.fixture
 def account(monkeypatch):
@@ -64,7 +102,7 @@ def test_the_role_may_read_only_the_configured_prefixes():
                                      ["s3://logs-bucket/paths.json"])
     assert two_buckets["Statement"] == [
         {"Sid": "List0", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::logs-bucket",
-         "Condition": {"StringLike": {"s3:prefix": ["app/events*"]}}},
+         "Condition": {"StringLike": {"s3:prefix": ["app/events*", "paths.json"]}}},
         {"Sid": "List1", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::songs-bucket",
          "Condition": {"StringLike": {"s3:prefix": ["catalog*"]}}},
         {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",

@@ -259,3 +259,31 @@ def test_validate_clean_input_exits_zero(warehouse, conn, capsys):
     assert [line.split() for line in out.splitlines()[2:]] == [["staging_events", "4", "1,200", "0"],
                                                                ["staging_songs", "120", "120", "0"]]
     assert full_state(conn) == before
+
+
+def test_a_long_bad_value_is_kept_within_the_reason_column(warehouse, conn):
+    """The reason names the value: a long one is cut to the column's width (as on Redshift, where the
+    column holds STL's widest reason), and the run MAX_ERRORS carries through still commits."""
+    data, config, _ = warehouse
+    value = "x" * 70000
+    (data / EVENTS).write_text(json.dumps({"ts": value, "page": "Home"}))
+    assert etl.main(["--config", str(config), "--max-errors", "1", "-q"]) == 0
+    [(table, _, line, reason, raw)] = fetch_all(conn, "load_errors", "line_number")
+    assert (table, line) == ("staging_events", 1)
+    assert reason == f"column ts: {value!r} is not a whole number"[:65535]
+    assert raw == json.dumps({"ts": value, "page": "Home"})[:65535]
+
+
+def test_max_errors_checks_each_integer_column_to_the_edge_of_its_range(warehouse, conn):
+    """SMALLINT holds -32768 ... 32767: the edges load, one past them is a rejected record (not a
+    COPY failure that would stop the run)."""
+    data, config, _ = warehouse
+    statuses = [32767, 32768, -32768, -32769]
+    (data / EVENTS).write_text("\n".join(json.dumps({"ts": TS, "page": "Home", "status": s}) for s in statuses))
+    assert etl.main(["--config", str(config), "--max-errors", "2", "-q"]) == 0
+    assert [row[2:4] for row in fetch_all(conn, "load_errors", "line_number")] == [
+        (2, "column status: 32768 is out of range"), (4, "column status: -32769 is out of range")]
+    with conn.cursor() as cur:
+        cur.execute("SELECT status FROM staging_events WHERE status IN (32767, -32768) ORDER BY status")
+        assert cur.fetchall() == [(-32768,), (32767,)]
+    conn.rollback()

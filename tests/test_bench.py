@@ -19,10 +19,12 @@ def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
     labels = [line.split("  ")[0] for line in lines]
     for label in ("limit: COPY FROM STDIN, events pre-rendered", "project: events -> staging",
                   "project: end to end (create_tables + etl)", "peer: execute_values, events",
-                  "peer: DuckDB end to end, same files and SQL"):
+                  "peer: DuckDB end to end, same files and SQL", "loader: events -> staging, plain files",
+                  "loader: events -> staging, the same files gzip'd"):
         assert label in labels
+    assert any(re.fullmatch(r"gzip_events_over_plain=\d+\.\d\d", line) for line in lines)
     assert re.fullmatch(r"end_to_end_over_copy_limit=\d+\.\d\d peak_rss_mb=\d+", lines[-1])
-    assert re.match(r"\s*1,000\s+100\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+$", lines[-3])
+    assert re.match(r"\s*1,000\s+100\s+[\d.,]+\s+[\d.,]+\s+[\d,]+\s+[\d,]+$", lines[-3])
 
 
 def test_s3_read_benchmark_runs_against_moto_server():

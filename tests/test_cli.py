@@ -104,10 +104,11 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
                              " (redshift) with s3://udacity-dend/log_data and s3://udacity-dend/song_data:"
                              " nothing is sent\n")
     lines = result.stdout.splitlines()
-    assert lines[1:4] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";',
-                          'DELETE FROM "load_errors";']
-    assert lines[4].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
-    assert lines[5] == "SELECT pg_last_copy_count();"
+    assert lines[1:6] == ['LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
+                          ' "load_errors";', 'DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";',
+                          'DELETE FROM "load_errors";', "SELECT pg_last_copy_id();"]
+    assert lines[6].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
+    assert lines[7] == "SELECT pg_last_copy_count();"
     assert SENTINEL not in result.stdout + result.stderr
 
 

@@ -40,6 +40,21 @@ def test_seed_format_with_quotes(tmp_path):
     assert "Secret" not in repr(config)
 
 
+def test_only_matching_quotes_are_taken_off(tmp_path):
+    config = load_config(write(tmp_path, SEED.replace("DB_PASSWORD='Secret 'pa%ss'", "DB_PASSWORD='half\"")),
+                         environ={})
+    assert config.cluster.password == "'half\""
+    config = load_config(write(tmp_path, SEED.replace("DB_PASSWORD='Secret 'pa%ss'", 'DB_PASSWORD="both"')),
+                         environ={})
+    assert config.cluster.password == "both"
+
+
+def test_compression_settings(tmp_path):
+    config = load_config(write(tmp_path, SEED + "LOG_COMPRESSION=gzip\nSONG_COMPRESSION=zstd\n"), environ={})
+    assert (config.sources.log_compression, config.sources.song_compression) == ("gzip", "zstd")
+    assert load_config(write(tmp_path, SEED), environ={}).sources.log_compression == "none"
+
+
 def test_password_from_environment(tmp_path):
     config = load_config(write(tmp_path, SEED.replace("DB_PASSWORD='Secret 'pa%ss'", "DB_PASSWORD=")),
                          environ={"SPARKIFY_DB_PASSWORD": "from env"})
@@ -65,6 +80,10 @@ def test_relative_local_paths_are_relative_to_the_file(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (("DB_PORT=5439", "DB_PORT=port"), "[CLUSTER] DB_PORT must be a port number (1-65535), not 'port'"),
     (("DB_PORT=5439\n", ""), "[CLUSTER] DB_PORT is missing: set it (see dwh.cfg.example)"),
+    (("DB_PORT=5439", "DB_PORT=65536"), "[CLUSTER] DB_PORT must be a port number (1-65535), not '65536'"),
+    (("DB_PORT=5439", "DB_PORT=0"), "[CLUSTER] DB_PORT must be a port number (1-65535), not '0'"),
+    (("[S3]\n", "[S3]\nLOG_COMPRESSION=zip\n"),
+     "[S3] LOG_COMPRESSION must be one of none, gzip, bzip2, zstd, not 'zip'"),
     (("DB_NAME='dwh'", "DB_NAME=''"), "[CLUSTER] DB_NAME is missing: set it (see dwh.cfg.example)"),
     (("DB_USER='dwhuser'", "DB_USER='dwh user'"), "[CLUSTER] DB_USER is not a valid user name: 'dwh user'"),
     (("ARN='arn:aws:iam::123456789012:role/dwhRole'", "ARN=arn:aws:iam::1234:role/x"),

@@ -70,6 +70,12 @@ def test_auto_ignorecase_matches_any_case(tables, tmp_path):
     assert rows == [(None, None, None, None, None, None, "SO2", "Upper", None, 1999)]
 
 
+def test_auto_ignorecase_takes_the_first_of_two_keys_that_differ_only_in_case(tables, tmp_path):
+    write(tmp_path / "s" / "b.json", '{"song_id": "SO2", "Title": "first", "TITLE": "second", "title": "third"}')
+    _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto ignorecase")
+    assert rows == [(None, None, None, None, None, None, "SO2", "first", None, None)]
+
+
 def test_numbers_load_into_text_columns_as_written(tables, tmp_path):
     write(tmp_path / "s" / "a.json", '{"artist_location": 27, "artist_name": 1.50, "title": -0.0e3, "song_id": true}')
     _, rows = load(tables, q.STAGING_SONGS, tmp_path / "s", "auto")

@@ -70,8 +70,8 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
 
     plain_steps = pipeline.etl_steps
 
-    def planted(engine, cfg):
-        steps = plain_steps(engine, cfg)
+    def planted(engine, cfg, *view):
+        steps = plain_steps(engine, cfg, *view)
         first_check = next(i for i, step in enumerate(steps) if step.kind == "check")
         return steps[:first_check] + [pipeline.Step("plant", "ddl", sql.SQL(PLANTS[check]))] + steps[first_check:]
 

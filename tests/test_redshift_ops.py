@@ -18,6 +18,8 @@ EVENTS_FILE = "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"
 STL = "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason)"
 SYS = "SELECT TRIM(file_name), line_number, TRIM(column_name), NULL, TRIM(error_message)"
 COPY_FAILED = "Load into table 'staging_events' failed. Check 'stl_load_errors' system table for details."
+PROBE = "SELECT COUNT(*) FROM stl_load_errors WHERE 1 = 0"
+NO_STL = PROBE, Reply(error=psycopg2.errors.InsufficientPrivilege("permission denied for relation stl_load_errors"))
 REJECTED = [(EVENTS_FILE, 3, "ts", "soon", "Invalid digit, Value 's', Pos 0, Type: Long", 7),
             (EVENTS_FILE, 9, "user_id", "x1", "Invalid digit, Value 'x', Pos 0, Type: Integ", 7)]
 
@@ -71,12 +73,12 @@ def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, capsys):
     assert etl.main(["--config", str(cfg), "--quiet"]) == 0
     assert cluster.connects[0]["sslmode"] == "require" and cluster.closed
     detect, run = transactions(cluster)
-    assert detect == ["SELECT version()", "COMMIT"]
+    assert detect == ["SELECT version()", PROBE, "COMMIT"]
     plan = pipeline.describe_steps(pipeline.etl_steps("redshift", load_config(cfg)))
     # what was sent is exactly what --dry-run shows, then the matched-plays count, then COMMIT
     assert run == [line.rstrip(";") for line in plan[1:-1]] + ["SELECT COUNT(*), COUNT(song_id) FROM songplays",
                                                                "COMMIT"]
-    assert [text.split()[0] for text in run[:5]] == ["DELETE", "DELETE", "DELETE", "COPY", "SELECT"]
+    assert [text.split()[0] for text in run[:7]] == ["LOCK", "DELETE", "DELETE", "DELETE", "SELECT", "COPY", "SELECT"]
     assert cluster.violations == []
     assert_all_parse(cluster)
 
@@ -105,26 +107,52 @@ def test_a_failed_copy_shows_what_redshift_rejected(cfg, cluster, capsys):
         "  ... 5 more in stl_load_errors",
     ]
     detect, run, details = transactions(cluster)
-    assert run[-2].startswith('COPY "staging_events"') and run[-1] == "ROLLBACK"
-    assert "COMMIT" not in run
+    assert run[-3:-1] == ["SELECT pg_last_copy_id()", run[-2]] and run[-2].startswith('COPY "staging_events"')
+    assert run[-1] == "ROLLBACK" and "COMMIT" not in run
     # the details are read after the rollback, in a transaction of their own, also rolled back
-    assert details[0].startswith(STL) and "WHERE query = pg_last_copy_id()" in details[0]
+    assert details[0].startswith(STL) and "WHERE query = pg_last_copy_id() AND pg_last_copy_id() <> 0" in details[0]
     assert details[1:] == ["ROLLBACK"]
     assert_all_parse(cluster)
 
 
 def test_without_stl_tables_the_sys_view_is_read(cfg, cluster, capsys):
+    """The server decides, once at connect time: where STL_LOAD_ERRORS cannot be read (Serverless,
+    whatever its host is called) only SYS_LOAD_ERROR_DETAIL is asked, for this COPY's table."""
     cluster.replies = by_prefix(
-        events_copy_fails(),
-        (STL, Reply(error=psycopg2.errors.UndefinedTable('relation "stl_load_errors" does not exist'))),
+        NO_STL, events_copy_fails(),
         (SYS, Reply([(EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)])))
     assert etl.main(["--config", str(cfg), "-q"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[1:] == [f"  {EVENTS_FILE}, line 3, column ts: Invalid digit, Value 's', Pos 0, Type: Long"]
-    *_, stl, sys_view = transactions(cluster)
-    assert stl[0].startswith(STL) and stl[1] == "ROLLBACK"
-    assert sys_view[0].startswith(SYS) and "session_id = pg_backend_pid()" in sys_view[0]
+    detect, run, sys_view = transactions(cluster)
+    assert detect == ["SELECT version()", PROBE, "ROLLBACK"]
+    assert not any("stl_load_errors" in text for text in run + sys_view)
+    assert sys_view[0].startswith(SYS) and sys_view[0].endswith(
+        "WHERE query_id = (SELECT MAX(query_id) FROM sys_load_history WHERE session_id = pg_backend_pid()"
+        " AND table_name = 'staging_events') ORDER BY file_name, line_number LIMIT 10")
     assert sys_view[1] == "ROLLBACK"
+
+
+def test_a_copy_that_failed_before_loading_shows_no_other_copys_rejections(cfg, cluster, capsys):
+    """Access denied: the COPY never started loading, so pg_last_copy_id() still names the events'
+    COPY. The STL query asks for a COPY id other than the one read before the songs' COPY, so the
+    events' rejections are not shown as the songs'."""
+    denied = "S3ServiceException:Access Denied,Status 403"
+
+    def replies(text):
+        if text == "SELECT pg_last_copy_id()":
+            return Reply([(41,)])
+        if text.startswith('COPY "staging_songs"'):
+            return Reply(error=psycopg2.errors.InternalError_(denied))
+        if text.startswith(STL):
+            return Reply([]) if "<> 41" in text else Reply(REJECTED)
+
+    cluster.replies = replies
+    assert etl.main(["--config", str(cfg), "-q"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: load staging_songs failed: {denied}; rolled back, the warehouse is unchanged",
+        "  (stl_load_errors has no rows for this COPY: it failed before reading any record)"]
+    assert_all_parse(cluster)
 
 
 def test_max_errors_keeps_and_shows_the_skipped_records(cfg, cluster, capsys):
@@ -134,7 +162,7 @@ def test_max_errors_keeps_and_shows_the_skipped_records(cfg, cluster, capsys):
     detect, run = transactions(cluster)
     assert run[-1] == "COMMIT" and cluster.violations == []
     copy = next(i for i, t in enumerate(run) if t.startswith('COPY "staging_events"'))
-    assert " MAXERROR 5 " in run[copy]
+    assert " MAXERROR 6 " in run[copy]  # 5 tolerated, the 6th fails the load
     assert run[copy + 1] == "SELECT pg_last_copy_count()"
     assert run[copy + 2].startswith("INSERT INTO load_errors") and run[copy + 3].startswith(STL)
     err = capsys.readouterr().err
@@ -146,7 +174,7 @@ def test_max_errors_keeps_and_shows_the_skipped_records(cfg, cluster, capsys):
 
 def test_validate_runs_noload_copies_and_changes_nothing(cfg, cluster, capsys):
     def replies(text):
-        if text.startswith(STL) and cluster.transaction == 3:  # after the events check
+        if text.startswith(STL) and cluster.transaction == 2:  # the events check
             return Reply(REJECTED)
 
     cluster.replies = replies
@@ -156,12 +184,17 @@ def test_validate_runs_noload_copies_and_changes_nothing(cfg, cluster, capsys):
            " no table was changed" in err
     assert f"  {EVENTS_FILE}, line 3, column ts, value 'soon': Invalid digit, Value 's', Pos 0, Type: Long" in out
     sent = cluster.statements()
-    assert "COMMIT" not in sent[2:]  # only the engine detection committed (a SELECT)
+    assert "COMMIT" not in sent[3:]  # only the engine detection committed (SELECTs)
     assert not any(t.startswith(("DELETE", "INSERT", "TRUNCATE", "DROP", "CREATE")) for t in sent)
     copies = [t for t in sent if t.startswith("COPY")]
     assert len(copies) == 2 and all(" MAXERROR 100000 NOLOAD " in t for t in copies)
     plan = pipeline.describe_steps(pipeline.validate_steps("redshift", load_config(cfg)))
-    assert [line.rstrip(";") for line in plan] == sent[2:]
+    assert [line.rstrip(";") for line in plan] == sent[3:]
+    # each check reads its rejections inside its own transaction, before the ROLLBACK (the COPY id
+    # of a rolled-back transaction is not kept)
+    events_check = transactions(cluster)[1]
+    assert [t.split()[0] for t in events_check] == ["SELECT", "COPY", "SELECT", "ROLLBACK"]
+    assert events_check[2].startswith(STL) and events_check[2].endswith("ORDER BY filename, line_number LIMIT 20")
     assert_all_parse(cluster)
 
 
@@ -173,17 +206,36 @@ def test_validate_a_clean_input_says_so(cfg, cluster, capsys):
         ["staging_events", "-", "-", "0"], ["staging_songs", "-", "-", "0"]]
 
 
-def test_serverless_keeps_max_errors_records_from_the_sys_view(tmp_path, cluster, capsys):
+@pytest.mark.parametrize("host", ["dwh.123456789012.us-west-2.redshift-serverless.amazonaws.com",
+                                  "warehouse.example.com"])
+def test_serverless_keeps_max_errors_records_from_the_sys_view(tmp_path, cluster, capsys, host):
+    """Serverless is known by what the server answers (a custom domain has no tell-tale suffix)."""
     cfg = tmp_path / "dwh.cfg"
-    cfg.write_text(REDSHIFT_CFG.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com",
-                                        "dwh.123456789012.us-west-2.redshift-serverless.amazonaws.com"))
+    cfg.write_text(REDSHIFT_CFG.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com", host))
 
     rejected = (EVENTS_FILE, 3, "ts", None, "Invalid digit, Value 's', Pos 0, Type: Long", 1)
-    cluster.replies = by_prefix(("INSERT INTO load_errors", Reply(rowcount=1)), (SYS, Reply([rejected])))
+    cluster.replies = by_prefix(NO_STL, ("INSERT INTO load_errors", Reply(rowcount=1)), (SYS, Reply([rejected])))
     assert etl.main(["--config", str(cfg), "--max-errors", "5"]) == 0
     sent = cluster.statements()
     keeps = [t for t in sent if t.startswith("INSERT INTO load_errors")]
     assert len(keeps) == 2 and all("FROM sys_load_error_detail" in t and "stl_" not in t for t in keeps)
-    assert not any("stl_load_errors" in t for t in sent)
+    assert [t for t in sent if "stl_load_errors" in t] == [PROBE]
     assert f"  {EVENTS_FILE}, line 3, column ts: Invalid digit, Value 's', Pos 0, Type: Long" in capsys.readouterr().err
     assert_all_parse(cluster)
+
+
+def test_a_serverless_host_name_with_stl_readable_uses_stl(tmp_path, cluster):
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text(REDSHIFT_CFG.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com",
+                                        "dwh.123456789012.us-west-2.redshift-serverless.amazonaws.com"))
+    assert etl.main(["--config", str(cfg), "--max-errors", "5", "-q"]) == 0
+    keeps = [t for t in cluster.statements() if t.startswith("INSERT INTO load_errors")]
+    assert len(keeps) == 2 and all("FROM stl_load_errors" in t for t in keeps)
+
+
+def test_more_max_errors_than_redshift_can_tolerate_is_a_config_error(cfg, cluster, capsys):
+    assert etl.main(["--config", str(cfg), "--max-errors", "100000", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {cfg}: [S3] MAX_ERRORS (or --max-errors) is at most 99,999 on Redshift, not 100,000"
+        " (its MAXERROR stops at 100,000)\n")
+    assert [t for t in cluster.statements() if t.startswith(("COPY", "DELETE", "LOCK"))] == []

@@ -35,13 +35,21 @@ def parse_errors(text: str) -> list[str]:
 
 
 def all_redshift_statements(config):
-    steps = (pipeline.create_table_steps("redshift") + pipeline.etl_steps("redshift", config)
-             + pipeline.drop_table_steps())
+    import dataclasses
+
+    tolerant = dataclasses.replace(config, sources=dataclasses.replace(config.sources, max_errors=5,
+                                                                       log_compression="gzip",
+                                                                       song_compression="zstd"))
+    bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
+    steps = pipeline.create_table_steps("redshift") + pipeline.drop_table_steps()
+    for view in q.LOAD_ERROR_VIEWS:
+        steps += (pipeline.etl_steps("redshift", config, view) + pipeline.etl_steps("redshift", tolerant, view)
+                  + pipeline.validate_steps("redshift", config, view) + pipeline.validate_steps("redshift", bzip2, view))
     statements = [step.statement for step in steps]
-    statements += [step.statement for step in pipeline.validate_steps("redshift", config)]
-    statements += [q.load_error_detail(view, 20) for view in q.LOAD_ERROR_DETAIL]
-    statements += [q.redshift_load_errors(table, view) for table in q.STAGING_TABLES for view in q.LOAD_ERROR_DETAIL]
-    return statements + [q.LAST_COPY_COUNT, q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
+    statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
+                   for table in q.STAGING_TABLES for before in (None, 41)]
+    return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
+                         q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
                          q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
 
 
@@ -112,7 +120,10 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
     inside = plan[1:-1]
     offenders = [line for line in inside if line.upper().startswith(IMPLICIT_COMMIT)]
     assert offenders == []
-    assert [line.split(" ", 2)[:2] for line in inside[:2]] == [["DELETE", "FROM"], ["DELETE", "FROM"]]
+    # the first statement locks every project table: a second run waits for this one to commit
+    assert inside[0] == ('LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
+                         ' "load_errors";')
+    assert [line.split(" ", 2)[:2] for line in inside[1:3]] == [["DELETE", "FROM"], ["DELETE", "FROM"]]
     assert sum(line.startswith("COPY ") for line in inside) == 2
     # every load, every insert and every check sits between the one BEGIN and the one COMMIT
     assert sum(line.startswith("INSERT INTO") for line in inside) == 5
@@ -173,7 +184,9 @@ def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
     config = dataclasses.replace(redshift_config, sources=dataclasses.replace(redshift_config.sources, max_errors=5))
     plan = pipeline.describe_steps(pipeline.etl_steps("redshift", config))
     copies = [i for i, line in enumerate(plan) if line.startswith("COPY ")]
-    assert all(" MAXERROR 5 " in plan[i] for i in copies)
+    # MAX_ERRORS 5 tolerates 5 bad records: Redshift's MAXERROR 6 fails at the 6th
+    assert all(" MAXERROR 6 " in plan[i] for i in copies)
+    assert [plan[i - 1] for i in copies] == ["SELECT pg_last_copy_id();"] * 2
     assert plan[copies[0] + 2] == (
         "INSERT INTO load_errors (table_name, file_name, line_number, reason, raw_line) SELECT 'staging_events', TRIM(filename),"
         " line_number, TRIM(colname) || ': ' || TRIM(err_reason) || ' (value: ' || TRIM(raw_field_value) || ')',"
@@ -181,3 +194,49 @@ def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
         " WHERE query = pg_last_copy_id();")
     for line in plan[1:-1]:
         assert parse_errors(line.rstrip(";")) == [], line
+
+
+@pytest.mark.parametrize("max_errors, maxerror", [(1, "MAXERROR 2"), (99999, "MAXERROR 100000")])
+def test_maxerror_is_one_more_than_the_records_tolerated(max_errors, maxerror):
+    copy = one_line(q.copy_from_s3(q.STAGING_SONGS, "s3://b/song_data", "auto", "arn:aws:iam::1:role/r", None,
+                                   max_errors))
+    assert copy.endswith(f"FORMAT AS JSON 'auto' {maxerror} COMPUPDATE OFF STATUPDATE OFF")
+    with pytest.raises(ValueError, match="at most 99999"):
+        q.copy_from_s3(q.STAGING_SONGS, "s3://b/song_data", "auto", "arn:aws:iam::1:role/r", None, 100000)
+
+
+def test_the_load_error_views_read_only_this_copy():
+    """STL: the session's last COPY id, unless it is still the one read before this COPY (a COPY
+    that fails before loading does not update it). SYS: this session's last load into the table,
+    from SYS_LOAD_HISTORY (not the last load that had errors)."""
+    assert one_line(q.load_error_detail("stl_load_errors", q.STAGING_SONGS, 10, 41)) == (
+        "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason), COUNT(*) OVER ()"
+        " FROM stl_load_errors WHERE query = pg_last_copy_id() AND pg_last_copy_id() <> 41"
+        " ORDER BY filename, line_number LIMIT 10")
+    assert one_line(q.load_error_detail("sys_load_error_detail", q.STAGING_SONGS, 10, 41)) == (
+        "SELECT TRIM(file_name), line_number, TRIM(column_name), NULL, TRIM(error_message), COUNT(*) OVER ()"
+        " FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_history"
+        " WHERE session_id = pg_backend_pid() AND table_name = 'staging_songs')"
+        " ORDER BY file_name, line_number LIMIT 10")
+    assert one_line(q.redshift_load_errors(q.STAGING_EVENTS, "sys_load_error_detail")).endswith(
+        "FROM sys_load_error_detail WHERE query_id = (SELECT MAX(query_id) FROM sys_load_history"
+        " WHERE session_id = pg_backend_pid() AND table_name = 'staging_events')")
+
+
+def test_a_kept_reason_fits_its_column_on_both_engines():
+    """STL's colname (127) + err_reason (100) + raw_field_value (1024) and the words between them."""
+    [reason] = [c for c in q.LOAD_ERRORS.columns if c.name == "reason"]
+    assert reason.type == "VARCHAR(65535)" and 127 + 100 + 1024 + len(": ' (value: ')") < 65535
+
+
+@pytest.mark.parametrize("setting, option", [("gzip", " GZIP"), ("bzip2", " BZIP2"), ("zstd", " ZSTD"), ("none", "")])
+def test_copy_says_how_the_files_are_compressed(redshift_config, setting, option):
+    import dataclasses
+
+    sources = dataclasses.replace(redshift_config.sources, log_compression=setting)
+    events, songs = (one_line(s) for s in q.copy_table_queries(sources, redshift_config.iam_role_arn))
+    assert events == ("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE"
+                      " 'arn:aws:iam::123456789012:role/dwhRole' FORMAT AS JSON 's3://udacity-dend/log_json_path.json'"
+                      f"{option} REGION 'us-west-2' COMPUPDATE OFF STATUPDATE OFF")
+    assert " GZIP" not in songs and " ZSTD" not in songs and " BZIP2" not in songs
+    assert parse_errors(events) == []

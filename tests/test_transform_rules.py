@@ -119,3 +119,24 @@ def test_a_play_without_a_length_is_not_a_play_of_length_zero(tmp_path, write_co
                                                    {"song": "Same Title", "artist": "Same Artist", "length": 0.0,
                                                     "ts": TS + 1}], [{}])
     assert tables["songplays"] == [play("SOX", "ARX"), play("SOX", "ARX", 1)]
+
+
+def test_a_song_matches_on_title_and_artist_both(tmp_path, write_config, conn):
+    """The play's title belongs to another artist's song only: the play stays unmatched."""
+    tables = build(tmp_path, write_config, conn, [{"song": "Same Title", "artist": "Same Artist", "length": 200.0}],
+                   [{"artist_name": "Other Artist"}])
+    assert tables["songplays"] == [play(None, None)]
+
+
+def test_the_week_is_the_iso_week(tmp_path, write_config, conn):
+    """1 January 2021 was a Friday: ISO week 53 (of 2020), weekday 5; not week 1."""
+    ts = 1609502400000  # 2021-01-01 12:00:00 UTC
+    tables = build(tmp_path, write_config, conn, [{"ts": ts}], [{}])
+    assert tables["time"] == [(dt.datetime(2021, 1, 1, 12), 12, 1, 53, 1, 2021, 5)]
+
+
+def test_one_row_per_song_id(tmp_path, write_config, conn):
+    """Two files with the same song_id: one song (the first by title), and its artist once."""
+    tables = build(tmp_path, write_config, conn, [{}], [{"title": "B side"}, {"title": "A side"}])
+    assert tables["songs"] == [("SOX", "A side", "ARX", 2000, 200.0)]
+    assert tables["artists"] == [("ARX", "Same Artist", "", None, None)]
