@@ -34,6 +34,11 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
                         stream=sys.stderr, force=True)
     try:
         config = load_config(args.config) if load else None
+        if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
+            # quiet, but never silent about which warehouse it is about to change
+            from .db import describe
+
+            print(f"target: {describe(config)}", file=sys.stderr)
         return work(args, config)
     except SparkifyError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,12 +6,18 @@ that can reach SQL is checked against a strict pattern here, so later code can c
 ``psycopg2.sql.Literal`` knowing it is a plain S3 URI, role ARN, region or identifier.
 
 No file, no ``[CLUSTER]`` section or an empty ``HOST``: the embedded PostgreSQL and the sample data
-shipped in the repository.
+shipped in the repository. The sample belongs to the embedded default only: a file that names a
+server must name the data too, or nothing runs.
+
+Section names are upper case, as in the classic format (``[cluster]`` is an error that says so);
+keys are case-insensitive. An unknown section or key is an error naming the closest known one, so a
+misspelt ``[CLUSTR]`` can never mean "the embedded default" by accident.
 """
 
 from __future__ import annotations
 
 import configparser
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -37,6 +43,17 @@ DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
 # refused all the same, so that no config value can even look like it comments a statement out.
 SQL_COMMENT_MARKERS = ("--", "/*", "*/")
 COMPRESSIONS = ("none", "gzip", "bzip2", "zstd")  # sparkify.compression.SETTINGS
+
+# Every section and key the scripts read (provision.py writes [AWS]).
+KNOWN_KEYS = {
+    "CLUSTER": ("HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "ENGINE", "SCHEMA", "SSLMODE", "SSLROOTCERT"),
+    "IAM_ROLE": ("ARN",),
+    "S3": ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA", "SONG_JSON", "REGION", "MAX_ERRORS", "UNSIGNED",
+           "LOG_COMPRESSION", "SONG_COMPRESSION"),
+    "AWS": ("REGION", "CLUSTER_ID", "ROLE_NAME", "SECURITY_GROUP_ID"),
+}
+# what a server's warehouse is loaded from: there is no default for these once [CLUSTER] names one
+SOURCE_KEYS = ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA")
 
 DEFAULT_SOURCES = {
     "LOG_DATA": str(SAMPLE_DIR / "log_data"),
@@ -65,8 +82,9 @@ class Cluster:
         return self.host.endswith(".redshift-serverless.amazonaws.com")
 
     def describe(self) -> str:
-        """Host, port, database and user: never the password."""
-        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+        """Host, port, database, user and schema: never the password."""
+        schema = f" schema {self.schema}" if self.schema else ""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}{schema}"
 
 
 @dataclass(frozen=True)
@@ -183,23 +201,93 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     """
     environ = os.environ if environ is None else environ
     path = Path(path if path is not None else "dwh.cfg")
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, default_section="\x00none")
     parser.optionxform = str.upper  # keys are case-insensitive, reported in upper case
+    text = ""
     if path.exists():
+        text = _read_text(path)
         try:
-            with open(path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            first_line = str(exc).splitlines()[0]
-            raise ConfigError(f"{path}: cannot parse the file: {first_line}") from None
+            parser.read_string(text, source=str(path))
+        except configparser.Error as exc:
+            raise _syntax_error(path, text, exc) from None
+    _check_names(path, text, parser)
     reader = _Reader(path, parser)
     base_dir = path.resolve().parent
     cluster = _read_cluster(reader, environ)
+    if cluster is not None:
+        _require_sources(reader, cluster)
     sources = _read_sources(reader, base_dir)
     arn = reader.get("IAM_ROLE", "ARN")
     if arn:
         reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
     return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader))
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; a UTF-8 BOM (Windows editors write one) is skipped."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte offset {exc.start}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def _syntax_error(path: Path, text: str, exc: configparser.Error) -> ConfigError:
+    """The line that breaks the INI syntax, by number, shown unless it may hold the password."""
+    lines = text.splitlines()
+    if isinstance(exc, configparser.ParsingError) and not isinstance(exc, configparser.MissingSectionHeaderError):
+        number = exc.errors[0][0]
+    else:
+        number = getattr(exc, "lineno", None) or 1
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    previous = next((earlier for earlier in reversed(lines[:number - 1]) if earlier.strip()), "")
+    if "PASSWORD" in line.upper() or previous.strip().upper().startswith("DB_PASSWORD"):
+        shown = "(not shown: it may hold the password)"
+    else:
+        shown = repr(line.strip())
+    if isinstance(exc, configparser.DuplicateSectionError):
+        why = f"section [{exc.section}] appears twice"
+    elif isinstance(exc, configparser.DuplicateOptionError):
+        why = f"key {exc.option} appears twice in [{exc.section}]"
+    elif isinstance(exc, configparser.MissingSectionHeaderError):
+        why = "a key before any [SECTION] header"
+    else:
+        why = "not a [SECTION] header, a KEY=value line or a # comment"
+    return ConfigError(f"{path}, line {number}: cannot parse the file: {why}: {shown}")
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    match = re.search(pattern, text, re.MULTILINE | re.IGNORECASE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _check_names(path: Path, text: str, parser: configparser.ConfigParser) -> None:
+    """ConfigError for a section or key the scripts do not read, naming the closest known one."""
+    for section in parser.sections():
+        if section not in KNOWN_KEYS:
+            number = _line_of(text, rf"^[ \t]*\[{re.escape(section)}\]")
+            known = next((name for name in KNOWN_KEYS if name == section.upper()), None)
+            known = known or next(iter(difflib.get_close_matches(section.upper(), KNOWN_KEYS, n=1, cutoff=0.6)), None)
+            hint = f": did you mean [{known}]? (section names are upper case)" if known else (
+                f": the sections are {', '.join(f'[{name}]' for name in KNOWN_KEYS)}")
+            raise ConfigError(f"{path}, line {number}: unknown section [{section}]{hint}")
+        for key in parser[section]:
+            if key not in KNOWN_KEYS[section]:
+                number = _line_of(text, rf"^[ \t]*{re.escape(key)}[ \t]*[=:]")
+                close = difflib.get_close_matches(key, KNOWN_KEYS[section], n=1, cutoff=0.6)
+                hint = f": did you mean {close[0]}?" if close else f": [{section}] has {', '.join(KNOWN_KEYS[section])}"
+                raise ConfigError(f"{path}, line {number}: unknown key {key} in [{section}]{hint}")
+
+
+def _require_sources(reader: _Reader, cluster: Cluster) -> None:
+    """A file that names a server names its data too: the shipped sample is the embedded default's."""
+    missing = [key for key in SOURCE_KEYS if not reader.get("S3", key)]
+    if missing:
+        names = ", ".join(missing)
+        raise ConfigError(f"{reader.path}: [S3] {names} {'is' if len(missing) == 1 else 'are'} missing: [CLUSTER] names"
+                          f" {cluster.host}, and the shipped sample data is for the embedded default only; set"
+                          f" {names} (see dwh.cfg.example)")
 
 
 CLUSTER_ID = re.compile(r"[a-z](?!.*--)[a-z0-9\-]{0,61}[a-z0-9]|[a-z]")
@@ -233,6 +321,9 @@ def _read_cluster(reader: _Reader, environ) -> Cluster | None:
     dbname = reader.matching(section, "DB_NAME", reader.require(section, "DB_NAME"), DBNAME, "database name")
     user = reader.matching(section, "DB_USER", reader.require(section, "DB_USER"), DBNAME, "user name")
     password = environ.get(PASSWORD_ENV) or reader.get(section, "DB_PASSWORD") or ""
+    if "\x00" in password:
+        where = PASSWORD_ENV if environ.get(PASSWORD_ENV) else "DB_PASSWORD"
+        raise reader.error(section, where, "contains a NUL character, which no server accepts")
     schema = reader.get(section, "SCHEMA") or None
     if schema is not None:
         reader.matching(section, "SCHEMA", schema, IDENTIFIER, "schema name (lower case letters, digits, _)")

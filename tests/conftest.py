@@ -95,3 +95,11 @@ def fetch_all(conn, table, order_by):
         rows = cur.fetchall()
     conn.rollback()  # hold no locks: the scripts under test TRUNCATE these tables
     return rows
+
+
+def without_target(err: str) -> str:
+    """stderr without the "target: ..." line that each --quiet run on a named server starts with
+    (a test of that line: tests/test_cli.py); capsys may hold those of earlier runs in the test."""
+    while err.startswith("target: "):
+        err = err.partition("\n")[2]
+    return err

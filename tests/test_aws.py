@@ -15,6 +15,7 @@ import cleanup  # noqa: E402
 import provision  # noqa: E402
 from sparkify import aws  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
+from conftest import without_target  # noqa: E402
 
 REGION = "us-west-2"
 MY_IP = "52.1.2.3"
@@ -149,6 +150,7 @@ def test_public_provision_writes_the_config_and_teardown_leaves_nothing(account,
     assert account["iam"].list_attached_role_policies(RoleName="sparkify-dwh-s3-read")["AttachedPolicies"] == []
     # the password never reaches the output
     out, err = capsys.readouterr()
+    err = without_target(err)
     assert config.cluster.password not in out + err
 
     assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 0
@@ -177,7 +179,7 @@ def test_an_existing_config_is_never_overwritten_unasked(account, tmp_path, caps
     cfg = tmp_path / "dwh.cfg"
     cfg.write_text("[S3]\nLOG_DATA=mine\n")
     assert provision.main(["--config", str(cfg), "-q"]) == 1
-    assert capsys.readouterr().err == f"error: {cfg} exists: not overwriting it (pass --config NEW.cfg, or --overwrite)\n"
+    assert without_target(capsys.readouterr().err) == f"error: {cfg} exists: not overwriting it (pass --config NEW.cfg, or --overwrite)\n"
     assert cfg.read_text() == "[S3]\nLOG_DATA=mine\n"
     assert state(account) == EMPTY  # checked before any AWS call
 
@@ -185,7 +187,7 @@ def test_an_existing_config_is_never_overwritten_unasked(account, tmp_path, caps
 def test_provision_refuses_a_role_it_did_not_create(account, tmp_path, capsys):
     account["iam"].create_role(RoleName="sparkify-dwh-s3-read", AssumeRolePolicyDocument=json.dumps(aws.trust_policy()))
     assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "-q"]) == 1
-    assert capsys.readouterr().err == (
+    assert without_target(capsys.readouterr().err) == (
         "error: IAM role sparkify-dwh-s3-read exists and has no project=sparkify-dwh tag, so this project did not"
         " create it: pass another --role-name\n")
     assert state(account) == {"clusters": [], "roles": ["sparkify-dwh-s3-read"], "security groups": []}
@@ -201,7 +203,7 @@ def test_teardown_refuses_untagged_resources_and_deletes_nothing(account, tmp_pa
                                        MasterUserPassword="Someone's1")  # same name, not ours: no tag
     before = state(account)
     assert cleanup.main(["--config", str(cfg), "--aws", "--yes", "-q"]) == 1
-    assert capsys.readouterr().err == ("error: not deleting anything: Redshift cluster sparkify-dwh has no"
+    assert without_target(capsys.readouterr().err) == ("error: not deleting anything: Redshift cluster sparkify-dwh has no"
                                        " project=sparkify-dwh tag, so this project did not create it\n")
     assert state(account) == before  # the (tagged) role is still there too
 
@@ -212,6 +214,7 @@ def test_teardown_asks_first_and_lists_what_it_deletes(account, tmp_path, capsys
     group_id = load_config(cfg, environ={}).aws.security_group_id
     assert cleanup.main(["--config", str(cfg), "--aws", "-q"]) == 1  # not a terminal, no --yes
     out, err = capsys.readouterr()
+    err = without_target(err)
     assert out.splitlines() == [
         f"will delete, in {REGION}:",
         "  Redshift cluster sparkify-dwh (no final snapshot), with every table in it",
@@ -253,7 +256,7 @@ def test_a_failure_midway_records_what_was_created(account, tmp_path, capsys, mo
 
     monkeypatch.setattr(aws.Aws, "call", failing_create)
     assert provision.main(["--config", str(cfg), "-q"]) == 1
-    assert capsys.readouterr().err == (
+    assert without_target(capsys.readouterr().err) == (
         "error: creating Redshift cluster sparkify-dwh failed: ClusterQuotaExceeded: quota reached; created so far:"
         f" IAM role sparkify-dwh-s3-read, recorded in {cfg}: run provision.py again to go on, or"
         f" `python cleanup.py --config {cfg} --aws` to remove them\n")
@@ -296,14 +299,14 @@ def test_dry_runs_make_no_aws_call(tmp_path, monkeypatch, capsys):
 ])
 def test_bad_options_are_one_line(tmp_path, capsys, args, message):
     assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--dry-run", *args]) == 2
-    assert capsys.readouterr().err == f"error: {message}\n"
+    assert without_target(capsys.readouterr().err) == f"error: {message}\n"
 
 
 def test_cleanup_without_an_aws_section_refuses(tmp_path, capsys):
     cfg = tmp_path / "dwh.cfg"
     cfg.write_text("[S3]\n")
     assert cleanup.main(["--config", str(cfg), "--aws", "--yes"]) == 2
-    assert capsys.readouterr().err == (f"error: {cfg}: has no [AWS] section: cleanup.py deletes only what"
+    assert without_target(capsys.readouterr().err) == (f"error: {cfg}: has no [AWS] section: cleanup.py deletes only what"
                                        " provision.py created and recorded there\n")
 
 
@@ -326,7 +329,7 @@ def test_waiting_shows_each_status_until_available(monkeypatch, capsys):
     fake = StatusSequence(["creating", "creating", "modifying", "available"])
     assert aws._wait_available("c", fake, True, 30) == ("c.x.us-west-2.redshift.amazonaws.com", 5439)
     assert fake.statuses == []
-    progress = capsys.readouterr().err
+    progress = without_target(capsys.readouterr().err)
     assert "cluster c: creating" in progress and "cluster c: modifying" in progress
 
 
@@ -375,7 +378,7 @@ def test_public_without_my_ip_asks_checkip(account, tmp_path, checkip):
 def test_a_private_answer_from_checkip_is_refused(account, tmp_path, capsys, checkip):
     checkip[0] = "10.1.2.3"
     assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--public", "-q"]) == 2
-    err = capsys.readouterr().err
+    err = without_target(capsys.readouterr().err)
     assert err.startswith("error: http://127.0.0.1:") and err.endswith(
         " says your address is 10.1.2.3, which is not public: pass --my-ip A.B.C.D\n")
     assert state(account) == EMPTY
@@ -389,7 +392,7 @@ def test_no_answer_from_checkip_says_to_pass_my_ip(account, tmp_path, capsys, mo
         port = closed.getsockname()[1]
     monkeypatch.setenv(aws.CHECKIP_ENV, f"http://127.0.0.1:{port}/")
     assert provision.main(["--config", str(tmp_path / "dwh.cfg"), "--public", "-q"]) == 2
-    err = capsys.readouterr().err
+    err = without_target(capsys.readouterr().err)
     assert err.startswith(f"error: cannot find your public IP address from http://127.0.0.1:{port}/ (")
     assert err.endswith("): pass --my-ip A.B.C.D\n")
     assert state(account) == EMPTY

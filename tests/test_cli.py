@@ -8,7 +8,7 @@ import time
 import pytest
 
 import sql_queries as q
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, without_target
 
 SCRIPTS = ["create_tables.py", "etl.py", "cleanup.py"]
 SENTINEL = "s3cr3t p'a%ss"
@@ -56,7 +56,7 @@ def test_unreachable_server_is_one_line(tmp_path, script):
     result = run(script, "--config", str(unreachable_config(tmp_path)), "--yes" if script == "cleanup.py" else "-q")
     assert time.monotonic() - started < 60
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if not line.startswith("cannot connect to")]
+    errors = [line for line in without_target(result.stderr).splitlines() if not line.startswith("cannot connect to")]
     assert len(errors) == 1  # besides the retry notes (INFO, hidden by --quiet)
     assert errors[0].startswith("error: cannot connect to dwhuser@127.0.0.1:1/dwh (tried 3 times): connection to"
                                 " server at \"127.0.0.1\", port 1 failed: Connection refused")
@@ -76,8 +76,8 @@ def test_missing_data_folder_is_one_line(tmp_path, write_config):
     assert run("create_tables.py", "--config", str(config), "-q").returncode == 0
     result = run("etl.py", "--config", str(config), "-q")
     assert result.returncode == 1
-    assert result.stderr == (f"error: {tmp_path / 'no_such_folder' / 'log_data'} ([S3] LOG_DATA) does not exist:"
-                             " check the path\n")
+    assert without_target(result.stderr) == (f"error: {tmp_path / 'no_such_folder' / 'log_data'} ([S3] LOG_DATA)"
+                                              " does not exist: check the path\n")
 
 
 def test_dry_run_connects_to_nothing_and_hides_the_password(tmp_path):
@@ -115,7 +115,8 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
 def test_redshift_needs_s3_sources(tmp_path):
     config = tmp_path / "dwh.cfg"
     config.write_text("[CLUSTER]\nHOST=h\nDB_PORT=5439\nDB_NAME=dwh\nDB_USER=u\nENGINE=redshift\n"
-                      "[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\nLOG_DATA=local/logs\n")
+                      "[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\nLOG_DATA=local/logs\n"
+                      "SONG_DATA=s3://bucket/song_data\nLOG_JSONPATH=s3://bucket/paths.json\n")
     result = run("etl.py", "--config", str(config), "--dry-run")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
@@ -132,3 +133,15 @@ def test_cleanup_asks_before_dropping_on_a_server(write_config, conn):
         cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
         assert cur.fetchone()[0] == len(q.TABLES)
     conn.rollback()
+
+
+def test_a_quiet_run_still_names_the_server_it_changes(tmp_path, write_config, pg_params, schema):
+    """--quiet prints only errors, and the one line that says which warehouse is being changed
+    when it is not the embedded default; a dry run changes nothing and says nothing of it."""
+    config = write_config()
+    where = (f"{pg_params.get('user', 'postgres')}@{pg_params.get('host', 'localhost')}:{pg_params.get('port', 5432)}"
+             f"/{pg_params.get('dbname', 'postgres')} schema {schema}")
+    for script in ("create_tables.py", "etl.py", "analytics.py"):
+        result = run(script, "--config", str(config), "-q")
+        assert (result.returncode, result.stderr) == (0, f"target: server {where}\n"), script
+    assert run("etl.py", "--config", str(config), "-q", "--dry-run").stderr == ""

@@ -103,11 +103,78 @@ def test_bad_values_name_file_section_and_key(tmp_path, change, message):
     assert str(err.value) == f"{path}: {message}"
 
 
-def test_unparsable_file(tmp_path):
-    path = write(tmp_path, "HOST=x\n")
+@pytest.mark.parametrize("text, message", [
+    ("HOST=x\n", "line 1: cannot parse the file: a key before any [SECTION] header: 'HOST=x'"),
+    ("[CLUSTER]\nHOST=x\nDB_NAME dwh\n",
+     "line 3: cannot parse the file: not a [SECTION] header, a KEY=value line or a # comment: 'DB_NAME dwh'"),
+    ("[CLUSTER]\nDB_PASSWORD Secret\n",
+     "line 2: cannot parse the file: not a [SECTION] header, a KEY=value line or a # comment:"
+     " (not shown: it may hold the password)"),
+    ("[CLUSTER]\nDB_PASSWORD=\nSecret!\n",
+     "line 3: cannot parse the file: not a [SECTION] header, a KEY=value line or a # comment:"
+     " (not shown: it may hold the password)"),
+    ("[S3]\nREGION=a\n[S3]\n", "line 3: cannot parse the file: section [S3] appears twice: '[S3]'"),
+    ("[S3]\nREGION=a\nregion=b\n", "line 3: cannot parse the file: key REGION appears twice in [S3]: 'region=b'"),
+    ("[cluster]\nHOST=x\n", "line 1: unknown section [cluster]: did you mean [CLUSTER]? (section names are upper case)"),
+    ("\n[CLUSTR]\nHOST=x\n", "line 2: unknown section [CLUSTR]: did you mean [CLUSTER]? (section names are upper case)"),
+    ("[DEFAULT]\nHOST=x\n", "line 1: unknown section [DEFAULT]: the sections are [CLUSTER], [IAM_ROLE], [S3], [AWS]"),
+    ("[S3]\nLOG_DAT=x\n", "line 2: unknown key LOG_DAT in [S3]: did you mean LOG_DATA?"),
+    ("[CLUSTER]\n# a comment\nhots = x\n", "line 3: unknown key HOTS in [CLUSTER]: did you mean HOST?"),
+    ("[IAM_ROLE]\nXYZ=1\n", "line 2: unknown key XYZ in [IAM_ROLE]: [IAM_ROLE] has ARN"),
+], ids=["no section", "no equals sign", "a password line", "after the password", "section twice", "key twice",
+        "lower-case section", "misspelt section", "DEFAULT", "misspelt key", "lower-case misspelt key", "unknown key"])
+def test_a_file_that_does_not_parse_names_the_line(tmp_path, text, message):
+    path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
-    assert str(err.value) == f"{path}: cannot parse the file: File contains no section headers."
+    assert str(err.value) == f"{path}, {message}"
+    assert "Secret" not in str(err.value)
+
+
+def test_keys_are_case_insensitive(tmp_path):
+    config = load_config(write(tmp_path, SEED.replace("DB_PORT=5439", "db_port=5440")), environ={})
+    assert config.cluster.port == 5440
+
+
+def test_a_utf8_bom_is_read(tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_bytes(b"\xef\xbb\xbf" + SEED.encode())
+    assert load_config(path, environ={}).cluster.port == 5439
+
+
+def test_a_file_that_is_not_utf8_says_so(tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_bytes(b"[CLUSTER]\nHOST=caf\xe9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert str(err.value) == f"{path}: is not UTF-8 text (byte offset 18): save it as UTF-8"
+
+
+@pytest.mark.parametrize("s3, missing", [
+    ("", "LOG_DATA, LOG_JSONPATH, SONG_DATA are"),
+    ("[S3]\nREGION=us-west-2\n", "LOG_DATA, LOG_JSONPATH, SONG_DATA are"),
+    ("[S3]\nLOG_DATA=s3://bucket/log\nLOG_JSONPATH=s3://bucket/p.json\n", "SONG_DATA is"),
+    ("[S3]\nLOG_DATA=s3://bucket/log\nLOG_JSONPATH=''\nSONG_DATA=s3://bucket/song\n", "LOG_JSONPATH is"),
+])
+def test_a_server_without_its_data_is_refused(tmp_path, s3, missing):
+    """The shipped sample belongs to the embedded default: never loaded into a named server."""
+    path = write(tmp_path, SEED.split("[S3]")[0] + s3)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    names = missing.rsplit(" ", 1)[0]
+    assert str(err.value) == (f"{path}: [S3] {missing} missing: [CLUSTER] names dwhcluster.abc.us-west-2.redshift"
+                              f".amazonaws.com, and the shipped sample data is for the embedded default only; set"
+                              f" {names} (see dwh.cfg.example)")
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize("file_value, environ, key", [
+    ("'a\x00b'", {}, "DB_PASSWORD"), ("", {"SPARKIFY_DB_PASSWORD": "a\x00b"}, "SPARKIFY_DB_PASSWORD")])
+def test_a_nul_in_the_password_is_one_line(tmp_path, file_value, environ, key):
+    path = write(tmp_path, SEED.replace("DB_PASSWORD='Secret 'pa%ss'", f"DB_PASSWORD={file_value}"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ=environ)
+    assert str(err.value) == f"{path}: [CLUSTER] {key} contains a NUL character, which no server accepts"
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -126,8 +193,8 @@ def test_redshift_connections_use_ssl(tmp_path, extra, expected):
 def test_plain_postgres_leaves_ssl_to_libpq(tmp_path):
     from sparkify.db import cluster_connect_params
 
-    config = load_config(write(tmp_path, "[CLUSTER]\nHOST=db.example.com\nDB_PORT=5432\nDB_NAME=d\nDB_USER=u\n"),
-                         environ={})
+    config = load_config(write(tmp_path, "[CLUSTER]\nHOST=db.example.com\nDB_PORT=5432\nDB_NAME=d\nDB_USER=u\n"
+                                         + SEED[SEED.index("[S3]"):]), environ={})
     assert "sslmode" not in cluster_connect_params(config)
 
 
