@@ -25,17 +25,16 @@ def cleanup(args, config) -> int:
         args.cluster = args.role = args.ingress = True
     if args.cluster or args.role or args.ingress:
         return delete_aws(args, config)
-    steps = pipeline.drop_table_steps()
     if args.dry_run:
         cli.log.info("dry run for %s: nothing is sent", db.describe(config))
-        cli.print_plan(pipeline.describe_steps(steps))
+        cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(db.planned_engine(config))))
         return 0
     if not config.embedded and not args.yes:
         where = db.describe(config)
         cli.confirm(f"Drop {', '.join(q.PROJECT_TABLE_NAMES)} from {where}?",
                     f"not dropping tables on {where} without confirmation: run with --yes")
     with db.open_target(config) as target:
-        pipeline.execute(target.conn, steps)
+        pipeline.execute(target.conn, pipeline.drop_table_steps(target.engine))
         cli.log.info("dropped %s from %s", ", ".join(q.PROJECT_TABLE_NAMES), target.description)
     return 0
 

@@ -9,8 +9,11 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg2
+
 import sql_queries as q
 
+from .errors import DatabaseError, first_line, missing_tables
 from .tables import format_table
 
 
@@ -31,6 +34,8 @@ def ask(conn, top: int = 10) -> list[Answer]:
             for question in q.ANALYTICS_QUERIES:
                 cur.execute(question.statement, {"top": top})
                 answers.append(Answer(question, cur.fetchall()))
+    except psycopg2.Error as exc:
+        raise DatabaseError(f"{question.name} failed: {first_line(exc)}{missing_tables(exc)}") from None
     finally:
         conn.rollback()
     return answers
@@ -71,10 +76,21 @@ def render_csv(answers: list[Answer]) -> str:
 RENDERERS = {"table": render_text, "json": render_json, "csv": render_csv}
 
 
+def artists_chart_title(matched_share: Answer) -> str:
+    """The top-artists chart counts matched plays only: its title says how many of all that is."""
+    plays, matched, percent = matched_share.rows[0] if matched_share.rows else (0, 0, None)
+    if not plays:
+        return "Most played artists (no plays yet)"
+    return f"Most played artists: only the {matched:,} of {plays:,} plays ({percent}%) matched to a song"
+
+
 def write_charts(answers: list[Answer], out_dir: str) -> list[str]:
     """PNG charts for the answers that read better as pictures; returns the paths written."""
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its INFO notes are not the user's business
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -105,7 +121,7 @@ def write_charts(answers: list[Answer], out_dir: str) -> list[str]:
     artists = list(reversed(by_name["top_artists"].rows))
     fig, ax = plt.subplots(figsize=(9, max(3, 0.4 * len(artists) + 1)))
     ax.barh([name for name, _ in artists], [plays for _, plays in artists], color="#e76f51")
-    ax.set(title="Most played artists (matched plays)", xlabel="plays")
+    ax.set(title=artists_chart_title(by_name["matched_share"]), xlabel="plays")
     save(fig, "top_artists")
 
     levels = by_name["plays_by_level"].rows

@@ -58,6 +58,13 @@ class InputProblems(SparkifyError):
     """etl.py --validate found problems in the input (nothing was changed)."""
 
 
+def missing_tables(exc) -> str:
+    """A hint for a server error that says a table does not exist (SQLSTATE 42P01), else ""."""
+    if getattr(exc, "pgcode", None) == "42P01":
+        return ": the project's tables are not there: run create_tables.py first"
+    return ""
+
+
 def first_line(exc) -> str:
     """The first line of a psycopg2 error's primary message (its text where the server sent none)."""
     diag = getattr(exc, "diag", None)

@@ -258,13 +258,17 @@ def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance
         for line, record, raw, reason in _tolerant_records(stream, obj.uri, needs_exact):
             parsed += 1
             values = mapper(record) if record is not None else None
-            reason = reason or problem_in(values)
+            try:
+                reason = reason or problem_in(values)
+                text = None if reason else records.copy_line(values)
+            except RecursionError:  # a value nested deeper than checking and rendering go
+                reason = records.NESTED_TOO_DEEPLY
             if reason:
                 rejected += 1
                 tolerance.reject(obj.uri, line, reason, raw if raw is not None else json.dumps(record))
                 continue
             row += 1
-            yield records.copy_line(values)
+            yield text
         tolerance.parsed += parsed
         if rejected:
             tolerance.files_with_rejections.append((obj.uri, parsed, parsed - rejected, rejected))

@@ -21,7 +21,7 @@ import sql_queries as q
 
 from . import loader, redshift, sources
 from .config import Config, S3Access
-from .errors import ConfigError, DatabaseError, QualityCheckError, first_line
+from .errors import ConfigError, DatabaseError, QualityCheckError, first_line, missing_tables
 from .sqltext import one_line
 from .tables import format_table
 
@@ -82,14 +82,20 @@ class Report:
 
 # --- Plans ----------------------------------------------------------------------------------------
 
-def drop_table_steps() -> list[Step]:
-    return [Step(f"drop {name}", "ddl", statement) for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
+def _serialize_steps(engine: str) -> list[Step]:
+    """One run at a time changes the project's tables (PostgreSQL: an advisory lock)."""
+    return [Step("wait for any other run", "ddl", statement) for statement in q.SERIALIZE_QUERIES[engine]]
+
+
+def drop_table_steps(engine: str = "postgres") -> list[Step]:
+    return _serialize_steps(engine) + [Step(f"drop {name}", "ddl", statement)
+                                       for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
 
 
 def create_table_steps(engine: str) -> list[Step]:
     creates = [Step(f"create {table.name}", "ddl", statement)
                for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[engine])]
-    return drop_table_steps() + creates
+    return drop_table_steps(engine) + creates
 
 
 def etl_steps(engine: str, config: Config, errors_view: str = "stl_load_errors") -> list[Step]:
@@ -108,7 +114,7 @@ def etl_steps(engine: str, config: Config, errors_view: str = "stl_load_errors")
     enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if q.ENGINE_SQL[engine]["enforces_primary_keys"] else set()
     checks = [Step(name, "enforced" if name in enforced else "check", statement)
               for name, statement in q.QUALITY_CHECKS]
-    return (session + lock + clear_staging + _load_steps(engine, config, errors_view) + after_load + clear_star
+    return (_serialize_steps(engine) + session + lock + clear_staging + _load_steps(engine, config, errors_view) + after_load + clear_star
             + inserts + checks)
 
 
@@ -309,8 +315,8 @@ def _run_step(cur, step: Step, show_progress: bool) -> StepResult:
         if step.kind == "copy":  # Redshift: show what this COPY rejected (this rolls the run back)
             errors = redshift.fetch_after_failure(cur.connection, step.errors_view, step.table, copy_id_before)
             details = "\n" + "\n".join(redshift.describe(errors))
-        raise DatabaseError(f"{step.label} failed: {first_line(exc)}; rolled back, the warehouse is unchanged"
-                            f"{details}") from None
+        raise DatabaseError(f"{step.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the warehouse"
+                            f" is unchanged{details}") from None
     seconds = time.perf_counter() - started
     level = logging.INFO if step.kind in ("copy", "insert") else logging.DEBUG
     log.log(level, "%s: %s rows in %.2fs", step.label, rows, seconds)

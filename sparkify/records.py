@@ -113,10 +113,14 @@ def copy_chunks(stream: BinaryIO, name: str, mapping: RowMapping, chunk_size: in
     def fast_batch(lines: list[bytes]) -> list | None:
         return _fast_rows(lines, mapping)
 
-    for _, rows in _chunks(stream, name, chunk_size, fast_batch, fast, mapper, first_line, first_byte,
-                           require_object, takeover):
+    for numbers, rows in _chunks(stream, name, chunk_size, fast_batch, fast, mapper, first_line, first_byte,
+                                 require_object, takeover):
         if rows:
-            yield len(rows), copy_lines(rows)
+            try:
+                text = copy_lines(rows)
+            except RecursionError:  # a value nested deeper than rendering goes: which line?
+                raise LoadError(f"{name}, line {_too_deep(numbers, rows)}: {NESTED_TOO_DEEPLY}") from None
+            yield len(rows), text
 
 
 def _identity(value):
@@ -188,14 +192,14 @@ def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
     if mapping.decode is not None:
         try:
             rows = list(map(mapping.decode, lines))
-        except msgspec.DecodeError:  # a key missing or unknown, a number in a text column, bad JSON
+        except (msgspec.DecodeError, RecursionError):  # a key missing or unknown, a number in a text column, bad JSON
             rows = None
         if rows is not None:
             # every key is there, and only those: as many colons as columns, no key twice
             return rows if _keys_once(lines, [len(rows[0])] * len(lines)) else None
     try:
         objects = list(map(_decode_any, lines))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if not objects or set(map(type, objects)) != {dict}:
         return None
@@ -252,7 +256,23 @@ def copy_files(contents: Sequence[bytes], mapping: RowMapping) -> bytes | None:
     if any(b"\n" in line or line.startswith(_BOM) for line in lines):
         return None
     rows = _fast_rows(lines, mapping)
-    return None if rows is None else copy_lines(rows)
+    try:
+        return None if rows is None else copy_lines(rows)
+    except RecursionError:
+        return None  # each file alone says which one
+
+
+NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
+
+
+def _too_deep(numbers: Sequence[int], rows: Sequence[Sequence]) -> int:
+    """The line of the first row that cannot be rendered for being nested too deeply."""
+    for number, row in zip(numbers, rows):
+        try:
+            copy_lines((row,))
+        except RecursionError:
+            return number
+    return numbers[0]
 
 
 _BOM = codecs.BOM_UTF8
@@ -286,7 +306,7 @@ def _fast_object(text: bytes) -> dict | None:
     whitespace is fine; a blank line is None)."""
     try:
         obj = _decode_any(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: nested deeper than it reads
         return None
     if type(obj) is not dict or not _keys_once([text], [len(obj)]):
         return None  # not an object, or a key twice or something nested: the strict reader decides
@@ -303,9 +323,9 @@ def _strict_line(text: bytes) -> list[dict] | None:
     while pos < len(decoded):
         try:
             obj, pos = _DECODER.raw_decode(decoded, pos)
-        except ValueError:
-            return None
-        if not isinstance(obj, dict) or not _encodable(obj):
+            if not isinstance(obj, dict) or not _encodable(obj):
+                return None
+        except (ValueError, RecursionError):
             return None
         objects.append(obj)
         pos = _WHITESPACE.match(decoded, pos).end()
@@ -357,6 +377,9 @@ def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_byte
         if pos < len(buffer):
             try:
                 obj, end = scan(buffer, pos)
+                encodable = _encodable(obj)
+            except RecursionError:
+                raise LoadError(f"{name}, line {line}: {NESTED_TOO_DEEPLY}") from None
             except json.JSONDecodeError as exc:
                 if not eof:  # perhaps only cut off by the chunk boundary: read on
                     buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line,
@@ -367,7 +390,7 @@ def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_byte
                 raise LoadError(f"{name}, line {line}: invalid JSON: {exc}") from None
             if not isinstance(obj, dict):
                 raise LoadError(f"{name}, line {line}: expected a JSON object, found {_json_type(obj)}")
-            if not _encodable(obj):
+            if not encodable:
                 raise LoadError(f"{name}, line {line}: invalid JSON: a string holds a lone surrogate escape")
             yield line, obj
             line += buffer.count("\n", pos, end)

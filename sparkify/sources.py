@@ -86,24 +86,42 @@ def _list_local(prefix: str, what: str, stored_as: str) -> list[SourceObject]:
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
-    found = sorted(_walk(base, prefix))
+    found = sorted(_walk(base, prefix, what))
     return [SourceObject(path, size, compression=stored_as) for path, size in found]
 
 
-def _walk(directory: str, prefix: str) -> list[tuple[str, int]]:
+def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int]]:
     """(path, size) of files under ``directory`` whose path starts with ``prefix``; one scandir per
     folder, descending only where a path can still match (a loop, not recursion: song_data is 40,000
-    folders deep in places, and nested generators cost more than the listing)."""
+    folders deep in places, and nested generators cost more than the listing). A folder linked to
+    from inside itself (a symbolic link loop) or that cannot be read is one DataSourceError."""
     found, folders = [], [directory]
+    seen = {_identity(directory)}
     while folders:
-        with os.scandir(folders.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    if _may_match(entry.path + os.sep, prefix):
-                        folders.append(entry.path)
-                elif entry.path.startswith(prefix) and entry.is_file():
-                    found.append((entry.path, entry.stat().st_size))
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        if _may_match(entry.path + os.sep, prefix):
+                            info = entry.stat()
+                            identity = (info.st_dev, info.st_ino)
+                            if identity in seen:  # only a symbolic link can lead to a folder twice
+                                raise DataSourceError(f"cannot list {prefix} ({what}): {entry.path} leads to a"
+                                                      f" folder listed already (a symbolic link loop, or a second"
+                                                      f" link to one folder): its files would load twice")
+                            seen.add(identity)
+                            folders.append(entry.path)
+                    elif entry.path.startswith(prefix) and entry.is_file():
+                        found.append((entry.path, entry.stat().st_size))
+        except OSError as exc:
+            raise DataSourceError(f"cannot list {folder} ({what}): {exc.strerror or exc}") from None
     return found
+
+
+def _identity(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 def _may_match(directory: str, prefix: str) -> bool:

@@ -79,8 +79,9 @@ def check_answers(config, data_dir, capsys, top):
 def test_answers_on_the_sample(conn, write_config, capsys, tmp_path):
     config = loaded(write_config, SAMPLE)
     check_answers(config, SAMPLE, capsys, top=5)
-    assert analytics.main(["--config", str(config), "--charts", str(tmp_path / "charts"), "-q"]) == 0
-    out = capsys.readouterr().out
+    assert analytics.main(["--config", str(config), "--charts", str(tmp_path / "charts")]) == 0
+    out, err = capsys.readouterr()
+    assert [line for line in err.splitlines() if not line.startswith(("target: ", "chart: "))] == []
     assert out.startswith("Plays per hour of day (UTC)\nhour  plays\n----  -----\n")
     assert "The song and artist rankings count only these 827 matched plays (86.4%)" in out
     charts = sorted(p.name for p in (tmp_path / "charts").iterdir())
@@ -102,3 +103,13 @@ def test_csv_has_every_answer(conn, write_config, capsys):
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
 def test_answers_on_the_real_data(conn, write_config, capsys):
     check_answers(loaded(write_config, UDACITY), UDACITY, capsys, top=10)
+
+
+def test_the_artists_chart_says_how_few_plays_it_rests_on():
+    from sparkify.analytics import Answer, artists_chart_title
+    import sql_queries as q
+
+    share = next(question for question in q.ANALYTICS_QUERIES if question.name == "matched_share")
+    assert artists_chart_title(Answer(share, [(6820, 41, 0.6)])) == (
+        "Most played artists: only the 41 of 6,820 plays (0.6%) matched to a song")
+    assert artists_chart_title(Answer(share, [(0, 0, None)])) == "Most played artists (no plays yet)"

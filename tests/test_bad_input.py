@@ -58,6 +58,8 @@ MUST_REJECT = [
      + b'\xe9"}', "line 2: invalid UTF-8 (byte offset 59)"),
     ("a BOM on a later line", EVENTS, f'{{"ts": {TS}}}\n'.encode() + codecs.BOM_UTF8 + f'{{"ts": {TS}}}'.encode(),
      "line 2: invalid JSON: Expecting value"),
+    ("nested too deeply", EVENTS, f'{{"ts": {TS}, "song": ' + "[" * 5000 + "]" * 5000 + "}",
+     "line 1: invalid JSON: nested too deeply"),
     ("an integer beyond 64 bits", SONG, '{"song_id": "SOZZ", "year": -9223372036854775809}',
      "line 1, column year: value \"-9223372036854775809\" is out of range for type smallint (loading staging_songs)"),
 ]
@@ -288,3 +290,47 @@ def test_max_errors_checks_each_integer_column_to_the_edge_of_its_range(warehous
         cur.execute("SELECT status FROM staging_events WHERE status IN (32767, -32768) ORDER BY status")
         assert cur.fetchall() == [(-32768,), (32767,)]
     conn.rollback()
+
+
+
+@pytest.mark.parametrize("depth", [600, 5000])
+def test_max_errors_takes_a_record_nested_too_deeply_as_one_bad_record(warehouse, conn, depth):
+    data, config, _ = warehouse
+    deep = json.dumps({"ts": TS, "page": "Home"})[:-1] + ', "song": ' + "[" * depth + "]" * depth + "}"
+    (data / EVENTS).write_text("\n".join([json.dumps({"ts": TS, "page": "Home"}), deep]))
+    assert etl.main(["--config", str(config), "--max-errors", "1", "-q"]) == 0
+    assert [row[2:4] for row in fetch_all(conn, "load_errors", "line_number")] == [
+        (2, "invalid JSON: nested too deeply")]
+
+
+def test_a_symbolic_link_loop_under_the_data_is_one_line(warehouse, conn, capsys):
+    data, config, before = warehouse
+    loop = data / "song_data" / "Z" / "loop"
+    loop.parent.mkdir(parents=True, exist_ok=True)
+    loop.symlink_to(data / "song_data")
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert without_target(capsys.readouterr().err) == (
+        f"error: cannot list {data / 'song_data'} ([S3] SONG_DATA): {loop} leads to a folder listed already"
+        " (a symbolic link loop, or a second link to one folder): its files would load twice\n")
+    assert full_state(conn) == before
+
+
+def test_a_folder_that_cannot_be_read_is_one_line(warehouse, conn, capsys, monkeypatch):
+    """As root every folder can be read, so the refusal a user gets is played by os.scandir here."""
+    import os
+
+    data, config, before = warehouse
+    locked = data / "song_data" / "Z"
+    locked.mkdir(parents=True, exist_ok=True)
+    scandir = os.scandir
+
+    def refusing(path):
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert without_target(capsys.readouterr().err) == (
+        f"error: cannot list {locked} ([S3] SONG_DATA): Permission denied\n")
+    assert full_state(conn) == before

@@ -145,3 +145,32 @@ def test_a_quiet_run_still_names_the_server_it_changes(tmp_path, write_config, p
         result = run(script, "--config", str(config), "-q")
         assert (result.returncode, result.stderr) == (0, f"target: server {where}\n"), script
     assert run("etl.py", "--config", str(config), "-q", "--dry-run").stderr == ""
+
+
+def test_etl_and_analytics_before_create_tables_say_what_to_do(write_config):
+    config = write_config()
+    result = run("etl.py", "--config", str(config), "-q")
+    assert result.returncode == 1
+    assert without_target(result.stderr) == (
+        "error: clear staging_events failed: relation \"staging_events\" does not exist: the project's tables are not"
+        " there: run create_tables.py first; rolled back, the warehouse is unchanged\n")
+    result = run("analytics.py", "--config", str(config), "-q")
+    assert result.returncode == 1
+    assert without_target(result.stderr) == (
+        "error: plays_by_hour failed: relation \"songplays\" does not exist: the project's tables are not there:"
+        " run create_tables.py first\n")
+
+
+def test_two_create_tables_at_once_both_succeed(write_config, conn):
+    """Two runs on a schema without the tables: the second waits for the first (an advisory lock
+    per schema) instead of failing on the catalogue's unique index."""
+    config = write_config()
+    for _ in range(4):
+        with conn.cursor() as cur:
+            for name in q.PROJECT_TABLE_NAMES:
+                cur.execute(q.drop_table(name))
+        conn.commit()
+        children = [subprocess.Popen([sys.executable, str(ROOT / "create_tables.py"), "--config", str(config), "-q"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(child.wait(timeout=120), child.stderr.read()) for child in children]
+        assert [code for code, _ in results] == [0, 0], results

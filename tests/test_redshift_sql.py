@@ -41,7 +41,7 @@ def all_redshift_statements(config):
                                                                        log_compression="gzip",
                                                                        song_compression="zstd"))
     bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
-    steps = pipeline.create_table_steps("redshift") + pipeline.drop_table_steps()
+    steps = pipeline.create_table_steps("redshift") + pipeline.drop_table_steps("redshift")
     for view in q.LOAD_ERROR_VIEWS:
         steps += (pipeline.etl_steps("redshift", config, view) + pipeline.etl_steps("redshift", tolerant, view)
                   + pipeline.validate_steps("redshift", config, view) + pipeline.validate_steps("redshift", bzip2, view))
@@ -146,10 +146,11 @@ def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
     plan = pipeline.describe_steps(pipeline.etl_steps("postgres", config))
-    assert plan[1:5] == ["SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
+    assert plan[1:6] == ["SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()));",
+                         "SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
-    assert plan[5].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[5]
+    assert plan[6].startswith('COPY "staging_events" ("artist", "auth", ')
+    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[6]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
