@@ -29,6 +29,7 @@ def cleanup(args, config) -> int:
         cli.log.info("dry run for %s: nothing is sent", db.describe(config))
         cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(db.planned_engine(config))))
         return 0
+    cli.log.info("target: %s", db.describe(config))
     if not config.embedded and not args.yes:
         where = db.describe(config)
         cli.confirm(f"Drop {', '.join(q.PROJECT_TABLE_NAMES)} from {where}?",

@@ -2,11 +2,18 @@
 warehouse must be exactly the old or the new state, and a normal rerun must reach the new state.
 
 Run:  python bench/kill_trials.py [--random 200] [--seed 7] [--dsn DSN] [--data-dir bench/data]
+                                 [--embedded 40 [--embedded-only]]
 
 State "old" is the shipped sample; state "new" is a generated data set. Each trial starts from the
 old state, runs etl.py on the new data and kills it (at step N through the test hook
 SPARKIFY_TEST_KILL_AT_STEP, or after a random delay), then compares a digest of every table's
 full contents. Prints one line: ``trials=<n> violations=<n> reached_new_after_rerun=<n>``.
+
+``--embedded N`` adds N trials on the embedded default itself, where each run starts and stops its
+own server: at a random moment either the server's postmaster is SIGKILLed or etl.py gets SIGTERM.
+The next process to start the server (the one that reads the digest) must succeed by itself, the
+warehouse must be the old or the new state, and a rerun must reach the new one. Prints
+``embedded_trials=<n> violations=<n> reached_new_after_rerun=<n> server_starts_failed=<n>``.
 """
 
 from __future__ import annotations
@@ -101,14 +108,91 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
     return counts
 
 
+def embedded_digest(pgdata: Path) -> tuple | None:
+    """The digest, read by a process of its own that starts (and at exit stops) the embedded server,
+    as the next run would; None if the server cannot be started."""
+    result = subprocess.run([sys.executable, __file__, "--digest-embedded", str(pgdata)], cwd=ROOT,
+                            capture_output=True, text=True)
+    return tuple(result.stdout.split()) if result.returncode == 0 else None
+
+
+def embedded_etl(pgdata: Path, config: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "etl.py"), "--config", config, "-q"], cwd=ROOT,
+                            env={**os.environ, "SPARKIFY_EMBEDDED_DIR": str(pgdata)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_embedded_trials(data_dir: Path, trials: int, seed: int) -> dict:
+    """SIGKILL to the postmaster, or SIGTERM to etl.py, at random moments of runs that own their server."""
+    new_data = data_dir / "kill-trials-new-embedded"
+    if not (new_data / ".complete").exists():
+        generate(str(new_data), events=60_000, songs=2_000, days=3, seed=98)
+        (new_data / ".complete").write_text("")
+    counts = {"embedded_trials": 0, "violations": 0, "reached_new_after_rerun": 0, "server_starts_failed": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        pgdata = Path(tmp) / "pgdata"
+        old_cfg = os.path.join(tmp, "no-such.cfg")  # no file: the embedded default and the shipped sample
+        new_cfg = os.path.join(tmp, "new.cfg")
+        Path(new_cfg).write_text(f"[S3]\nLOG_DATA={new_data / 'log_data'}\nSONG_DATA={new_data / 'song_data'}\n"
+                                 f"LOG_JSONPATH={new_data / 'log_json_path.json'}\n")
+        env = {**os.environ, "SPARKIFY_EMBEDDED_DIR": str(pgdata)}
+        subprocess.run([sys.executable, str(ROOT / "create_tables.py"), "--config", old_cfg, "-q"], cwd=ROOT,
+                       env=env, check=True)
+        assert embedded_etl(pgdata, new_cfg).wait() == 0
+        new_state = embedded_digest(pgdata)
+        assert embedded_etl(pgdata, old_cfg).wait() == 0
+        old_state = embedded_digest(pgdata)
+        rng = random.Random(seed)
+        for number in range(trials):
+            child = embedded_etl(pgdata, new_cfg)
+            time.sleep(rng.uniform(0.3, 2.5))
+            if number % 2 == 0:  # the server dies under the run
+                try:
+                    os.kill(int((pgdata / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+                except (OSError, ValueError, IndexError):
+                    pass  # not up yet, or already gone
+            elif child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+            child.wait()
+            counts["embedded_trials"] += 1
+            state = embedded_digest(pgdata)  # at once: a killed postmaster may still be a zombie
+            if state is None:
+                counts["server_starts_failed"] += 1
+            elif state not in (old_state, new_state):
+                counts["violations"] += 1
+            if embedded_etl(pgdata, new_cfg).wait() == 0 and embedded_digest(pgdata) == new_state:
+                counts["reached_new_after_rerun"] += 1
+            assert embedded_etl(pgdata, old_cfg).wait() == 0
+    return counts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--random", type=int, default=200, help="kills at random moments (default 200)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
+    parser.add_argument("--embedded", type=int, default=0, metavar="N",
+                        help="also N trials on the embedded default (postmaster SIGKILL, etl.py SIGTERM)")
+    parser.add_argument("--embedded-only", action="store_true", help="run only the --embedded trials")
+    parser.add_argument("--digest-embedded", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.digest_embedded:
+        from sparkify.db import embedded_connect_params
+
+        global SCHEMA
+        SCHEMA = "public"
+        print(" ".join(digest(embedded_connect_params(args.digest_embedded))))
+        return 0
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.embedded:
+        embedded = run_embedded_trials(args.data_dir, args.embedded, args.seed)
+        print(" ".join(f"{key}={value}" for key, value in embedded.items()))
+        if embedded["violations"] or embedded["server_starts_failed"] or \
+                embedded["reached_new_after_rerun"] != embedded["embedded_trials"]:
+            return 1
+        if args.embedded_only:
+            return 0
     if args.dsn or os.environ.get("SPARKIFY_BENCH_DSN"):
         params = parse_dsn(args.dsn or os.environ["SPARKIFY_BENCH_DSN"])
     else:

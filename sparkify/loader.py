@@ -221,21 +221,23 @@ def _tolerant_records(stream, uri: str, needs_exact):
         if number == 1:
             compression.refuse_if_compressed(raw, uri)
         if number == 1 and raw.startswith(records._BOM):
-            raw = raw[len(records._BOM):]
+            raw = records.without_bom(raw)
+        if type(raw) is records.Overlong:  # too long to hold: read on from it, as one document
+            yield from _strict_rest(itertools.chain([raw], raw.rest), uri, number)
+            any_record = True
+            break
         text = raw.strip()
         if not text:
             continue
-        objects = records.parse_line(text, needs_exact)
+        try:
+            objects = records.parse_line(text, needs_exact)
+        except records.NestedTooDeeply:
+            any_record = True
+            yield number, None, text, records.NESTED_TOO_DEEPLY
+            continue
         if objects is None and not any_record and not text.endswith(b"}"):
-            rest = itertools.chain([raw], (b"\n" + line for line in lines))
-            try:
-                for line, record in records._strict_objects(rest, uri, number, 0):
-                    any_record = True
-                    yield line, record, None, None
-            except LoadError as exc:
-                where, _, reason = str(exc).partition(": ")
-                any_record = True
-                yield int(where.rsplit("line ", 1)[1]), None, "", reason
+            yield from _strict_rest(itertools.chain([raw], (b"\n" + line for line in lines)), uri, number)
+            any_record = True
             break
         any_record = True
         if objects is None:
@@ -245,6 +247,17 @@ def _tolerant_records(stream, uri: str, needs_exact):
                 yield number, record, text, None
     if not any_record:
         yield 1, None, "", "empty file: no JSON object in it"
+
+
+def _strict_rest(rest, uri: str, number: int):
+    """The records of the rest of a file read as one document (pretty-printed, or a line too long to
+    hold); a parse error there rejects what is left of the file as one record."""
+    try:
+        for line, record in records._strict_objects(rest, uri, number, 0):
+            yield line, record, None, None
+    except LoadError as exc:
+        where, _, reason = str(exc).partition(": ")
+        yield int(where.rsplit("line ", 1)[1]), None, "", reason
 
 
 def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance: _Tolerance, origins: _Origins,

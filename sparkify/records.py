@@ -140,7 +140,8 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
         if line_no == 0 and offset == 0:  # a file's first bytes: compressed input read as plain JSON?
             compression.refuse_if_compressed(lines[0], name)
         batch = None
-        if fast_batch is not None and not (line_no == 0 and lines[0].startswith(_BOM)):
+        if (fast_batch is not None and not (line_no == 0 and lines[0].startswith(_BOM))
+                and type(lines[-1]) is not Overlong):
             batch = fast_batch(lines)
         if batch is not None:
             yield range(line_no + 1, line_no + 1 + len(lines)), batch
@@ -154,14 +155,28 @@ def _chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable |
         for raw in pending:
             line_no += 1
             if line_no == 1 and raw.startswith(_BOM):
-                raw, offset = raw[len(_BOM):], len(_BOM)
+                raw, offset = without_bom(raw), len(_BOM)
+            if type(raw) is Overlong:  # a line too long to hold: the strict reader streams the rest
+                if not takeover:
+                    raise LoadError(f"{name}, line {line_no}: a line longer than 4 MB")
+                if items:
+                    empty = False
+                    yield numbers, items
+                for line, obj in _strict_objects(itertools.chain([raw], raw.rest), name, line_no, offset):
+                    empty = False
+                    yield (line,), [exact(obj)]
+                numbers, items = [], []
+                break
             obj = _fast_object(raw)
             item = fast(obj) if obj is not None else None
             if item is not None:
                 numbers.append(line_no)
                 items.append(item)
             elif text := raw.strip():
-                found = _strict_line(text)
+                try:
+                    found = _strict_line(text)
+                except NestedTooDeeply:
+                    raise LoadError(f"{name}, line {line_no}: {NESTED_TOO_DEEPLY}") from None
                 if found is None and not takeover:
                     raise LoadError(f"{name}, line {line_no}: not whole JSON objects")
                 if found is None:  # the strict reader reads the rest of the file
@@ -212,7 +227,10 @@ def _fast_rows(lines: list[bytes], mapping: RowMapping) -> list | None:
     except KeyError:
         rows = list(map(mapper, objects))
     for i in mapping.exact_rows(rows):  # a number in a text column: the strict reader's object, as line by line
-        found = _strict_line(lines[i].strip())
+        try:
+            found = _strict_line(lines[i].strip())
+        except NestedTooDeeply:
+            return None  # line by line, which says so
         if found is None:
             return None
         rows[i] = mapper(found[0])
@@ -283,19 +301,64 @@ def _byte_lines(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     return itertools.chain.from_iterable(_line_chunks(stream, chunk_size))
 
 
+# Redshift's COPY takes a JSON object of at most 4 MB. A line longer than that is never held whole:
+# the strict streaming reader reads on from where it starts (a long line of many objects loads, in
+# time linear in its length and memory bounded by the largest object), and an object larger than
+# that is an error naming its line.
+MAX_OBJECT_BYTES = 4 << 20
+
+
+TOO_LARGE = "a JSON object larger than 4 MB (Redshift's COPY takes at most 4 MB)"
+
+
+class Overlong(bytes):
+    """The first MAX_OBJECT_BYTES or so of a line that goes on; ``rest`` reads the stream on."""
+
+    rest: Iterator[bytes]
+
+
+def without_bom(line: bytes) -> bytes:
+    """A first line without its UTF-8 BOM (an Overlong one stays one, reading on as before)."""
+    if type(line) is not Overlong:
+        return line[len(_BOM):]
+    stripped = Overlong(line[len(_BOM):])
+    stripped.rest = line.rest
+    return stripped
+
+
 def _line_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
-    """The lines of a binary stream without their ``\\n``, a list per chunk read (never empty)."""
-    pending = b""
+    """The lines of a binary stream without their ``\\n``, a list per chunk read (never empty). A
+    line longer than MAX_OBJECT_BYTES ends the lists with ``[Overlong]``, from which the stream
+    reads on."""
+    max_line = MAX_OBJECT_BYTES
+    pending: list[bytes] = []  # the parts of a line not ended yet (no quadratic joining for long ones)
+    size = 0
     while True:
         chunk = stream.read(chunk_size)
         if not chunk:
             if pending:
-                yield [pending]
+                yield [b"".join(pending)]
             return
-        parts = (pending + chunk).split(b"\n")
-        pending = parts.pop()
-        if parts:
-            yield parts
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            size += len(chunk)
+            if size > max_line:
+                head = Overlong(b"".join(pending))
+                head.rest = iter(lambda: stream.read(chunk_size), b"")
+                yield [head]
+                return
+            continue
+        parts = chunk.split(b"\n")
+        if pending:
+            parts[0] = b"".join(pending) + parts[0]
+            if len(parts[0]) > max_line:  # a long line ends in this chunk: the strict reader takes it
+                head = Overlong(parts[0])
+                head.rest = itertools.chain([b"\n" + b"\n".join(parts[1:])], iter(lambda: stream.read(chunk_size), b""))
+                yield [head]
+                return
+        last = parts.pop()
+        pending, size = ([last], len(last)) if last else ([], 0)
+        yield parts
 
 
 _KEY_SPACE = re.compile(rb'"[ \t\r]+:')
@@ -313,8 +376,13 @@ def _fast_object(text: bytes) -> dict | None:
     return obj
 
 
+class NestedTooDeeply(Exception):
+    """A line whose JSON nests deeper than the strict reader goes (as deep as Python's stack)."""
+
+
 def _strict_line(text: bytes) -> list[dict] | None:
-    """The objects of one line by the strict decoder, or None if the line is not whole objects."""
+    """The objects of one line by the strict decoder, or None if the line is not whole objects;
+    NestedTooDeeply where it nests too deeply to tell."""
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
@@ -325,11 +393,16 @@ def _strict_line(text: bytes) -> list[dict] | None:
             obj, pos = _DECODER.raw_decode(decoded, pos)
             if not isinstance(obj, dict) or not _encodable(obj):
                 return None
-        except (ValueError, RecursionError):
+        except ValueError:
             return None
+        except RecursionError:
+            raise NestedTooDeeply from None
         objects.append(obj)
         pos = _WHITESPACE.match(decoded, pos).end()
     return objects
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # only such an escape can decode to a lone surrogate
 
 
 def _encodable(value) -> bool:
@@ -377,11 +450,13 @@ def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_byte
         if pos < len(buffer):
             try:
                 obj, end = scan(buffer, pos)
-                encodable = _encodable(obj)
+                encodable = _encodable(obj) if _SURROGATE_ESCAPE.search(buffer, pos, end) else True
             except RecursionError:
                 raise LoadError(f"{name}, line {line}: {NESTED_TOO_DEEPLY}") from None
             except json.JSONDecodeError as exc:
-                if not eof:  # perhaps only cut off by the chunk boundary: read on
+                if not eof and _cut_off(exc, buffer):  # the object goes on in the next piece: read on
+                    if len(buffer) - pos > MAX_OBJECT_BYTES:
+                        raise LoadError(f"{name}, line {line}: {TOO_LARGE}") from None
                     buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line,
                                                                   consumed_bytes)
                     continue
@@ -390,6 +465,8 @@ def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_byte
                 raise LoadError(f"{name}, line {line}: invalid JSON: {exc}") from None
             if not isinstance(obj, dict):
                 raise LoadError(f"{name}, line {line}: expected a JSON object, found {_json_type(obj)}")
+            if end - pos > MAX_OBJECT_BYTES:
+                raise LoadError(f"{name}, line {line}: {TOO_LARGE}")
             if not encodable:
                 raise LoadError(f"{name}, line {line}: invalid JSON: a string holds a lone surrogate escape")
             yield line, obj
@@ -399,6 +476,13 @@ def _strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_byte
         if eof:
             return
         buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line, consumed_bytes)
+
+
+def _cut_off(exc: json.JSONDecodeError, buffer: str) -> bool:
+    """Whether the decoder failed only because the text ends (more may follow), not at a character
+    that no continuation can mend: within the last few characters (a cut ``nul``, ``1.5e+``), or
+    inside a string or escape that the end cut."""
+    return exc.pos >= len(buffer) - 8 or exc.msg.startswith(("Unterminated string", "Invalid \\uXXXX escape"))
 
 
 def _read_more(pieces, decoder, buffer, pos, name, line, consumed_bytes):

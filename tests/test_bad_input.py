@@ -334,3 +334,41 @@ def test_a_folder_that_cannot_be_read_is_one_line(warehouse, conn, capsys, monke
     assert without_target(capsys.readouterr().err) == (
         f"error: cannot list {locked} ([S3] SONG_DATA): Permission denied\n")
     assert full_state(conn) == before
+
+
+# --- Long lines: never held whole; an object over 4 MB is refused ------------------------------
+
+@pytest.mark.parametrize("flags", [[], ["--max-errors", "3"]], ids=["load", "tolerant"])
+def test_events_on_one_long_line_load_as_one_per_line(warehouse, conn, monkeypatch, flags):
+    """All of a day's events on one line, longer than the object limit (made small here), give the
+    warehouse of the same events one per line."""
+    from sparkify import records
+
+    data, config, before = warehouse
+    monkeypatch.setattr(records, "MAX_OBJECT_BYTES", 4096)
+    for path in sorted((data / "log_data").rglob("*.json")):
+        path.write_bytes(b"".join(line for line in path.read_bytes().splitlines()))
+    assert etl.main(["--config", str(config), "-q", *flags]) == 0
+    assert full_state(conn) == before
+
+
+@pytest.mark.parametrize("flags", [[], ["--max-errors", "3"], ["--validate"]], ids=["load", "tolerant", "validate"])
+def test_an_object_larger_than_the_limit_is_refused_naming_its_line(warehouse, conn, capsys, flags):
+    data, config, before = warehouse
+    bad = data / EVENTS
+    big = json.dumps({"ts": TS, "page": "Home", "song": "x" * (4 << 20)})
+    bad.write_text("\n".join([json.dumps({"ts": TS, "page": "Home"}), big, json.dumps({"ts": TS})]))
+    code = etl.main(["--config", str(config), *flags] + ([] if "--validate" in flags else ["-q"]))
+    out, err = capsys.readouterr()
+    message = f"{bad}, line 2: a JSON object larger than 4 MB (Redshift's COPY takes at most 4 MB)"
+    if flags == ["--max-errors", "3"]:  # one bad record: the rest of the file, as in a pretty-printed one
+        assert code == 0
+        assert [row[1:4] for row in fetch_all(conn, "load_errors", "line_number")] == [
+            (str(bad), 2, "a JSON object larger than 4 MB (Redshift's COPY takes at most 4 MB)")]
+        return
+    assert code == 1
+    if flags:
+        assert f"  {message}" in out
+    else:
+        assert without_target(err) == f"error: {message}\n"
+    assert full_state(conn) == before

@@ -24,3 +24,13 @@ def test_kill_at_every_statement_boundary(tmp_path, pg_params):
     steps = len(pipeline.etl_steps("postgres", load_config(tmp_path / "no.cfg")))
     assert steps > len(q.QUALITY_CHECKS) + 10
     assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 3
+
+
+def test_embedded_server_survives_kills_and_sigterm(tmp_path):
+    """Runs that own their embedded server: the postmaster SIGKILLed, or etl.py SIGTERMed, at random
+    moments; the next start succeeds at once and the warehouse is the old or the new one."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "kill_trials.py"), "--embedded", "4",
+                             "--embedded-only", "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "embedded_trials=4 violations=0 reached_new_after_rerun=4 server_starts_failed=0\n"

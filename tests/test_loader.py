@@ -270,3 +270,18 @@ def test_a_whole_chunk_gives_what_line_by_line_gives(lines):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(records, "_fast_rows", lambda lines, mapping: None)
         assert outcome() == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "bb", "ccc"]), st.one_of(
+    st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6), st.lists(st.integers(0, 9), max_size=2))), min_size=1, max_size=6),
+    st.integers(1, 40), st.booleans())
+def test_the_streaming_reader_reads_the_same_whatever_the_pieces(objects, piece, one_line):
+    """Cut anywhere -- inside a literal, a number, a string or an escape -- the stream reads on."""
+    text = ("" if one_line else "\n").join(json.dumps(obj, ensure_ascii=bool(piece % 2)) for obj in objects).encode()
+    pieces = iter([text[i:i + piece] for i in range(0, len(text), piece)])
+    whole = list(records._strict_objects(iter([text]), "f", 1, 0))
+    assert list(records._strict_objects(pieces, "f", 1, 0)) == whole
+    assert len(whole) == len(objects) and [line for line, _ in whole] == (
+        [1] * len(objects) if one_line else list(range(1, len(objects) + 1)))
