@@ -189,7 +189,7 @@ MUTATIONS = [
       CONF_T),
     m("embedded: a zombie postmaster taken for a live server", "sparkify/embedded.py",
       "return None if process.status() == psutil.STATUS_ZOMBIE else process", "return process",
-      "tests/test_embedded.py::test_a_killed_postmaster_does_not_stop_the_next_run"),
+      "tests/test_embedded.py::test_files_naming_a_zombie_are_stale"),
     m("embedded: dead pids kept in the handle list", "sparkify/embedded.py",
       "    live = [pid for pid in pids if _alive(pid) is not None]", "    live = pids", "tests/test_embedded.py"),
     # --- the workers (sparkify/parallel.py) ---

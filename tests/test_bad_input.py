@@ -110,6 +110,7 @@ def test_bad_jsonpaths_file_rejected(warehouse, conn, capsys, paths, message):
 AWKWARD = [
     ("tabs, newlines, backslashes and \\.", {"song": "a\tb\nc\\d\r\n\\.\n\\N end"}),
     ("quotes of both kinds", {"song": "He said \"hi\" and 'bye'", "userAgent": "\"Mozilla/5.0\""}),
+    ("backslashes before a quote, doubled and at the end", {"song": 'a\\"b\\\\c\\', "artist": "\\"}),
     ("emoji and combining marks", {"artist": "Beyonce\u0301 🎵 Zoë", "song": "ﬁ 👩‍👩‍👧"}),
     ("unknown extra keys", {"song": "kept", "extra": {"nested": [1, 2]}, "another": True}),
     ("null, empty and missing", {"artist": None, "song": "", "firstName": None}),

@@ -74,6 +74,7 @@ def test_compressed_input_loads_the_warehouse_of_the_plain_files(plain, conn, tm
     if workers != "none":
         monkeypatch.setenv(parallel.WORKERS_ENV, "2")
         monkeypatch.setattr(parallel, "BATCH_FILES", 7)
+        monkeypatch.setattr(parallel, "CHUNK_BYTES", 2048)  # a plain file this big would be cut into ranges
     if workers.endswith("per file"):  # every compressed file counts as bigger than a batch
         monkeypatch.setattr(parallel, "BATCH_BYTES", 64)
     if workers.endswith("parent"):  # every compressed file counts as bigger than a worker takes

@@ -161,3 +161,27 @@ def test_sample_config_needs_no_file(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "data-quality checks passed: 17 of 17" in result.stdout
     assert "data: the shipped sample data" in result.stderr
+
+
+def test_files_naming_a_zombie_are_stale(tmp_path):
+    """A killed postmaster that nobody has reaped yet still "exists" (kill -0 succeeds), and PostgreSQL
+    itself then refuses to start beside its socket lock: a zombie's pid counts as dead."""
+    data_dir = tmp_path / "pgdata"
+    assert run("create_tables.py", data_dir, "-q").returncode == 0
+    assert wait_for_no_server(data_dir) == []
+    # owned by the server's user, as a killed postmaster is (PostgreSQL takes a pid it may not
+    # signal for a dead one); never waited for until the end
+    zombie = subprocess.Popen(["true"], user="embedded_postgres" if os.geteuid() == 0 else None)
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE
+        (data_dir / "postmaster.pid").write_text(f"{zombie.pid}\n{data_dir}\n1700000000\n5432\n{data_dir}\n\n"
+                                                  "  0  0\nready\n")
+        (data_dir / ".s.PGSQL.5432.lock").write_text(f"{zombie.pid}\n{data_dir}\n1700000000\n5432\n{data_dir}\n")
+        result = run("etl.py", data_dir, "-q")
+        assert (result.returncode, result.stderr) == (0, "")
+    finally:
+        zombie.wait()
+    assert wait_for_no_server(data_dir) == []
