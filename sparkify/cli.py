@@ -9,14 +9,9 @@ import sys
 from typing import Callable
 
 from .config import Config, load_config
-from .errors import NotConfirmed, SparkifyError
+from .errors import NotConfirmed, SparkifyError, Terminated
 
 log = logging.getLogger("sparkify")
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the run stands, so it unwinds as Ctrl-C does: the transaction is rolled
-    back, worker processes end, and the embedded server this run started is stopped at exit."""
 
 
 def _terminate(signum, frame):

@@ -5,6 +5,12 @@ and keeps its traceback.
 """
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run stands (``cli.run`` installs the handler), so it unwinds as
+    Ctrl-C does: the transaction is rolled back, worker processes end, and the embedded server this
+    run started is stopped at exit."""
+
+
 class SparkifyError(Exception):
     """Base class of every error a user can cause and fix."""
 

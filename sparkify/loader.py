@@ -27,7 +27,7 @@ import sql_queries as q
 
 from . import compression, parallel, records, sources
 from .config import S3Access
-from .errors import CompressedInput, DatabaseError, LoadError
+from .errors import CompressedInput, DatabaseError, LoadError, Terminated
 from .records import RowMapping
 
 log = logging.getLogger(__name__)
@@ -330,9 +330,10 @@ def _load_table(cursor, table, location, json_format, what, format_what, access,
             if stream.error is not None:
                 raise stream.error from None
             if "error in .read() call" in str(exc):
-                # read() raised before its first line ran: only a signal does that, and the one that
-                # raises is Ctrl-C (psycopg2 then cannot name it: the exception is not yet built)
-                raise KeyboardInterrupt from None
+                # read() raised before its first line ran: only a signal does that -- SIGTERM (its
+                # handler's exception is named in the message) or else Ctrl-C (psycopg2 then cannot
+                # name it: the exception is not yet built)
+                raise (Terminated if "Terminated" in str(exc) else KeyboardInterrupt) from None
             raise _explain_copy_error(exc, table, origins) from None
         except BaseException:
             if stream.error is not None:

@@ -95,7 +95,7 @@ def plan(objects) -> list[tuple[Task, tuple]]:
         if compressed and size > BATCH_BYTES:
             flush()
             tasks.append((Task((obj.uri,), parent_reads=size > COMPRESSED_WHOLE_BYTES), (obj,)))
-        elif obj.size > CHUNK_BYTES:
+        elif not compressed and obj.size > CHUNK_BYTES:
             flush()
             for start in range(0, obj.size, CHUNK_BYTES):
                 tasks.append((Task((obj.uri,), start, min(start + CHUNK_BYTES, obj.size)), (obj,)))

@@ -231,7 +231,9 @@ def apply(copy: Path, mutation: Mutation) -> str:
 
 
 def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> str:
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    # a basetemp of its own: pytest's numbered ones are pruned by any other pytest run on the machine
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", f"--basetemp={copy / '.tmp'}",
+               *tests]
     try:
         result = subprocess.run(command, cwd=copy, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:

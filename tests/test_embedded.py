@@ -64,11 +64,12 @@ def start_etl(data_dir, config):
     return child
 
 
-def test_sigterm_rolls_back_stops_the_server_and_says_so(tmp_path, big):
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])  # as the load starts, during it, and later on
+def test_sigterm_rolls_back_stops_the_server_and_says_so(tmp_path, big, delay):
     data_dir = tmp_path / "pgdata"
     assert run("create_tables.py", data_dir, "-q", config=big).returncode == 0
     child = start_etl(data_dir, big)
-    time.sleep(0.5)
+    time.sleep(delay)
     child.send_signal(signal.SIGTERM)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 143, err
