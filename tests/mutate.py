@@ -172,8 +172,8 @@ MUTATIONS = [
     # --- compressed input, long lines (sparkify/compression.py, records.py, parallel.py) ---
     m("compression: gzip not recognised by its signature", "sparkify/compression.py", '"gzip": b"\\x1f\\x8b"',
       '"gzip": b"\\x1f\\x8c"', "tests/test_compression.py"),
-    m("compression: a big compressed file cut into byte ranges", PAR, "        if compressed and size > BATCH_BYTES:",
-      "        if False:", "tests/test_compression.py"),
+    m("compression: a big compressed file cut into byte ranges", PAR, "        elif not compressed and obj.size > CHUNK_BYTES:",
+      "        elif obj.size > CHUNK_BYTES:", "tests/test_compression.py"),
     m("reader: a piece cut inside a literal or number taken for bad JSON", REC, "exc.pos >= len(buffer) - 8",
       "exc.pos >= len(buffer) - 1", LOAD_T),
     m("reader: no 4 MB object limit", REC, "            if end - pos > MAX_OBJECT_BYTES:",
