@@ -61,10 +61,8 @@ def recover(data_dir: Path) -> None:
     pid = int(lines[0]) if lines and lines[0].strip().isdigit() else None
     process = _alive(pid) if pid else None
     if process is not None and _owns(process, data_dir):
-        if len(lines) >= 8 and lines[7].strip() == "ready":
-            return  # a healthy running server: the package reuses it
         if len(lines) >= 8:
-            return  # starting or stopping: the package waits for it
+            return  # a whole file of a running server (ready, starting or stopping): the package takes it on
         raise ConnectionFailed(f"{pid_file} is damaged, and the embedded PostgreSQL (pid {pid}) still runs on this"
                                f" folder: stop it (kill {pid}), then run again")
     _wait_for_shared_memory(lines)
