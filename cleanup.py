@@ -15,7 +15,7 @@ are dropped without asking).
 import sys
 
 import sql_queries as q
-from sparkify import aws, cli, db, pipeline
+from sparkify import aws, cli, db, engines, pipeline
 from sparkify.config import CLUSTER_ID
 from sparkify.errors import ConfigError
 
@@ -27,7 +27,7 @@ def cleanup(args, config) -> int:
         return delete_aws(args, config)
     if args.dry_run:
         cli.log.info("dry run for %s: nothing is sent", db.describe(config))
-        cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(db.planned_engine(config))))
+        cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(engines.planned(config))))
         return 0
     cli.log.info("target: %s", db.describe(config))
     if not config.embedded and not args.yes:

@@ -9,12 +9,12 @@ these) and creates them again, in one transaction. Without dwh.cfg it works on t
 import sys
 
 import sql_queries as q
-from sparkify import cli, db, pipeline
+from sparkify import cli, db, engines, pipeline
 
 
 def create_tables(args, config) -> int:
     if args.dry_run:
-        engine = db.planned_engine(config)
+        engine = engines.planned(config)
         cli.log.info("dry run for %s (%s): nothing is sent", db.describe(config), engine)
         cli.print_plan(pipeline.describe_steps(pipeline.create_table_steps(engine)))
         return 0

@@ -9,7 +9,7 @@ run is interrupted, nothing is committed and the warehouse is as it was. Run cre
 import dataclasses
 import sys
 
-from sparkify import cli, db, pipeline
+from sparkify import cli, db, engines, pipeline
 from sparkify.errors import InputProblems
 
 
@@ -19,16 +19,16 @@ def run_etl(args, config) -> int:
     src = config.sources
     data = "the shipped sample data" if src.is_sample else f"{src.log_data} and {src.song_data}"
     if args.dry_run:
-        engine = db.planned_engine(config)
+        engine = engines.planned(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
         plan = pipeline.validate_steps if args.validate else pipeline.etl_steps
-        cli.print_plan(pipeline.describe_steps(plan(engine, config, db.planned_errors_view(config))))
+        cli.print_plan(pipeline.describe_steps(plan(engine, config)))
         return 0
     if args.validate:
         return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        steps = pipeline.etl_steps(target.engine, config, target.errors_view)
+        steps = pipeline.etl_steps(target.engine, config)
         report = pipeline.Report()
         try:
             pipeline.execute(target.conn, steps, show_progress=cli.show_progress(args), report=report)
@@ -42,12 +42,12 @@ def validate(args, config, data: str) -> int:
     """--validate: every problem in the input, and no table changed. The embedded default needs no
     server for this (parse-only); another server is asked for its engine first."""
     if config.embedded:
-        results = pipeline.validate(None, pipeline.validate_steps("postgres", config),
+        results = pipeline.validate(None, pipeline.validate_steps(engines.planned(config), config),
                                     show_progress=cli.show_progress(args))
     else:
         with db.open_target(config) as target:
             cli.log.info("checking %s for %s (%s)", data, target.description, target.engine)
-            results = pipeline.validate(target.conn, pipeline.validate_steps(target.engine, config, target.errors_view),
+            results = pipeline.validate(target.conn, pipeline.validate_steps(target.engine, config),
                                         show_progress=cli.show_progress(args))
     if not args.quiet:
         print(pipeline.format_validation(results))

@@ -5,8 +5,8 @@ Run:  python bench/kill_trials.py [--random 200] [--seed 7] [--dsn DSN] [--data-
                                  [--embedded 40 [--embedded-only]]
 
 State "old" is the shipped sample; state "new" is a generated data set. Each trial starts from the
-old state, runs etl.py on the new data and kills it (at step N through the test hook
-SPARKIFY_TEST_KILL_AT_STEP, or after a random delay), then compares a digest of every table's
+old state, runs etl.py on the new data and kills it (just before step N, through bench/etl_killed.py,
+or after a random delay), then compares a digest of every table's
 full contents. Prints one line: ``trials=<n> violations=<n> reached_new_after_rerun=<n>``.
 
 ``--embedded N`` adds N trials on the embedded default itself, where each run starts and stops its
@@ -36,7 +36,7 @@ from psycopg2 import sql  # noqa: E402
 from psycopg2.extensions import parse_dsn  # noqa: E402
 
 import sql_queries as q  # noqa: E402
-from sparkify import SAMPLE_DIR, pipeline  # noqa: E402
+from sparkify import SAMPLE_DIR, engines, pipeline  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
@@ -62,9 +62,11 @@ def write_config(directory: str, params: dict, data: Path, name: str) -> str:
     return bench_run.write_config(directory, params, data, name=name, schema=SCHEMA)
 
 
-def etl(config: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "etl.py"), "--config", config, "-q"], cwd=ROOT,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def etl(config: str, kill_at: int | None = None) -> subprocess.Popen:
+    """etl.py on ``config``; with ``kill_at``, killed by itself just before that step (bench/etl_killed.py)."""
+    command = [str(ROOT / "etl.py")] if kill_at is None else [str(ROOT / "bench" / "etl_killed.py"), str(kill_at)]
+    return subprocess.Popen([sys.executable, *command, "--config", config, "-q"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
@@ -84,7 +86,7 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
         new_state = digest(params)
         assert etl(old_cfg).wait() == 0
         old_state = digest(params)
-        steps = len(pipeline.etl_steps("postgres", load_config(new_cfg)))
+        steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(new_cfg)))
         plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
         rng = random.Random(seed)
         counts = {"trials": 0, "violations": 0, "reached_new_after_rerun": 0}
@@ -92,7 +94,7 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
             if digest(params) != old_state:
                 assert etl(old_cfg).wait() == 0
             if kind == "step":
-                child = etl(new_cfg, {pipeline.KILL_HOOK: str(step)})
+                child = etl(new_cfg, kill_at=step)
                 child.wait()
             else:
                 child = etl(new_cfg)

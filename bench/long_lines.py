@@ -26,16 +26,21 @@ sys.path.insert(0, str(ROOT))
 def child(mode: str, path: str) -> None:
     """Read one file as the loader (``load``) or --validate (``validate``) does; print the figures."""
     import sql_queries as q
-    from sparkify import loader, records, sources
+    from sparkify import loader
+    from sparkify.loader.load import read_paths_file
+    from sparkify.loader.mapping import MappingSpec
+    from sparkify.loader.rows import copy_chunks
+    from sparkify.source import Source, TableInput
 
     jsonpaths = str(ROOT / "sample_data" / "log_json_path.json")
+    spec = TableInput(q.STAGING_EVENTS, Source(path, "bench"), jsonpaths, Source(jsonpaths, "bench"))
     started = time.perf_counter()
     if mode == "load":
-        mapping = loader.make_mapper(q.STAGING_EVENTS, jsonpaths, "bench")
+        mapping = MappingSpec(q.STAGING_EVENTS, jsonpaths, read_paths_file(spec)).build()
         with open(path, "rb") as stream:
-            rows = sum(count for count, _ in records.copy_chunks(stream, path, mapping))
+            rows = sum(count for count, _ in copy_chunks(stream, path, mapping))
     else:
-        result = loader.validate_table(q.STAGING_EVENTS, path, jsonpaths, what="bench")
+        result = loader.validate_table(spec)
         assert result.problems == 0, result.first
         rows = result.records
     seconds = time.perf_counter() - started

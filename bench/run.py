@@ -45,7 +45,12 @@ from psycopg2.extensions import parse_dsn  # noqa: E402
 from psycopg2.extras import execute_values  # noqa: E402
 
 import sql_queries as q  # noqa: E402
-from sparkify import loader, records, sources  # noqa: E402
+from sparkify import loader, sources  # noqa: E402
+from sparkify.loader.load import read_paths_file  # noqa: E402
+from sparkify.loader.mapping import MappingSpec  # noqa: E402
+from sparkify.loader.reader import read_objects  # noqa: E402
+from sparkify.loader.render import copy_lines  # noqa: E402
+from sparkify.source import Source, TableInput  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
 SCHEMA = "sparkify_bench"
@@ -145,12 +150,20 @@ def run_project(params, data: Path) -> dict:
             "worker_rss": etl_rss[1], "stages": stages}
 
 
+def events_input(log_data: Path, data: Path, stored_as: str = "none") -> TableInput:
+    """staging_events from ``log_data``, with the JSONPaths file of ``data``."""
+    paths = str(data / "log_json_path.json")
+    return TableInput(q.STAGING_EVENTS, Source(str(log_data), "bench", compression=stored_as), paths,
+                      Source(paths, "bench"))
+
+
 def event_rows(data: Path):
     """The staging_events rows, mapped as the project's loader maps them."""
-    mapping = loader.make_mapper(q.STAGING_EVENTS, str(data / "log_json_path.json"), "bench")
-    for obj in sources.list_objects(str(data / "log_data"), "bench"):
+    spec = events_input(data / "log_data", data)
+    mapping = MappingSpec(spec.table, spec.json_format, read_paths_file(spec)).build()
+    for obj in sources.list_objects(spec.data):
         with obj.open() as stream:
-            for _, record in records.read_objects(stream, obj.uri):
+            for _, record in read_objects(stream, obj.uri):
                 yield mapping.row(record)
 
 
@@ -168,7 +181,7 @@ def rendered_events(data: Path) -> dict[str, tuple[sql.Composable, bytes]]:
     text, csv, rows = [], [], event_rows(data)
     while batch := list(itertools.islice(rows, 1000)):  # never all the rows in memory at once
         text.append("".join(map(_text_line, batch)).encode())
-        csv.append(records.copy_lines(batch))
+        csv.append(copy_lines(batch))
     text, csv = b"".join(text), b"".join(csv)
     columns = sql.SQL(", ").join(map(sql.Identifier, q.STAGING_EVENTS.column_names))
     return {"text": (sql.SQL("COPY staging_events ({}) FROM STDIN WITH (FREEZE)").format(columns), text),
@@ -367,8 +380,7 @@ def events_load_seconds(params, data: Path, gz: Path) -> tuple[float, float]:
             for stored_as, folder in (("none", data), ("gzip", gz)):
                 with conn.cursor() as cur:
                     started = time.perf_counter()
-                    loader.load_table(cur, q.STAGING_EVENTS, str(folder / "log_data"),
-                                      str(data / "log_json_path.json"), what="bench", stored_as=stored_as)
+                    loader.load_table(cur, events_input(folder / "log_data", data, stored_as))
                     best[stored_as] = min(best[stored_as], time.perf_counter() - started)
                 conn.rollback()
     conn.close()

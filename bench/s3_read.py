@@ -32,8 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sparkify import generate, loader, s3, sources  # noqa: E402
-from sparkify.config import S3Access  # noqa: E402
+from sparkify import generate, s3, sources  # noqa: E402
+from sparkify.loader import load  # noqa: E402
+from sparkify.source import S3Access, Source  # noqa: E402
 from sparkify.tables import format_table  # noqa: E402
 
 BUCKET = "sparkify-bench"
@@ -78,7 +79,7 @@ def upload(count: int) -> int:
 
 def add_latency(milliseconds: float) -> None:
     """Every GET of the project's S3 client waits ``milliseconds`` before it is sent."""
-    client = s3._client(S3Access("us-east-1"))
+    client = s3.client_for(S3Access("us-east-1"))
     if getattr(client, "_bench_latency", None) is not None:
         client.meta.events.unregister("before-send.s3.GetObject", client._bench_latency)
     client._bench_latency = None
@@ -91,11 +92,11 @@ def add_latency(milliseconds: float) -> None:
 
 
 def read_all(objects, pool_size: int) -> float:
-    """Seconds to read every object through loader._opened with a pool of ``pool_size``."""
-    loader.PREFETCH_OBJECTS = pool_size
+    """Seconds to read every object through load.opened with a pool of ``pool_size``."""
+    load.PREFETCH_OBJECTS = pool_size
     started = time.perf_counter()
     total = 0
-    for _, stream in loader._opened(objects):
+    for _, stream in load.opened(objects):
         total += len(stream.read())
     seconds = time.perf_counter() - started
     assert total == sum(obj.size for obj in objects)
@@ -105,13 +106,13 @@ def read_all(objects, pool_size: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument("--pools", default=f"1,4,{loader.PREFETCH_OBJECTS},32")
+    parser.add_argument("--pools", default=f"1,4,{load.PREFETCH_OBJECTS},32")
     parser.add_argument("--latency-ms", default="0,20")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
     pools = [int(size) for size in args.pools.split(",")]
     latencies = [float(ms) for ms in args.latency_ms.split(",")]
-    default_pool = loader.PREFETCH_OBJECTS
+    default_pool = load.PREFETCH_OBJECTS
 
     port = free_port()
     os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     try:
         size = upload(args.objects)
         listed = time.perf_counter()
-        objects = sources.list_objects(f"s3://{BUCKET}/song_data", "benchmark", S3Access("us-east-1"))
+        objects = sources.list_objects(Source(f"s3://{BUCKET}/song_data", "benchmark", S3Access("us-east-1")))
         listed = time.perf_counter() - listed
         assert len(objects) == args.objects, len(objects)
         read_all(objects[:50], 4)  # warm-up: connections, imports
@@ -132,8 +133,8 @@ def main(argv=None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-        loader.PREFETCH_OBJECTS = default_pool
-        s3._client.cache_clear()
+        load.PREFETCH_OBJECTS = default_pool
+        s3.client_for.cache_clear()
 
     print(f"{args.objects:,} objects, {size / args.objects:.0f} bytes each on average, on moto's S3 server at"
           f" 127.0.0.1; listing took {listed:.2f}s; best of {args.repeat}")

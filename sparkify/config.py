@@ -23,8 +23,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sql_queries as q
+
 from . import SAMPLE_DIR
 from .errors import ConfigError
+from .source import S3Access, Source, TableInput
 
 PASSWORD_ENV = "SPARKIFY_DB_PASSWORD"
 ENGINES = ("auto", "postgres", "redshift")
@@ -88,15 +91,6 @@ class Cluster:
 
 
 @dataclass(frozen=True)
-class S3Access:
-    """How the PostgreSQL engine's loader reaches S3: boto3's standard chain (profile, environment,
-    ``AWS_ENDPOINT_URL``) in ``region``, or unsigned requests for public buckets."""
-
-    region: str | None = None
-    unsigned: bool = False
-
-
-@dataclass(frozen=True)
 class Sources:
     """The raw JSON: S3 URIs, or local folders/files (prefix match, as Redshift COPY does)."""
 
@@ -113,6 +107,23 @@ class Sources:
     @property
     def access(self) -> S3Access:
         return S3Access(self.region, self.unsigned)
+
+    @property
+    def events(self) -> TableInput:
+        """What staging_events is loaded from, each location with the key that set it."""
+        data = Source(self.log_data, "[S3] LOG_DATA", self.access, self.log_compression, "[S3] LOG_COMPRESSION")
+        paths = Source(self.log_jsonpath, "[S3] LOG_JSONPATH", self.access)
+        return TableInput(q.STAGING_EVENTS, data, self.log_jsonpath, paths, self.max_errors)
+
+    @property
+    def songs(self) -> TableInput:
+        """What staging_songs is loaded from (``auto``: no JSONPaths file)."""
+        data = Source(self.song_data, "[S3] SONG_DATA", self.access, self.song_compression, "[S3] SONG_COMPRESSION")
+        return TableInput(q.STAGING_SONGS, data, self.song_json, None, self.max_errors)
+
+    @property
+    def inputs(self) -> tuple[TableInput, TableInput]:
+        return self.events, self.songs
 
     @property
     def is_sample(self) -> bool:

@@ -17,23 +17,20 @@ from psycopg2.extensions import parse_dsn
 
 import sql_queries as q
 
-from . import EMBEDDED_DATA_DIR, embedded
+from . import EMBEDDED_DATA_DIR, embedded, engines
 from .config import Config
 from .errors import ConnectionFailed
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
-REDSHIFT_HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
 
 
 @dataclass
 class Target:
     conn: "psycopg2.extensions.connection"
-    engine: str
+    engine: engines.Engine  # as the server answered at connect time
     description: str
-    # Redshift: the system view that explains a COPY, as the server itself answered at connect time
-    errors_view: str = "stl_load_errors"
 
 
 def describe(config: Config) -> str:
@@ -41,22 +38,6 @@ def describe(config: Config) -> str:
     if config.embedded:
         return f"embedded PostgreSQL in {EMBEDDED_DATA_DIR}"
     return f"{config.cluster.engine if config.cluster.engine != 'auto' else 'server'} {config.cluster.describe()}"
-
-
-def planned_engine(config: Config) -> str:
-    """The engine as far as it is known without connecting (for --dry-run)."""
-    if config.embedded:
-        return "postgres"
-    if config.cluster.engine != "auto":
-        return config.cluster.engine
-    return "redshift" if config.cluster.host.endswith(REDSHIFT_HOST_SUFFIXES) else "postgres"
-
-
-def planned_errors_view(config: Config) -> str:
-    """The view that explains a Redshift COPY, as far as it is known without connecting (--dry-run):
-    a Serverless endpoint's name says so; a connection asks the server (``connect``)."""
-    serverless = config.cluster is not None and config.cluster.serverless
-    return q.LOAD_ERROR_VIEWS[1] if serverless else q.LOAD_ERROR_VIEWS[0]
 
 
 def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
@@ -92,7 +73,7 @@ def cluster_connect_params(config: Config) -> dict:
     cluster = config.cluster
     params = dict(host=cluster.host, port=cluster.port, dbname=cluster.dbname, user=cluster.user,
                   password=cluster.password)
-    sslmode = cluster.sslmode or ("require" if planned_engine(config) == "redshift" else None)
+    sslmode = cluster.sslmode or engines.planned(config).default_sslmode
     if sslmode:
         params["sslmode"] = sslmode
     if cluster.sslrootcert:
@@ -110,8 +91,7 @@ def connect(config: Config) -> Target:
         where = config.cluster.describe()
     conn = _connect_with_retries(params, where)
     try:
-        engine = _engine(conn, config)
-        errors_view = _errors_view(conn) if engine == "redshift" else q.LOAD_ERROR_VIEWS[0]
+        engine = engines.detect(conn, config)
         if config.cluster and config.cluster.schema:
             with conn.cursor() as cur:
                 cur.execute(q.SET_SEARCH_PATH.format(q.sql.Identifier(config.cluster.schema)))
@@ -119,21 +99,7 @@ def connect(config: Config) -> Target:
     except BaseException:
         conn.close()
         raise
-    return Target(conn=conn, engine=engine, description=where, errors_view=errors_view)
-
-
-def _errors_view(conn) -> str:
-    """STL_LOAD_ERRORS where the server lets this user read it (a provisioned cluster), else
-    SYS_LOAD_ERROR_DETAIL (Redshift Serverless has no STL views, whatever its host is called: a
-    custom domain or a VPC endpoint has no tell-tale suffix)."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(q.LOAD_ERROR_VIEW_PROBE)
-            cur.fetchall()
-        return q.LOAD_ERROR_VIEWS[0]
-    except psycopg2.Error:
-        conn.rollback()
-        return q.LOAD_ERROR_VIEWS[1]
+    return Target(conn=conn, engine=engine, description=where)
 
 
 CONNECT_ATTEMPTS = 3
@@ -156,15 +122,6 @@ def _connect_with_retries(params: dict, where: str):
                 raise ConnectionFailed(f"cannot connect to {where}{tried}: {reason}") from None
             log.info("cannot connect to %s yet, retrying (%d of %d)", where, attempt, CONNECT_ATTEMPTS - 1)
             time.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
-
-
-def _engine(conn, config: Config) -> str:
-    if config.cluster and config.cluster.engine != "auto":
-        return config.cluster.engine
-    with conn.cursor() as cur:
-        cur.execute(q.SERVER_VERSION)
-        version = cur.fetchone()[0]
-    return "redshift" if "redshift" in version.lower() else "postgres"
 
 
 @contextlib.contextmanager

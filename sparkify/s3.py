@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 
-from .config import S3Access
 from .errors import DataSourceError
-from .sources import SourceObject
+from .source import S3Access, Source, SourceObject
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -24,7 +23,7 @@ MAX_POOL_CONNECTIONS = 32
 
 
 @functools.lru_cache(maxsize=4)
-def _client(access: S3Access):
+def client_for(access: S3Access):
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config as BotoConfig
@@ -55,11 +54,12 @@ def _describe(exc: Exception, uri: str, what: str) -> DataSourceError:
     return DataSourceError(f"cannot read {uri} ({what}): {exc}")
 
 
-def list_objects(uri: str, what: str, access: S3Access, stored_as: str) -> list[SourceObject]:
+def list_objects(source: Source) -> list[SourceObject]:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    uri, what = source.location, source.key
     bucket, prefix = split_uri(uri)
-    client = _client(access)
+    client = client_for(source.access)
     objects = []
     try:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -68,7 +68,7 @@ def list_objects(uri: str, what: str, access: S3Access, stored_as: str) -> list[
                 if key.endswith("/"):
                     continue  # a "folder" placeholder, not data
                 objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key),
-                                            remote=True, compression=stored_as))
+                                            remote=True, compression=source.compression))
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None
     return sorted(objects, key=lambda obj: obj.uri)
@@ -86,11 +86,12 @@ def _opener(client, bucket: str, key: str):
     return open_object
 
 
-def read_object(uri: str, what: str, access: S3Access) -> bytes:
+def read_object(source: Source) -> bytes:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    uri, what = source.location, source.key
     bucket, key = split_uri(uri)
     try:
-        return _client(access).get_object(Bucket=bucket, Key=key)["Body"].read()
+        return client_for(source.access).get_object(Bucket=bucket, Key=key)["Body"].read()
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None

@@ -1,6 +1,6 @@
 """Find and open the raw input: local files or S3 objects, with S3 COPY's prefix semantics.
 
-``list_objects(location)`` returns every object whose path *starts with* ``location`` (so
+``list_objects(source)`` returns every object whose path *starts with* the source's location (so
 ``data/log_data`` also matches ``data/log_data_2019/...``, exactly as a Redshift COPY from
 ``s3://bucket/data/log_data`` would); ``obj.open()`` gives a binary stream, so local files and S3
 bodies go through one reader.
@@ -9,74 +9,34 @@ bodies go through one reader.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import BinaryIO, Callable
 
-from . import compression
-from .config import S3Access
+from . import s3
 from .errors import DataSourceError
+from .source import Source, SourceObject
 
 
-@dataclass(frozen=True, slots=True)
-class SourceObject:
-    """One input object. Kept small (100k song files are 100k of these): a local file opens itself;
-    anything else brings its own ``opener``."""
-
-    uri: str
-    size: int  # as stored (compressed, where it is)
-    opener: Callable[[], BinaryIO] | None = None
-    remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
-    compression: str = compression.NONE  # how it is stored: compression.SETTINGS
-
-    def open_raw(self) -> BinaryIO:
-        """The stored bytes."""
-        if self.opener is not None:
-            return self.opener()
-        try:
-            return open(self.uri, "rb")
-        except OSError as exc:  # gone since it was listed, unreadable, ...
-            raise DataSourceError(f"cannot read {self.uri}: {exc.strerror or exc}") from None
-
-    def open(self) -> BinaryIO:
-        """The content: decompressed as it is read, where the object is compressed."""
-        return self.decompressing(self.open_raw())
-
-    def decompressing(self, raw: BinaryIO) -> BinaryIO:
-        return compression.wrap(raw, self.compression, self.uri)
-
-
-def is_s3(location: str) -> bool:
-    return location.startswith("s3://")
-
-
-def list_objects(location: str, what: str, access: S3Access | None = None,
-                 stored_as: str = compression.NONE) -> list[SourceObject]:
-    """All objects under the prefix, sorted by path. ``what`` names the setting in errors;
-    ``stored_as``: how the objects are compressed (``compression.SETTINGS``)."""
-    if is_s3(location):
-        from . import s3
-
-        objects = s3.list_objects(location, what, access or S3Access(), stored_as)
+def list_objects(source: Source) -> list[SourceObject]:
+    """All objects under the source's prefix, sorted by path."""
+    if source.remote:
+        objects = s3.list_objects(source)
     else:
-        objects = _list_local(location, what, stored_as)
+        objects = _list_local(source.location, source.key, source.compression)
     if not objects:
-        raise DataSourceError(f"no input files under {location} ({what}): check the path")
+        raise DataSourceError(f"no input files under {source.described()}: check the path")
     return objects
 
 
-def read_object(location: str, what: str, access: S3Access | None = None) -> bytes:
+def read_object(source: Source) -> bytes:
     """The bytes of exactly one object (a JSONPaths file)."""
-    if is_s3(location):
-        from . import s3
-
-        return s3.read_object(location, what, access or S3Access())
+    if source.remote:
+        return s3.read_object(source)
     try:
-        with open(location, "rb") as handle:
+        with open(source.location, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
-        raise DataSourceError(f"{location} ({what}) does not exist: check the path") from None
+        raise DataSourceError(f"{source.described()} does not exist: check the path") from None
     except OSError as exc:
-        raise DataSourceError(f"cannot read {location} ({what}): {exc.strerror}") from None
+        raise DataSourceError(f"cannot read {source.described()}: {exc.strerror}") from None
 
 
 def _list_local(prefix: str, what: str, stored_as: str) -> list[SourceObject]:

@@ -103,3 +103,11 @@ def without_target(err: str) -> str:
     while err.startswith("target: "):
         err = err.partition("\n")[2]
     return err
+
+
+def table_input(table, location, json_format="auto", key="[S3] TEST", max_errors=0, compression="none"):
+    """What the loader takes for one table: ``location`` set by ``key``, JSONPaths at ``json_format``."""
+    from sparkify.source import Source, TableInput
+
+    paths = None if json_format in ("auto", "auto ignorecase") else Source(str(json_format), key)
+    return TableInput(table, Source(str(location), key, compression=compression), str(json_format), paths, max_errors)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import create_tables
 import etl
 import sql_queries as q
-from conftest import SAMPLE, fetch_all, without_target
+from conftest import SAMPLE, fetch_all, table_input, without_target
 from sparkify import loader, pipeline
 
 EVENTS = "log_data/2018/11/2018-11-29-events.json"
@@ -126,7 +126,7 @@ def load_events(conn, tmp_path, raw: bytes):
     (folder / "e.json").write_bytes(raw)
     with conn.cursor() as cur:
         cur.execute(q.create_table(q.STAGING_EVENTS, "postgres"))
-        loader.load_table(cur, q.STAGING_EVENTS, str(folder), str(SAMPLE / "log_json_path.json"), what="test")
+        loader.load_table(cur, table_input(q.STAGING_EVENTS, folder, SAMPLE / "log_json_path.json", "test"))
         cur.execute("SELECT artist, song, first_name, ts, user_agent, user_id FROM staging_events")
         rows = cur.fetchall()
     conn.rollback()
@@ -343,10 +343,10 @@ def test_a_folder_that_cannot_be_read_is_one_line(warehouse, conn, capsys, monke
 def test_events_on_one_long_line_load_as_one_per_line(warehouse, conn, monkeypatch, flags):
     """All of a day's events on one line, longer than the object limit (made small here), give the
     warehouse of the same events one per line."""
-    from sparkify import records
+    from sparkify.loader import reader
 
     data, config, before = warehouse
-    monkeypatch.setattr(records, "MAX_OBJECT_BYTES", 4096)
+    monkeypatch.setattr(reader, "MAX_OBJECT_BYTES", 4096)
     for path in sorted((data / "log_data").rglob("*.json")):
         path.write_bytes(b"".join(line for line in path.read_bytes().splitlines()))
     assert etl.main(["--config", str(config), "-q", *flags]) == 0

@@ -14,7 +14,8 @@ import create_tables
 import etl
 import sql_queries as q
 from conftest import SAMPLE, UDACITY, fetch_all, without_target
-from sparkify import compression, parallel, s3
+from sparkify import compression, s3
+from sparkify.loader import workers as parallel
 from sparkify.errors import CompressedInput, LoadError
 
 moto = pytest.importorskip("moto")
@@ -138,16 +139,17 @@ def test_a_file_that_does_not_decompress_is_one_line(plain, conn, tmp_path, writ
 
 
 def test_the_reader_refuses_compressed_bytes_anywhere_it_reads_a_file_start():
-    from sparkify import loader, records
+    from sparkify.loader.mapping import MappingSpec
+    from sparkify.loader.rows import copy_chunks
     import io
 
-    mapping = loader.mapping_for(q.STAGING_SONGS, "auto", None)
+    mapping = MappingSpec(q.STAGING_SONGS, "auto").build()
     data = gzip.compress(b'{"song_id": "S"}')
     with pytest.raises(CompressedInput, match="looks gzip-compressed"):
-        list(records.copy_chunks(io.BytesIO(data), "f", mapping))
+        list(copy_chunks(io.BytesIO(data), "f", mapping))
     # a part of a file that does not start at its first byte is not a file start
     with pytest.raises(LoadError) as err:
-        list(records.copy_chunks(io.BytesIO(data), "f", mapping, first_line=2, first_byte=10, takeover=False))
+        list(copy_chunks(io.BytesIO(data), "f", mapping, first_line=2, first_byte=10, takeover=False))
     assert not isinstance(err.value, CompressedInput)
 
 
@@ -158,7 +160,7 @@ def test_compressed_objects_load_through_s3(plain, conn, tmp_path, write_config,
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     data = compressed_copy(tmp_path / "data", "gzip")
     with moto.mock_aws():
-        s3._client.cache_clear()
+        s3.client_for.cache_clear()
         client = boto3.client("s3", region_name="us-west-2")
         client.create_bucket(Bucket="sparkify-gz", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         for path in sorted(data.rglob("*.json")):
@@ -169,5 +171,5 @@ def test_compressed_objects_load_through_s3(plain, conn, tmp_path, write_config,
         try:
             assert etl.main(["--config", str(cfg), "-q"]) == 0
         finally:
-            s3._client.cache_clear()
+            s3.client_for.cache_clear()
     assert state(conn) == plain

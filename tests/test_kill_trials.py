@@ -9,7 +9,7 @@ from psycopg2.extensions import make_dsn
 
 import sql_queries as q
 from conftest import ROOT
-from sparkify import pipeline
+from sparkify import engines, pipeline
 from sparkify.config import load_config
 
 
@@ -21,7 +21,7 @@ def test_kill_at_every_statement_boundary(tmp_path, pg_params):
     match = re.fullmatch(r"trials=(\d+) violations=0 reached_new_after_rerun=(\d+)\n", result.stdout)
     assert match, result.stdout
     # a kill before each statement of the plan etl.py runs, one just before COMMIT, and 3 at random
-    steps = len(pipeline.etl_steps("postgres", load_config(tmp_path / "no.cfg")))
+    steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(tmp_path / "no.cfg")))
     assert steps > len(q.QUALITY_CHECKS) + 10
     assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 3
 

@@ -9,8 +9,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import sql_queries as q
-from sparkify import loader, records
+from conftest import table_input
+from sparkify import loader
 from sparkify.errors import DataSourceError, LoadError
+from sparkify.loader import reader, render
+from sparkify.loader import rows as rows_module
+from sparkify.loader.mapping import MappingSpec, parse_jsonpath
 
 SONG = {"num_songs": 1, "artist_id": "AR1", "artist_latitude": None, "artist_longitude": -86.5,
         "artist_location": "Nashville", "artist_name": "Gloriana", "song_id": "SO1", "title": "T", "duration": 153.3,
@@ -28,7 +32,7 @@ def tables(conn):
 
 def load(conn, table, location, json_format):
     with conn.cursor() as cur:
-        result = loader.load_table(cur, table, str(location), str(json_format), what="[S3] TEST")
+        result = loader.load_table(cur, table_input(table, location, json_format))
         cur.execute(q.sql.SQL("SELECT * FROM {}").format(q.sql.Identifier(table.name)))
         rows = cur.fetchall()
     conn.rollback()
@@ -170,7 +174,7 @@ def test_bad_input_names_file_and_line(tables, tmp_path, content, message):
 def test_reader_streams_across_chunk_boundaries():
     objects = [{"i": str(n), "s": "x" * (n % 7)} for n in range(200)]
     data = "\n".join(json.dumps(o) for o in objects).encode()
-    read = list(records.read_objects(io.BytesIO(data), "f", chunk_size=5))
+    read = list(reader.read_objects(io.BytesIO(data), "f", chunk_size=5))
     assert [obj for _, obj in read] == objects
     assert [line for line, _ in read] == list(range(1, 201))
 
@@ -179,7 +183,7 @@ def test_reader_streams_across_chunk_boundaries():
     ("$['artist']", ("artist",)), ('$["a b"]', ("a b",)), ("$.a.b", ("a", "b")), ("$['a'][2]['c']", ("a", 2, "c")),
 ])
 def test_parse_jsonpath(expression, path):
-    assert records.parse_jsonpath(expression) == path
+    assert parse_jsonpath(expression) == path
 
 
 NASTY_TEXT = ['a"b', "a\\b", '\\"', "a\\", '"', '""', "x\ny", "t\tu", "c\rr", "null", "", "NULL", "\\N", "[x]", "],[",
@@ -199,11 +203,11 @@ def _round_trip(conn, rows, render):
     return back
 
 
-@pytest.mark.parametrize("render", [records.copy_lines, lambda rows: b"".join(map(records.copy_line, rows))],
+@pytest.mark.parametrize("render", [render.copy_lines, lambda rows: b"".join(map(render.copy_line, rows))],
                          ids=["copy_lines", "copy_line"])
 def test_copy_csv_round_trips_every_value_through_the_server(conn, render):
     """Whatever a string holds, the server reads back exactly it; null is NULL, the text "null" is text."""
-    rows = [(text, 7, 1.5) for text in NASTY_TEXT] + [(None, None, None), (records.JsonNumber("1.50"), 2**31 - 1, -0.0),
+    rows = [(text, 7, 1.5) for text in NASTY_TEXT] + [(None, None, None), (reader.JsonNumber("1.50"), 2**31 - 1, -0.0),
                                                         (True, 0, 1e300), ({"k": ["v", 1]}, 0, 2.5)]
     expected = [(text, 7, 1.5) for text in NASTY_TEXT] + [(None, None, None), ("1.50", 2**31 - 1, -0.0),
                                                           ("true", 0, 1e300), ('{"k":["v",1]}', 0, 2.5)]
@@ -212,22 +216,22 @@ def test_copy_csv_round_trips_every_value_through_the_server(conn, render):
 
 def test_copy_lines_renders_a_plain_batch_as_one_json_array():
     rows = [("a", 1, None, 2.5, True), ('say "hi"', -2, "null", 1e16, False)]
-    assert records.copy_lines(rows) == b'"a",1,null,2.5,true\n"say \\"hi\\"",-2,"null",1e+16,false\n'
-    assert records.copy_lines(rows) == b"".join(map(records.copy_line, rows))
+    assert render.copy_lines(rows) == b'"a",1,null,2.5,true\n"say \\"hi\\"",-2,"null",1e+16,false\n'
+    assert render.copy_lines(rows) == b"".join(map(render.copy_line, rows))
 
 
 def test_copy_files_reads_one_line_files_as_one_chunk_or_not_at_all():
     """Song files in a batch: the rows of each file as copy_chunks gives them (a number in a text
     column keeps its source text), or None whenever some file is not one object on one line."""
-    mapping = loader.mapping_for(q.STAGING_SONGS, "auto", None)
+    mapping = MappingSpec(q.STAGING_SONGS, "auto").build()
     plain = [json.dumps(SONG).encode(), json.dumps({**SONG, "song_id": "SO2"}).encode() + b"\r\n",
              b'{"song_id": "SO3", "artist_name": 12.50, "year": 1999}\n']
-    one_by_one = b"".join(text for data in plain for _, text in records.copy_chunks(io.BytesIO(data), "f", mapping))
-    assert records.copy_files(plain, mapping) == one_by_one
+    one_by_one = b"".join(text for data in plain for _, text in rows_module.copy_chunks(io.BytesIO(data), "f", mapping))
+    assert rows_module.copy_files(plain, mapping) == one_by_one
     assert b',"12.50",' in one_by_one
     for odd in (b"", b"  \n", b'{"song_id": "SO4",\n "year": 1}', codecs.BOM_UTF8 + b'{"song_id": "SO5"}',
                 b'{"song_id": "SO6"}\n{"song_id": "SO7"}', b'{"song_id": "SO8", "song_id": "SO9"}'):
-        assert records.copy_files(plain + [odd], mapping) is None
+        assert rows_module.copy_files(plain + [odd], mapping) is None
 
 
 _SONG_KEYS = [column.name for column in q.STAGING_SONGS.columns]
@@ -257,18 +261,18 @@ def _song_lines(draw):
 def test_a_whole_chunk_gives_what_line_by_line_gives(lines):
     """The chunk-at-once path (msgspec or orjson over every line, one colon count each) yields the
     same COPY bytes, or the same error, as reading the lines one by one."""
-    mapping = loader.mapping_for(q.STAGING_SONGS, "auto", None)
+    mapping = MappingSpec(q.STAGING_SONGS, "auto").build()
     data = b"\n".join(lines)
 
     def outcome():
         try:
-            return b"".join(text for _, text in records.copy_chunks(io.BytesIO(data), "f", mapping))
+            return b"".join(text for _, text in rows_module.copy_chunks(io.BytesIO(data), "f", mapping))
         except LoadError as exc:
             return str(exc)
 
     whole = outcome()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(records, "_fast_rows", lambda lines, mapping: None)
+        patch.setattr(rows_module, "chunk_rows", lambda lines, mapping: None)
         assert outcome() == whole
 
 
@@ -281,7 +285,7 @@ def test_the_streaming_reader_reads_the_same_whatever_the_pieces(objects, piece,
     """Cut anywhere -- inside a literal, a number, a string or an escape -- the stream reads on."""
     text = ("" if one_line else "\n").join(json.dumps(obj, ensure_ascii=bool(piece % 2)) for obj in objects).encode()
     pieces = iter([text[i:i + piece] for i in range(0, len(text), piece)])
-    whole = list(records._strict_objects(iter([text]), "f", 1, 0))
-    assert list(records._strict_objects(pieces, "f", 1, 0)) == whole
+    whole = list(reader.strict_objects(iter([text]), "f", 1, 0))
+    assert list(reader.strict_objects(pieces, "f", 1, 0)) == whole
     assert len(whole) == len(objects) and [line for line, _ in whole] == (
         [1] * len(objects) if one_line else list(range(1, len(objects) + 1)))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import create_tables
 import etl
 from conftest import SAMPLE, UDACITY, without_target
-from sparkify import parallel
+from sparkify.loader import workers as parallel
 from test_bad_input import full_state
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
@@ -108,7 +108,7 @@ def test_ranges_cover_every_line_once(tmp_path_factory, lines, trailing, chunk):
 
 
 def test_small_or_remote_input_stays_in_one_process(monkeypatch):
-    from sparkify.sources import SourceObject
+    from sparkify.source import SourceObject
 
     monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
     small = [SourceObject(f"/d/{i}.json", 300) for i in range(100)]
@@ -127,10 +127,12 @@ import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
-from sparkify import parallel
+import sql_queries as q
+from sparkify.loader import workers
+from sparkify.loader.mapping import MappingSpec
 if __name__ == "__main__":
     pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=parallel._start_worker, initargs=("staging_songs", "auto", None, os.getpid()))
+                               initializer=workers._start_worker, initargs=(MappingSpec(q.STAGING_SONGS, "auto"), os.getpid()))
     if sys.argv[2] == "running":  # the workers have started and run tasks
         print(" ".join(str(pid) for pid in {pool.submit(os.getpid).result() for _ in range(6)}), flush=True)
     else:  # the workers are still starting (importing) when the parent dies
@@ -173,13 +175,14 @@ def test_workers_end_when_their_parent_is_killed(tmp_path, moment):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_file_gone_since_listing_is_one_line(data, config, conn, monkeypatch, capsys, tiny_tasks, workers):
     from sparkify import sources
+    from sparkify.source import SourceObject
 
     listed = sources.list_objects
     gone = data / "log_data" / "2018" / "11" / "2018-11-31-vanished.json"
 
-    def list_with_a_vanished_file(location, what, access=None, stored_as="none"):
-        found = listed(location, what, access, stored_as)
-        return found + [sources.SourceObject(str(gone), 5000)] if "log_data" in location else found
+    def list_with_a_vanished_file(source):
+        found = listed(source)
+        return found + [SourceObject(str(gone), 5000)] if "log_data" in source.location else found
 
     monkeypatch.setattr(sources, "list_objects", list_with_a_vanished_file)
     assert run(config, monkeypatch, workers) == 1

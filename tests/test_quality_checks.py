@@ -9,6 +9,7 @@ import etl
 import sql_queries as q
 from conftest import fetch_all
 from sparkify import pipeline
+from sparkify.steps import Statement
 
 # check -> one statement that breaks exactly that rule in the freshly built star schema
 PLANTS = {
@@ -70,10 +71,10 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
 
     plain_steps = pipeline.etl_steps
 
-    def planted(engine, cfg, *view):
-        steps = plain_steps(engine, cfg, *view)
-        first_check = next(i for i, step in enumerate(steps) if step.kind == "check")
-        return steps[:first_check] + [pipeline.Step("plant", "ddl", sql.SQL(PLANTS[check]))] + steps[first_check:]
+    def planted(engine, cfg):
+        steps = plain_steps(engine, cfg)
+        first_check = next(i for i, step in enumerate(steps) if step.is_check and not step.enforced)
+        return steps[:first_check] + [Statement("plant", sql.SQL(PLANTS[check]))] + steps[first_check:]
 
     monkeypatch.setattr(pipeline, "etl_steps", planted)
     assert etl.main(["--config", str(config)]) == 1

@@ -10,6 +10,7 @@ import cleanup
 import create_tables
 import etl
 from sparkify import db, pipeline
+from sparkify.engines import RedshiftEngine
 from sparkify.config import load_config
 from recording import RecordingConnection, Reply
 from test_redshift_sql import REDSHIFT_CFG, parse_errors
@@ -75,7 +76,7 @@ def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, capsys):
     assert cluster.connects[0]["sslmode"] == "require" and cluster.closed
     detect, run = transactions(cluster)
     assert detect == ["SELECT version()", PROBE, "COMMIT"]
-    plan = pipeline.describe_steps(pipeline.etl_steps("redshift", load_config(cfg)))
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), load_config(cfg)))
     # what was sent is exactly what --dry-run shows, then the matched-plays count, then COMMIT
     assert run == [line.rstrip(";") for line in plan[1:-1]] + ["SELECT COUNT(*), COUNT(song_id) FROM songplays",
                                                                "COMMIT"]
@@ -190,7 +191,7 @@ def test_validate_runs_noload_copies_and_changes_nothing(cfg, cluster, capsys):
     assert not any(t.startswith(("DELETE", "INSERT", "TRUNCATE", "DROP", "CREATE")) for t in sent)
     copies = [t for t in sent if t.startswith("COPY")]
     assert len(copies) == 2 and all(" MAXERROR 100000 NOLOAD " in t for t in copies)
-    plan = pipeline.describe_steps(pipeline.validate_steps("redshift", load_config(cfg)))
+    plan = pipeline.describe_steps(pipeline.validate_steps(RedshiftEngine(), load_config(cfg)))
     assert [line.rstrip(";") for line in plan] == sent[3:]
     # each check reads its rejections inside its own transaction, before the ROLLBACK (the COPY id
     # of a rolled-back transaction is not kept)

@@ -8,6 +8,7 @@ from sqlfluff.core import FluffConfig, Linter
 
 import sql_queries as q
 from sparkify import pipeline
+from sparkify.engines import PostgresEngine, RedshiftEngine
 from sparkify.config import load_config
 from sparkify.sqltext import one_line, render
 from conftest import UDACITY
@@ -41,10 +42,11 @@ def all_redshift_statements(config):
                                                                        log_compression="gzip",
                                                                        song_compression="zstd"))
     bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
-    steps = pipeline.create_table_steps("redshift") + pipeline.drop_table_steps("redshift")
+    steps = pipeline.create_table_steps(RedshiftEngine()) + pipeline.drop_table_steps(RedshiftEngine())
     for view in q.LOAD_ERROR_VIEWS:
-        steps += (pipeline.etl_steps("redshift", config, view) + pipeline.etl_steps("redshift", tolerant, view)
-                  + pipeline.validate_steps("redshift", config, view) + pipeline.validate_steps("redshift", bzip2, view))
+        engine = RedshiftEngine(view)
+        steps += (pipeline.etl_steps(engine, config) + pipeline.etl_steps(engine, tolerant)
+                  + pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2))
     statements = [step.statement for step in steps]
     statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
                    for table in q.STAGING_TABLES for before in (None, 41)]
@@ -115,7 +117,7 @@ IMPLICIT_COMMIT = ("TRUNCATE", "ALTER TABLE", "VACUUM", "COMMIT", "END", "BEGIN"
 
 def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
     """TRUNCATE (and the like) commit Redshift's open transaction: none may run inside the ETL."""
-    plan = pipeline.describe_steps(pipeline.etl_steps("redshift", redshift_config))
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), redshift_config))
     assert plan[0] == "BEGIN;" and plan[-1] == "COMMIT;"
     inside = plan[1:-1]
     offenders = [line for line in inside if line.upper().startswith(IMPLICIT_COMMIT)]
@@ -133,10 +135,10 @@ def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
     """Redshift's primary keys are informational: its plan sends the uniqueness checks; PostgreSQL's
     marks them enforced and sends none of them."""
     unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
-    redshift = pipeline.etl_steps("redshift", redshift_config)
-    postgres = pipeline.etl_steps("postgres", load_config(tmp_path / "missing.cfg"))
-    assert [step.label for step in redshift if step.kind == "check"][:len(unique)] == unique
-    assert [step.label for step in postgres if step.kind == "enforced"] == unique
+    redshift = pipeline.etl_steps(RedshiftEngine(), redshift_config)
+    postgres = pipeline.etl_steps(PostgresEngine(), load_config(tmp_path / "missing.cfg"))
+    assert [step.label for step in redshift if step.is_check and not step.enforced][:len(unique)] == unique
+    assert [step.label for step in postgres if step.enforced] == unique
     plan = pipeline.describe_steps(postgres)
     assert not any(line.startswith(one_line(statement)) for _, statement in q.UNIQUE_KEY_CHECKS for line in plan)
     assert [line for line in plan if "PRIMARY KEY" in line] == [
@@ -145,7 +147,7 @@ def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
 
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
-    plan = pipeline.describe_steps(pipeline.etl_steps("postgres", config))
+    plan = pipeline.describe_steps(pipeline.etl_steps(PostgresEngine(), config))
     assert plan[1:6] == ["SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()));",
                          "SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
@@ -183,7 +185,7 @@ def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
     import dataclasses
 
     config = dataclasses.replace(redshift_config, sources=dataclasses.replace(redshift_config.sources, max_errors=5))
-    plan = pipeline.describe_steps(pipeline.etl_steps("redshift", config))
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config))
     copies = [i for i, line in enumerate(plan) if line.startswith("COPY ")]
     # MAX_ERRORS 5 tolerates 5 bad records: Redshift's MAXERROR 6 fails at the 6th
     assert all(" MAXERROR 6 " in plan[i] for i in copies)

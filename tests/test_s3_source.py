@@ -23,14 +23,14 @@ def bucket(monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with moto.mock_aws():
-        s3._client.cache_clear()
+        s3.client_for.cache_clear()
         client = boto3.client("s3", region_name="us-west-2")
         client.create_bucket(Bucket="sparkify-test", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         for path in sorted(SOURCE.rglob("*.json")):
             client.put_object(Bucket="sparkify-test", Key="data/" + path.relative_to(SOURCE).as_posix(),
                               Body=path.read_bytes())
         yield "s3://sparkify-test/data"
-    s3._client.cache_clear()
+    s3.client_for.cache_clear()
 
 
 TABLES = {"staging_events": "ts, session_id, item_in_session, user_id", "staging_songs": "song_id",
@@ -80,7 +80,7 @@ def test_denied_access_is_one_line(conn, write_config, bucket, capsys, monkeypat
         key = iam.create_access_key(UserName="lister")["AccessKey"]
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-        s3._client.cache_clear()
+        s3.client_for.cache_clear()
         config = write_config(log_data=bucket + "/log_data", song_data=bucket + "/song_data",
                               log_jsonpath=bucket + "/log_json_path.json")
         return etl.main(["--config", str(config), "-q"])
@@ -106,7 +106,7 @@ def test_unsigned_reads_a_public_bucket_without_credentials(conn, write_config, 
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    s3._client.cache_clear()
+    s3.client_for.cache_clear()
     # signed, without credentials: one line that names the way out
     assert etl.main(["--config", str(config), "-q"]) == 1
     assert without_target(capsys.readouterr().err) == (
@@ -126,11 +126,12 @@ def test_small_objects_are_read_concurrently_by_a_bounded_pool(bucket):
     import threading
     import time
 
-    from sparkify import loader, sources
-    from sparkify.config import S3Access
+    from sparkify import sources
+    from sparkify.loader import load
+    from sparkify.source import S3Access, Source
 
     access = S3Access("us-west-2")
-    objects = sources.list_objects(bucket + "/song_data", "[S3] SONG_DATA", access)
+    objects = sources.list_objects(Source(bucket + "/song_data", "[S3] SONG_DATA", access))
     state = {"now": 0, "most": 0, "lock": threading.Lock()}
 
     def before(**_):
@@ -143,9 +144,9 @@ def test_small_objects_are_read_concurrently_by_a_bounded_pool(bucket):
         with state["lock"]:
             state["now"] -= 1
 
-    client = s3._client(access)
+    client = s3.client_for(access)
     client.meta.events.register("before-send.s3.GetObject", before)
     client.meta.events.register("needs-retry.s3.GetObject", after)
-    read = {obj.uri: stream.read() for obj, stream in loader._opened(objects[:80])}
+    read = {obj.uri: stream.read() for obj, stream in load.opened(objects[:80])}
     assert [len(body) for body in read.values()] == [obj.size for obj in objects[:80]]
-    assert 1 < state["most"] <= loader.PREFETCH_OBJECTS
+    assert 1 < state["most"] <= load.PREFETCH_OBJECTS

@@ -2,6 +2,8 @@
 
 import sql_queries as q
 from sparkify import pipeline
+from sparkify.engines import PostgresEngine
+from sparkify.steps import Statement
 from sparkify.config import load_config
 from sparkify.sqltext import render
 from test_redshift_sql import REDSHIFT_CFG, all_redshift_statements
@@ -12,7 +14,8 @@ def test_render_equals_psycopg2(conn, tmp_path):
     path.write_text(REDSHIFT_CFG)
     config = load_config(path)
     statements = all_redshift_statements(config) + [
-        s.statement for s in pipeline.etl_steps("postgres", load_config(tmp_path / "none.cfg")) if s.statement
+        s.statement for s in pipeline.etl_steps(PostgresEngine(), load_config(tmp_path / "none.cfg"))
+        if isinstance(s, Statement)
     ] + [q.copy_from_stdin(t) for t in q.STAGING_TABLES] + [q.sql.SQL("SELECT {}").format(q.sql.Literal("a\\b'c"))]
     for statement in statements:
         assert render(statement) == statement.as_string(conn)

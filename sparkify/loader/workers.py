@@ -17,6 +17,7 @@ outright exits by itself within a second.
 from __future__ import annotations
 
 import collections
+import io
 import multiprocessing
 import os
 import signal
@@ -26,23 +27,31 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
-import sql_queries as q
-
-from . import compression, records
-from .errors import LoadError
+from .. import compression
+from ..errors import LoadError
+from .mapping import MappingSpec
+from .reader import EMPTY_FILE
+from .rows import copy_chunks, copy_files
 
 WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: none); unset: automatic
+
 # smaller inputs load faster in one process than the workers take to start (~0.5 s)
 MIN_BYTES = 32 << 20
+
 MIN_FILES = 20_000  # or this many files: opening and reading each costs more than its bytes
+
 CHUNK_BYTES = 4 << 20  # big files are cut into ranges of about this size
+
 BATCH_FILES = 1000  # small files go to a worker this many at a time
+
 BATCH_BYTES = 4 << 20
+
 # A compressed file cannot be cut into ranges: a worker decompresses it whole, and its rows come back
 # in one piece. So that memory stays bounded, such a file counts as this many times its stored size,
 # goes to a worker alone when that is over BATCH_BYTES, and is streamed by the parent instead when
 # it is over COMPRESSED_WHOLE_BYTES (a 2 MB gzip file of events is about 16 MB of JSON).
 COMPRESSED_EXPANSION = 8
+
 COMPRESSED_WHOLE_BYTES = 16 << 20
 
 
@@ -107,25 +116,19 @@ def plan(objects) -> list[tuple[Task, tuple]]:
     flush()
     return tasks
 
-
-# --- In the workers -------------------------------------------------------------------------------
-
 _mapping = None
+
 _stored_as = compression.NONE
 
 
-def _start_worker(table_name: str, json_format: str, paths_file: bytes | None, parent: int,
-                  stored_as: str = compression.NONE) -> None:
-    from .loader import mapping_for
-
+def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.NONE) -> None:
     global _mapping, _stored_as
     _stored_as = stored_as
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # ``parent`` comes from the parent itself: if it died while this worker was starting, getppid()
     # already names another process, and the worker ends at once
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    table = next(table for table in q.TABLES if table.name == table_name)
-    _mapping = mapping_for(table, json_format, paths_file)
+    _mapping = spec.build()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -152,8 +155,6 @@ def read_range(path: str, start: int, end: int) -> tuple[bytes, int]:
 
 
 def render(task: Task) -> Rendered:
-    import io
-
     begin = task.start
     if task.parent_reads:
         return Rendered(None)
@@ -161,19 +162,19 @@ def render(task: Task) -> Rendered:
         if task.end is not None:
             data, begin = read_range(task.paths[0], task.start, task.end)
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-            out = list(records.copy_chunks(io.BytesIO(data), task.paths[0], _mapping,
+            out = list(copy_chunks(io.BytesIO(data), task.paths[0], _mapping,
                                            first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
             return Rendered(b"".join(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
         contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
                 contents.append(compression.decompress(handle.read(), _stored_as, path))
-        text = records.copy_files(contents, _mapping)
+        text = copy_files(contents, _mapping)
         if text is not None:  # every file one object on one line: one row each
             return Rendered(text, (1,) * len(contents))
         texts, rows = [], []
         for path, data in zip(task.paths, contents):
-            out = list(records.copy_chunks(io.BytesIO(data), path, _mapping))
+            out = list(copy_chunks(io.BytesIO(data), path, _mapping))
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))
         return Rendered(b"".join(texts), tuple(rows))
@@ -181,18 +182,17 @@ def render(task: Task) -> Rendered:
         return Rendered(None, begin=begin)
 
 
-# --- In the parent --------------------------------------------------------------------------------
-
-def copy_lines(objects, mapping, table: q.Table, json_format: str, paths_file: bytes | None, workers: int,
-               origins, progress, stored_as: str = compression.NONE) -> Iterator[bytes]:
-    """COPY lines for every object, rendered by ``workers`` processes, in input order; ``stored_as``:
+def copy_lines(objects, mapping, spec: MappingSpec, workers: int, origins, progress,
+               stored_as: str = compression.NONE) -> Iterator[bytes]:
+    """COPY lines for every object, rendered by ``workers`` processes (each builds ``mapping`` from
+    ``spec``), in input order; ``stored_as``:
     how the files are compressed."""
     tasks = iter(plan(objects))
     window: collections.deque = collections.deque()
     stitch = _Stitcher(mapping, origins, progress)
     context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(table.name, json_format, paths_file, os.getpid(), stored_as)) as pool:
+                             initargs=(spec, os.getpid(), stored_as)) as pool:
         def submit() -> None:
             task = next(tasks, None)
             if task is not None:
@@ -254,7 +254,7 @@ class _Stitcher:
             yield result.text
         if task.end >= obj.size:
             if self.file_rows[uri] == 0:  # every range parsed, and not one object in the file
-                raise LoadError(f"{uri}, line 1: empty file: no JSON object in it")
+                raise LoadError(f"{uri}, line 1: {EMPTY_FILE}")
             self.progress.update(1)
 
     def whole_files(self, covered, result: Rendered) -> Iterator[bytes]:
@@ -274,7 +274,7 @@ class _Stitcher:
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
 
     def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[bytes]:
-        for rows, text in records.copy_chunks(stream, uri, self.mapping, first_line=first_line,
+        for rows, text in copy_chunks(stream, uri, self.mapping, first_line=first_line,
                                               first_byte=first_byte, require_object=require_object):
             self.row += rows
             yield text

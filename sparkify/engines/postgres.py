@@ -1,0 +1,81 @@
+"""The PostgreSQL engine: the embedded default, or any PostgreSQL server.
+
+Staging is loaded by the project's loader (``COPY ... FROM STDIN``); tables are cleared with
+TRUNCATE (transactional here, and it lets the loader's COPY use FREEZE); the primary keys are
+enforced, so the uniqueness checks are not run; a second run waits on an advisory lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import sql_queries as q
+
+from ..config import Config
+from ..steps import Check, Enforced, LoaderCheck, LoaderLoad, Statement
+
+
+@dataclass(frozen=True)
+class PostgresEngine:
+    name: ClassVar[str] = "postgres"
+    # the connection's sslmode when [CLUSTER] SSLMODE says nothing (None: libpq's default)
+    default_sslmode: ClassVar[str | None] = None
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def _sql(self) -> dict:
+        return q.ENGINE_SQL[self.name]
+
+    def connected(self, conn) -> PostgresEngine:
+        """This engine as the server it is connected to answers (Redshift asks which views it has)."""
+        return self
+
+    # --- what every plan is made of ---------------------------------------------------------------
+
+    def serialize(self) -> list[Statement]:
+        """One run at a time changes the project's tables (PostgreSQL: an advisory lock)."""
+        return [Statement("wait for any other run", statement) for statement in q.SERIALIZE_QUERIES[self.name]]
+
+    def creates(self) -> list[Statement]:
+        return [Statement(f"create {table.name}", statement)
+                for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[self.name])]
+
+    def session(self) -> list[Statement]:
+        return [Statement("settings", statement) for statement in q.SESSION_QUERIES[self.name]]
+
+    def lock(self) -> list[Statement]:
+        return [Statement("lock the project's tables", statement) for statement in q.LOCK_QUERIES[self.name]]
+
+    def clear_staging(self) -> list[Statement]:
+        return [Statement(f"clear {table.name}", statement)
+                for table, statement in zip(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[self.name],
+                                            strict=True)]
+
+    def clear_star(self) -> list[Statement]:
+        return [Statement(f"clear {table.name}", statement)
+                for table, statement in zip(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[self.name])]
+
+    def after_load(self) -> list[Statement]:
+        return [Statement("analyze staging", statement) for statement in q.AFTER_LOAD_QUERIES[self.name]]
+
+    def checks(self) -> list[Check]:
+        """The data-quality checks; those the engine's primary keys enforce are not run."""
+        enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if self._sql["enforces_primary_keys"] else set()
+        return [(Enforced if name in enforced else Check)(name, statement) for name, statement in q.QUALITY_CHECKS]
+
+    # --- loading staging --------------------------------------------------------------------------
+
+    @property
+    def clears_with_truncate(self) -> bool:
+        """True where clearing a table is TRUNCATE, which lets a COPY in the same transaction FREEZE."""
+        return self._sql["clear_table"].string.startswith("TRUNCATE")
+
+    def load_steps(self, config: Config) -> list:
+        return [LoaderLoad(f"load {spec.table.name}", spec, freeze=self.clears_with_truncate)
+                for spec in config.sources.inputs]
+
+    def validate_steps(self, config: Config) -> list:
+        return [LoaderCheck(f"check {spec.table.name}", spec) for spec in config.sources.inputs]

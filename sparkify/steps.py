@@ -1,0 +1,140 @@
+"""The steps a plan is made of. Each kind of step knows how to run itself, how it reads in
+``--dry-run`` and where it shows in the run summary, so the runner (``sparkify.pipeline``) asks the
+step and never looks at what kind it is. The engines (``sparkify.engines``) choose the steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import psycopg2
+from psycopg2 import sql
+
+import sql_queries as q
+
+from . import loader
+from .errors import DatabaseError, first_line, missing_tables
+from .results import StepResult, Validation
+from .source import TableInput
+from .sqltext import one_line
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement; its rows are the server's row count."""
+
+    label: str
+    statement: sql.Composable
+
+    is_check: ClassVar[bool] = False  # a data-quality check: counts its violations
+    enforced: ClassVar[bool] = False  # a check the engine's constraints make always pass: not run
+    stage: ClassVar[bool] = False  # a stage of the run summary (rows, seconds, rows/s)
+    validation: ClassVar[bool] = False  # a step of --validate, which changes no table
+    log_level: ClassVar[int] = logging.DEBUG
+
+    def describe(self) -> list[str]:
+        """What ``--dry-run`` prints for it: every statement it sends."""
+        return [one_line(self.statement) + ";"]
+
+    def run(self, cur, show_progress: bool = False) -> StepResult:
+        started = time.perf_counter()
+        context = self.before(cur)
+        try:
+            cur.execute(self.statement)
+            rows = self.rows(cur, context)
+        except psycopg2.Error as exc:
+            raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
+                                f" warehouse is unchanged{self.failure_details(cur, context)}") from None
+        seconds = time.perf_counter() - started
+        log.log(self.log_level, "%s: %s rows in %.2fs", self.label, rows, seconds)
+        return StepResult(self, rows, seconds)
+
+    def before(self, cur):
+        """Anything to read before the statement runs, handed to ``rows`` and ``failure_details``."""
+        return None
+
+    def rows(self, cur, context) -> int:
+        return max(cur.rowcount, 0)
+
+    def failure_details(self, cur, context) -> str:
+        """More lines for the error of a failed statement ("" for none)."""
+        return ""
+
+
+@dataclass(frozen=True)
+class Insert(Statement):
+    """An INSERT of the transform: a stage of the summary."""
+
+    stage: ClassVar[bool] = True
+    log_level: ClassVar[int] = logging.INFO
+
+
+@dataclass(frozen=True)
+class Check(Statement):
+    """A data-quality check: the number of violations, which must be 0."""
+
+    is_check: ClassVar[bool] = True
+
+    def rows(self, cur, context) -> int:
+        return cur.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Enforced(Check):
+    """A check the engine's own keys enforce: a violation cannot exist, so it is not run."""
+
+    enforced: ClassVar[bool] = True
+
+    def describe(self) -> list[str]:
+        return [f"-- {self.label}: enforced by the PRIMARY KEY, not checked"]
+
+    def run(self, cur, show_progress: bool = False) -> StepResult:
+        return StepResult(self, 0, 0.0)
+
+
+@dataclass(frozen=True)
+class LoaderLoad:
+    """A staging table loaded by the project's loader (what a Redshift COPY does, on PostgreSQL).
+    ``freeze``: COPY ... FREEZE, right where the engine emptied the table with TRUNCATE in this
+    transaction."""
+
+    label: str
+    spec: TableInput
+    freeze: bool = False
+
+    is_check: ClassVar[bool] = False
+    enforced: ClassVar[bool] = False
+    stage: ClassVar[bool] = True
+    validation: ClassVar[bool] = False
+
+    def describe(self) -> list[str]:
+        return [f"{one_line(q.copy_from_stdin(self.spec.table, self.freeze))};  -- rows from {self.spec.describe()}"]
+
+    def run(self, cur, show_progress: bool = False) -> StepResult:
+        started = time.perf_counter()
+        result = loader.load_table(cur, self.spec, show_progress=show_progress, freeze=self.freeze)
+        return StepResult(self, result.rows, time.perf_counter() - started, load=result)
+
+
+@dataclass(frozen=True)
+class LoaderCheck:
+    """``--validate`` on PostgreSQL: the loader's parse-only mode, which sends nothing."""
+
+    label: str
+    spec: TableInput
+
+    validation: ClassVar[bool] = True
+
+    def describe(self) -> list[str]:
+        return [f"-- parse-only: every record of {self.spec.describe()}, nothing sent"]
+
+    def validate(self, conn, show_progress: bool = False) -> Validation:
+        return loader.validate_table(self.spec, show_progress=show_progress)
+
+
+VALIDATE_SHOW = 20  # rejections --validate shows (all are counted)
