@@ -15,7 +15,7 @@ are dropped without asking).
 import sys
 
 import sql_queries as q
-from sparkify import aws, cli, db, engines, pipeline
+from sparkify import aws, cli, db, engines, pipeline, teardown
 from sparkify.config import CLUSTER_ID
 from sparkify.errors import ConfigError
 
@@ -50,10 +50,10 @@ def delete_aws(args, config) -> int:
     options = dict(cluster=args.cluster, role=args.role, ingress=args.ingress, final_snapshot=args.final_snapshot)
     if args.dry_run:
         cli.log.info("dry run: no AWS call is made")
-        cli.print_plan(aws.describe_teardown(resources, **options))
+        cli.print_plan(teardown.describe_teardown(resources, **options))
         return 0
     client = aws.Aws(resources.region)
-    plan = aws.find_teardown(resources, client, **options)
+    plan = teardown.find_teardown(resources, client, **options)
     for gone in plan.absent:
         cli.log.info("%s does not exist (already deleted)", gone)
     if plan.empty:
@@ -63,7 +63,7 @@ def delete_aws(args, config) -> int:
     print(f"will delete, in {resources.region}:\n{listing}")
     if not args.yes:
         cli.confirm("Delete these?", "not deleting AWS resources without confirmation: run with --yes")
-    deleted = aws.teardown(plan, client, show_progress=cli.show_progress(args))
+    deleted = teardown.teardown(plan, client, show_progress=cli.show_progress(args))
     cli.log.info("deleted %s", ", ".join(deleted))
     return 0
 

@@ -19,8 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-from sparkify import aws, cli
+from sparkify import aws, cli, config
 from sparkify.config import PASSWORD_ENV
+from sparkify.errors import AwsError
 
 UDACITY = {"log_data": "s3://udacity-dend/log_data", "log_jsonpath": "s3://udacity-dend/log_json_path.json",
            "song_data": "s3://udacity-dend/song_data"}
@@ -54,33 +55,23 @@ def provision(args, _config) -> int:
     try:
         result = aws.provision(settings, password, aws.Aws(settings.region), show_progress=cli.show_progress(args),
                                wait_minutes=args.wait_minutes)
-    except aws.AwsError as exc:
+    except AwsError as exc:
         partial = getattr(exc, "provisioned", None)
         if partial is not None and partial.created:
-            write_config(path, aws.render_config(settings, partial, password))
-            raise aws.AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
+            config.write_private(path, aws.config_text(settings, partial, password))
+            raise AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
                                f" run provision.py again to go on, or `python cleanup.py --config {path} --aws`"
                                " to remove them") from None
         raise
     if result.reused_cluster and PASSWORD_ENV not in os.environ:
         password = ""
         cli.log.warning("the cluster existed already: its password is not known here; set %s", PASSWORD_ENV)
-    write_config(path, aws.render_config(settings, result, password))
+    config.write_private(path, aws.config_text(settings, result, password))
     if result.created:
         cli.log.info("created %s", ", ".join(result.created))
     cli.log.info("cluster %s is available at %s:%d; wrote %s", settings.cluster_id, result.host, result.port, path)
     cli.log.info("next: python create_tables.py --config %s && python etl.py --config %s", path, path)
     return 0
-
-
-def write_config(path: Path, text: str) -> None:
-    """Readable by the owner only (it holds the password); replaced in one step."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def main(argv=None) -> int:

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from . import config
 from .config import CLUSTER_ID, REGION, ROLE_NAME, AwsResources
-from .errors import ConfigError, SparkifyError
+from .errors import AwsError, ConfigError
+from .policies import s3_read_policy, trust_policy
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,6 @@ POLICY_NAME = "sparkify-dwh-s3-read"
 POLL_SECONDS = 15.0  # how often the cluster's status is asked while waiting
 NODE_TYPE = re.compile(r"[a-z0-9]+\.[a-z0-9]+")
 DB_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
-
-
-class AwsError(SparkifyError):
-    """An AWS call failed, or a resource is not the project's to touch."""
 
 
 @dataclass(frozen=True)
@@ -117,43 +115,6 @@ def caller_ip(timeout: float = 5.0) -> str:
     return str(address)
 
 
-# --- Policies: pure functions, tested document for document ---------------------------------------
-
-def trust_policy() -> dict:
-    """Only Redshift may assume the role."""
-    return {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]}
-
-
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    return bucket, key
-
-
-def s3_read_policy(prefixes: list[str], objects: list[str]) -> dict:
-    """Read-only access to exactly these S3 prefixes (listed and read, as COPY does with a prefix)
-    and these single objects (the JSONPaths file, which COPY also lists and reads: "IAM permissions
-    for COPY, UNLOAD, and CREATE LIBRARY" in the Database Developer Guide): no other key, no
-    bucket-wide grant, no writes."""
-    buckets: dict[str, list[str]] = {}
-    resources = []
-    for uri in prefixes:
-        bucket, prefix = _split(uri)
-        buckets.setdefault(bucket, []).append(prefix + "*")
-        resources.append(f"arn:aws:s3:::{bucket}/{prefix}*")
-    for uri in objects:
-        bucket, key = _split(uri)
-        buckets.setdefault(bucket, []).append(key)
-        resources.append(f"arn:aws:s3:::{bucket}/{key}")
-    statements = [{"Sid": f"List{index}", "Effect": "Allow", "Action": "s3:ListBucket",
-                   "Resource": f"arn:aws:s3:::{bucket}",
-                   "Condition": {"StringLike": {"s3:prefix": patterns}}}
-                  for index, (bucket, patterns) in enumerate(sorted(buckets.items()))]
-    statements.append({"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": resources})
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
 def generate_password() -> str:
     """A Redshift master password: 24 letters and digits, at least one of each case and a digit."""
     alphabet = string.ascii_letters + string.digits
@@ -199,7 +160,7 @@ class Aws:
             raise AwsError(f"{what} failed: {exc}") from None
 
 
-def _tagged(tags: list[dict] | None) -> bool:
+def tagged(tags: list[dict] | None) -> bool:
     return any(tag.get("Key") == TAG_KEY and tag.get("Value") == TAG_VALUE for tag in tags or [])
 
 
@@ -259,7 +220,7 @@ def provision(settings: Settings, password: str, aws: Aws, *, show_progress: boo
         if settings.public:
             result.security_group_id = _ensure_inbound_rule(settings, aws, result)
         _ensure_cluster(settings, password, aws, result)
-        result.host, result.port = _wait_available(settings.cluster_id, aws, show_progress, wait_minutes)
+        result.host, result.port = wait_available(settings.cluster_id, aws, show_progress, wait_minutes)
     except AwsError as exc:
         exc.provisioned = result
         raise
@@ -271,7 +232,7 @@ def _ensure_role(settings: Settings, aws: Aws, result: Provisioned) -> str:
     existing = aws.call("iam", "get_role", f"looking for {what}", tolerate="NoSuchEntity", RoleName=settings.role_name)
     if existing is not None:
         role = existing["Role"]
-        if not _tagged(role.get("Tags")):
+        if not tagged(role.get("Tags")):
             raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
                            " pass another --role-name")
         log.info("%s exists (created by this project): its policy is set again", what)
@@ -296,7 +257,7 @@ def _ensure_inbound_rule(settings: Settings, aws: Aws, result: Provisioned) -> s
                       Filters=[{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}])
     if groups["SecurityGroups"]:
         group = groups["SecurityGroups"][0]
-        if not _tagged(group.get("Tags")):
+        if not tagged(group.get("Tags")):
             raise AwsError(f"security group {name} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project"
                            " did not create it: pass another --cluster-id")
         group_id = group["GroupId"]
@@ -317,7 +278,7 @@ def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisi
     existing = aws.call("redshift", "describe_clusters", f"looking for {what}", tolerate="ClusterNotFound",
                         ClusterIdentifier=settings.cluster_id)
     if existing is not None:
-        if not _tagged(existing["Clusters"][0].get("Tags")):
+        if not tagged(existing["Clusters"][0].get("Tags")):
             raise AwsError(f"{what} exists and has no {TAG_KEY}={TAG_VALUE} tag, so this project did not create it:"
                            " pass another --cluster-id")
         log.info("%s exists (created by this project): waiting for it, not creating another", what)
@@ -335,7 +296,7 @@ def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisi
     result.created.append(what)
 
 
-def _wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: float) -> tuple[str, int]:
+def wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: float) -> tuple[str, int]:
     started = time.monotonic()
     with tqdm(desc=f"cluster {cluster_id}", bar_format="{desc} [{elapsed}]", disable=not show_progress,
               leave=False) as progress:
@@ -354,181 +315,11 @@ def _wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes
             time.sleep(POLL_SECONDS)
 
 
-def render_config(settings: Settings, result: Provisioned, password: str) -> str:
-    """The dwh.cfg for what was provisioned (password included: the file is written 0600)."""
-    host = result.host or ""
-    lines = [
-        "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
-        "# cleanup.py --aws deletes what the [AWS] section names (each carries the project's tag).",
-        "",
-        "[CLUSTER]",
-        f"HOST={host}" if host else "# HOST is empty: the cluster was not available when provision.py stopped",
-        f"DB_NAME={settings.db_name}",
-        f"DB_USER={settings.db_user}",
-        f"DB_PASSWORD={password}",
-        f"DB_PORT={result.port}",
-        "ENGINE=redshift",
-        "SSLMODE=require",
-        "",
-        "[IAM_ROLE]",
-        f"ARN={result.role_arn or ''}",
-        "",
-        "[S3]",
-        f"LOG_DATA={settings.log_data}",
-        f"LOG_JSONPATH={settings.log_jsonpath}",
-        f"SONG_DATA={settings.song_data}",
-        f"REGION={settings.s3_region or settings.region}",
-        "",
-        "[AWS]",
-        f"REGION={settings.region}",
-        f"CLUSTER_ID={settings.cluster_id}",
-        f"ROLE_NAME={settings.role_name}",
-        f"SECURITY_GROUP_ID={result.security_group_id or ''}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-# --- Teardown -------------------------------------------------------------------------------------
-
-@dataclass
-class Teardown:
-    """What cleanup.py will delete, found and tag-checked before anything is deleted."""
-
-    cluster_id: str | None = None
-    final_snapshot: str | None = None
-    role_name: str | None = None
-    role_policies: list[str] = field(default_factory=list)
-    security_group_id: str | None = None
-    ingress: list[dict] = field(default_factory=list)
-    absent: list[str] = field(default_factory=list)  # named in the config but already gone
-
-    def describe(self) -> list[str]:
-        lines = []
-        if self.cluster_id:
-            snapshot = f"final snapshot {self.final_snapshot}" if self.final_snapshot else "no final snapshot"
-            lines.append(f"Redshift cluster {self.cluster_id} ({snapshot}), with every table in it")
-        if self.security_group_id:
-            rules = ", ".join(f"tcp {r['FromPort']} from {ip['CidrIp']}" for r in self.ingress
-                              for ip in r.get("IpRanges", [])) or "no inbound rule"
-            lines.append(f"security group {self.security_group_id} ({rules})")
-        if self.role_name:
-            policies = ", ".join(self.role_policies) or "no inline policy"
-            lines.append(f"IAM role {self.role_name} (inline policy {policies})")
-        return lines
-
-    @property
-    def empty(self) -> bool:
-        return not (self.cluster_id or self.security_group_id or self.role_name)
-
-
-def describe_teardown(resources: AwsResources, *, cluster: bool, role: bool, ingress: bool,
-                      final_snapshot: str | None) -> list[str]:
-    """The calls teardown makes, for --dry-run (no AWS call is made to print this)."""
-    lines = [f"region {resources.region}"]
-    if cluster and resources.cluster_id:
-        lines += [f"redshift.describe_clusters(ClusterIdentifier={resources.cluster_id!r}): check tag"
-                  f" {TAG_KEY}={TAG_VALUE}"]
-    if ingress and resources.security_group_id:
-        lines += [f"ec2.describe_security_groups(GroupIds=[{resources.security_group_id!r}]): check tag"
-                  f" {TAG_KEY}={TAG_VALUE}"]
-    if role and resources.role_name:
-        lines += [f"iam.get_role(RoleName={resources.role_name!r}): check tag {TAG_KEY}={TAG_VALUE}"]
-    lines.append("(ask for confirmation unless --yes)")
-    if cluster and resources.cluster_id:
-        snapshot = (f"FinalClusterSnapshotIdentifier={final_snapshot!r}, SkipFinalClusterSnapshot=False"
-                    if final_snapshot else "SkipFinalClusterSnapshot=True")
-        lines += [f"redshift.delete_cluster(ClusterIdentifier={resources.cluster_id!r}, {snapshot})",
-                  f"redshift.describe_clusters(...) every {POLL_SECONDS:g}s until the cluster is gone"]
-    if ingress and resources.security_group_id:
-        lines += [f"ec2.revoke_security_group_ingress(GroupId={resources.security_group_id!r}, <its rules>)",
-                  f"ec2.delete_security_group(GroupId={resources.security_group_id!r})"]
-    if role and resources.role_name:
-        lines += [f"iam.delete_role_policy(RoleName={resources.role_name!r}, PolicyName=<each inline policy>)",
-                  f"iam.delete_role(RoleName={resources.role_name!r})"]
-    return lines
-
-
-def find_teardown(resources: AwsResources, aws: Aws, *, cluster: bool, role: bool, ingress: bool,
-                  final_snapshot: str | None) -> Teardown:
-    """Look up each named resource and check its tag; AwsError naming every untagged one, before
-    anything is deleted."""
-    plan = Teardown(final_snapshot=final_snapshot)
-    untagged = []
-
-    def look_up(wanted: bool, name: str | None, what: str, service: str, operation: str, missing: str, params,
-                item) -> dict | None:
-        """The resource's description if it is there and tagged; notes it as absent or untagged."""
-        if not (wanted and name):
-            return None
-        found = aws.call(service, operation, f"looking for {what}", tolerate=missing, **params)
-        if found is None:
-            plan.absent.append(what)
-            return None
-        description = item(found)
-        if not _tagged(description.get("Tags")):
-            untagged.append(what)
-            return None
-        return description
-
-    if look_up(cluster, resources.cluster_id, f"Redshift cluster {resources.cluster_id}", "redshift",
-               "describe_clusters", "ClusterNotFound", {"ClusterIdentifier": resources.cluster_id},
-               lambda found: found["Clusters"][0]):
-        plan.cluster_id = resources.cluster_id
-    group = look_up(ingress, resources.security_group_id, f"security group {resources.security_group_id}", "ec2",
-                    "describe_security_groups", "InvalidGroup.NotFound", {"GroupIds": [resources.security_group_id]},
-                    lambda found: found["SecurityGroups"][0])
-    if group:
-        plan.security_group_id = resources.security_group_id
-        plan.ingress = group.get("IpPermissions", [])
-    if look_up(role, resources.role_name, f"IAM role {resources.role_name}", "iam", "get_role", "NoSuchEntity",
-               {"RoleName": resources.role_name}, lambda found: found["Role"]):
-        plan.role_name = resources.role_name
-        plan.role_policies = aws.call("iam", "list_role_policies", f"listing the policies of {resources.role_name}",
-                                      RoleName=resources.role_name)["PolicyNames"]
-    if untagged:
-        raise AwsError(f"not deleting anything: {', '.join(untagged)} has no {TAG_KEY}={TAG_VALUE} tag, so this"
-                       " project did not create it")
-    return plan
-
-
-def teardown(plan: Teardown, aws: Aws, *, show_progress: bool = False, wait_minutes: float = 30) -> list[str]:
-    """Delete what ``plan`` holds: the cluster first (waiting until it is gone, since its security
-    group cannot go before it), then the security group, then the role. Returns what was deleted."""
-    deleted = []
-    if plan.cluster_id:
-        snapshot = ({"FinalClusterSnapshotIdentifier": plan.final_snapshot, "SkipFinalClusterSnapshot": False}
-                    if plan.final_snapshot else {"SkipFinalClusterSnapshot": True})
-        aws.call("redshift", "delete_cluster", f"deleting cluster {plan.cluster_id}",
-                 ClusterIdentifier=plan.cluster_id, **snapshot)
-        _wait_gone(plan.cluster_id, aws, show_progress, wait_minutes)
-        deleted.append(f"Redshift cluster {plan.cluster_id}")
-    if plan.security_group_id:
-        if plan.ingress:
-            aws.call("ec2", "revoke_security_group_ingress", f"removing the inbound rules of {plan.security_group_id}",
-                     GroupId=plan.security_group_id, IpPermissions=plan.ingress)
-        aws.call("ec2", "delete_security_group", f"deleting {plan.security_group_id}", GroupId=plan.security_group_id)
-        deleted.append(f"security group {plan.security_group_id}")
-    if plan.role_name:
-        for policy in plan.role_policies:
-            aws.call("iam", "delete_role_policy", f"deleting policy {policy}", RoleName=plan.role_name,
-                     PolicyName=policy)
-        aws.call("iam", "delete_role", f"deleting IAM role {plan.role_name}", RoleName=plan.role_name)
-        deleted.append(f"IAM role {plan.role_name}")
-    return deleted
-
-
-def _wait_gone(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes: float) -> None:
-    started = time.monotonic()
-    with tqdm(desc=f"cluster {cluster_id}", bar_format="{desc} [{elapsed}]", disable=not show_progress,
-              leave=False) as progress:
-        while True:
-            found = aws.call("redshift", "describe_clusters", f"asking for cluster {cluster_id}",
-                             tolerate="ClusterNotFound", ClusterIdentifier=cluster_id)
-            if found is None:
-                return
-            progress.set_description_str(f"cluster {cluster_id}: {found['Clusters'][0].get('ClusterStatus', '?')}")
-            if (time.monotonic() - started) / 60 >= wait_minutes:
-                raise AwsError(f"cluster {cluster_id} is still being deleted after {wait_minutes:g} minutes: run"
-                               " cleanup.py again to finish (the security group and the role go after it)")
-            time.sleep(POLL_SECONDS)
+def config_text(settings: Settings, result: Provisioned, password: str) -> str:
+    """The dwh.cfg for what was provisioned (``config.render_provisioned``: the config module writes
+    the file it reads)."""
+    return config.render_provisioned(
+        host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
+        password=password, role_arn=result.role_arn or "", log_data=settings.log_data,
+        log_jsonpath=settings.log_jsonpath, song_data=settings.song_data, s3_region=settings.s3_region or settings.region,
+        resources=AwsResources(settings.region, settings.cluster_id, settings.role_name, result.security_group_id))

@@ -17,7 +17,6 @@ misspelt ``[CLUSTR]`` can never mean "the embedded default" by accident.
 from __future__ import annotations
 
 import configparser
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import sql_queries as q
 
-from . import SAMPLE_DIR
+from . import SAMPLE_DIR, ini
 from .errors import ConfigError
 from .source import S3Access, Source, TableInput
 
@@ -216,12 +215,12 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     parser.optionxform = str.upper  # keys are case-insensitive, reported in upper case
     text = ""
     if path.exists():
-        text = _read_text(path)
+        text = ini.read_text(path)
         try:
             parser.read_string(text, source=str(path))
         except configparser.Error as exc:
-            raise _syntax_error(path, text, exc) from None
-    _check_names(path, text, parser)
+            raise ini.syntax_error(path, text, exc) from None
+    ini.check_names(path, text, parser, KNOWN_KEYS)
     reader = _Reader(path, parser)
     base_dir = path.resolve().parent
     cluster = _read_cluster(reader, environ)
@@ -232,63 +231,6 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     if arn:
         reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
     return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader))
-
-
-def _read_text(path: Path) -> str:
-    """The file's text; a UTF-8 BOM (Windows editors write one) is skipped."""
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: is not UTF-8 text (byte offset {exc.start}): save it as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-
-
-def _syntax_error(path: Path, text: str, exc: configparser.Error) -> ConfigError:
-    """The line that breaks the INI syntax, by number, shown unless it may hold the password."""
-    lines = text.splitlines()
-    if isinstance(exc, configparser.ParsingError) and not isinstance(exc, configparser.MissingSectionHeaderError):
-        number = exc.errors[0][0]
-    else:
-        number = getattr(exc, "lineno", None) or 1
-    line = lines[number - 1] if 0 < number <= len(lines) else ""
-    previous = next((earlier for earlier in reversed(lines[:number - 1]) if earlier.strip()), "")
-    if "PASSWORD" in line.upper() or previous.strip().upper().startswith("DB_PASSWORD"):
-        shown = "(not shown: it may hold the password)"
-    else:
-        shown = repr(line.strip())
-    if isinstance(exc, configparser.DuplicateSectionError):
-        why = f"section [{exc.section}] appears twice"
-    elif isinstance(exc, configparser.DuplicateOptionError):
-        why = f"key {exc.option} appears twice in [{exc.section}]"
-    elif isinstance(exc, configparser.MissingSectionHeaderError):
-        why = "a key before any [SECTION] header"
-    else:
-        why = "not a [SECTION] header, a KEY=value line or a # comment"
-    return ConfigError(f"{path}, line {number}: cannot parse the file: {why}: {shown}")
-
-
-def _line_of(text: str, pattern: str) -> int | None:
-    match = re.search(pattern, text, re.MULTILINE | re.IGNORECASE)
-    return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-def _check_names(path: Path, text: str, parser: configparser.ConfigParser) -> None:
-    """ConfigError for a section or key the scripts do not read, naming the closest known one."""
-    for section in parser.sections():
-        if section not in KNOWN_KEYS:
-            number = _line_of(text, rf"^[ \t]*\[{re.escape(section)}\]")
-            known = next((name for name in KNOWN_KEYS if name == section.upper()), None)
-            known = known or next(iter(difflib.get_close_matches(section.upper(), KNOWN_KEYS, n=1, cutoff=0.6)), None)
-            hint = f": did you mean [{known}]? (section names are upper case)" if known else (
-                f": the sections are {', '.join(f'[{name}]' for name in KNOWN_KEYS)}")
-            raise ConfigError(f"{path}, line {number}: unknown section [{section}]{hint}")
-        for key in parser[section]:
-            if key not in KNOWN_KEYS[section]:
-                number = _line_of(text, rf"^[ \t]*{re.escape(key)}[ \t]*[=:]")
-                close = difflib.get_close_matches(key, KNOWN_KEYS[section], n=1, cutoff=0.6)
-                hint = f": did you mean {close[0]}?" if close else f": [{section}] has {', '.join(KNOWN_KEYS[section])}"
-                raise ConfigError(f"{path}, line {number}: unknown key {key} in [{section}]{hint}")
 
 
 def _require_sources(reader: _Reader, cluster: Cluster) -> None:
@@ -387,3 +329,51 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         log_compression=reader.choice(section, "LOG_COMPRESSION", COMPRESSIONS, "none"),
         song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
     )
+
+
+# --- Writing: provision.py's dwh.cfg, in the format read above ---------------------------------------
+
+def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, password: str, role_arn: str,
+                       log_data: str, log_jsonpath: str, song_data: str, s3_region: str,
+                       resources: AwsResources) -> str:
+    """The dwh.cfg for a provisioned cluster (password included: ``write_private`` writes it 0600)."""
+    lines = [
+        "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
+        "# cleanup.py --aws deletes what the [AWS] section names (each carries the project's tag).",
+        "",
+        "[CLUSTER]",
+        f"HOST={host}" if host else "# HOST is empty: the cluster was not available when provision.py stopped",
+        f"DB_NAME={db_name}",
+        f"DB_USER={db_user}",
+        f"DB_PASSWORD={password}",
+        f"DB_PORT={port}",
+        "ENGINE=redshift",
+        "SSLMODE=require",
+        "",
+        "[IAM_ROLE]",
+        f"ARN={role_arn}",
+        "",
+        "[S3]",
+        f"LOG_DATA={log_data}",
+        f"LOG_JSONPATH={log_jsonpath}",
+        f"SONG_DATA={song_data}",
+        f"REGION={s3_region}",
+        "",
+        "[AWS]",
+        f"REGION={resources.region}",
+        f"CLUSTER_ID={resources.cluster_id}",
+        f"ROLE_NAME={resources.role_name}",
+        f"SECURITY_GROUP_ID={resources.security_group_id or ''}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Readable by the owner only (it holds the password); replaced in one step."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)

@@ -19,7 +19,7 @@ import sql_queries as q
 
 from . import EMBEDDED_DATA_DIR, embedded, engines
 from .config import Config
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, connection_reason
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _connect_with_retries(params: dict, where: str):
         try:
             return psycopg2.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="sparkify", **params)
         except psycopg2.OperationalError as exc:
-            reason = "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+            reason = connection_reason(exc)
             transient = any(marker in reason.lower() for marker in TRANSIENT)
             if not transient or attempt == CONNECT_ATTEMPTS:
                 tried = f" (tried {attempt} times)" if attempt > 1 else ""

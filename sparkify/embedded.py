@@ -41,10 +41,13 @@ def _alive(pid: int) -> psutil.Process | None:
         return None
 
 
+SERVER_PROCESS = "postgres"  # the server binary's process name
+
+
 def _owns(process: psutil.Process, data_dir: Path) -> bool:
     """Whether ``process`` is a postgres server of ``data_dir`` (its command line names the folder)."""
     try:
-        return process.name() == "postgres" and str(data_dir) in " ".join(process.cmdline())
+        return process.name() == SERVER_PROCESS and str(data_dir) in " ".join(process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

@@ -44,6 +44,10 @@ class CompressedInput(LoadError):
         return CompressedInput(self.name, self.kind, key)
 
 
+class AwsError(SparkifyError):
+    """An AWS call failed, or a resource is not the project's to touch."""
+
+
 class ConnectionFailed(SparkifyError):
     """The database cannot be reached or refuses the login."""
 
@@ -76,3 +80,14 @@ def first_line(exc) -> str:
     diag = getattr(exc, "diag", None)
     text = ((diag.message_primary if diag is not None else None) or str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def whole_message(exc) -> str:
+    """A psycopg2 error's whole primary message on one line, whatever line breaks libpq wrote."""
+    diag = getattr(exc, "diag", None)
+    return " ".join(((diag.message_primary if diag is not None else None) or str(exc)).split())
+
+
+def connection_reason(exc) -> str:
+    """Why libpq could not connect: its message's lines joined with "; " (it sends no diagnostics)."""
+    return "; ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())

@@ -45,10 +45,13 @@ def m(name, path, old, new, *tests, equivalent=""):
 
 
 SQL = "sql_queries.py"
-REC = "sparkify/records.py"
-LOADER = "sparkify/loader.py"
+READER = "sparkify/loader/reader.py"
+RENDER = "sparkify/loader/render.py"
+MAPPING = "sparkify/loader/mapping.py"
+LOAD = "sparkify/loader/load.py"
+VALUES = "sparkify/loader/values.py"
+WORKERS = "sparkify/loader/workers.py"
 CONFIG = "sparkify/config.py"
-PAR = "sparkify/parallel.py"
 RULES = "tests/test_transform_rules.py"
 PIPE = "tests/test_pipeline.py"
 CHECKS = "tests/test_quality_checks.py"
@@ -118,31 +121,31 @@ MUTATIONS = [
       "for table in STAR_TABLES] for engine in ENGINES}", "for table in STAR_TABLES[1:]] for engine in ENGINES}",
       PIPE),
     m("COPY: an empty string loads as NULL", SQL, "NULL 'null', ESCAPE", "NULL '', ESCAPE", BAD),
-    # --- the reader (sparkify/records.py) ---
-    m("reader: the BOM's length left out of byte offsets", REC,
-      "raw, offset = without_bom(raw), len(_BOM)", "raw, offset = without_bom(raw), 0", BAD),
-    m("reader: a BOM accepted on any line", REC,
-      "if line_no == 1 and raw.startswith(_BOM):", "if raw.startswith(_BOM):", BAD),
-    m("reader: big integers read by orjson (as floats) line by line", REC,
-      ("        obj = _decode_any(text)\n    except (msgspec.DecodeError, RecursionError):",),
+    # --- the reader (sparkify/loader/reader.py, render.py) ---
+    m("reader: the BOM's length left out of byte offsets", READER,
+      "raw, offset = without_bom(raw), len(BOM)", "raw, offset = without_bom(raw), 0", BAD),
+    m("reader: a BOM accepted on any line", READER,
+      "if line_no == 1 and raw.startswith(BOM):", "if raw.startswith(_BOM):", BAD),
+    m("reader: big integers read by orjson (as floats) line by line", READER,
+      ("        obj = decode_any(text)\n    except (msgspec.DecodeError, RecursionError):",),
       ("        obj = orjson.loads(text)\n    except (orjson.JSONDecodeError, RecursionError):",), LOAD_T, BAD),
-    m("reader: a duplicated key let through the colon count", REC,
+    m("reader: a duplicated key let through the colon count", READER,
       "    if colons == sizes:\n        return True", "    if colons >= sizes:\n        return True", BAD, LOAD_T),
-    m("reader: an empty file accepted", REC, "if empty and require_object:", "if False and require_object:", BAD),
-    m("reader: a lone surrogate accepted by the strict reader", REC,
+    m("reader: an empty file accepted", READER, "if empty and require_object:", "if False and require_object:", BAD),
+    m("reader: a lone surrogate accepted by the strict reader", READER,
       "        if not isinstance(obj, dict) or not _encodable(obj):", "        if not isinstance(obj, dict):", BAD),
-    m("reader: NaN and Infinity accepted", REC, "    parse_constant=_reject_constant,\n", "", BAD),
-    m("CSV: backslashes not escaped", REC, "'\"' + text.replace(\"\\\\\", \"\\\\\\\\\").replace(",
+    m("reader: NaN and Infinity accepted", READER, "    parse_constant=_reject_constant,\n", "", BAD),
+    m("CSV: backslashes not escaped", RENDER, "'\"' + text.replace(\"\\\\\", \"\\\\\\\\\").replace(",
       "'\"' + text.replace(", BAD),
-    m("CSV: every orjson escape passed through", REC,
+    m("CSV: every orjson escape passed through", RENDER,
       "return out.count(b\"\\\\\") == out.count(b'\\\\\"')", "return True", BAD),
-    # --- the row mapping and MAX_ERRORS (sparkify/loader.py, records.py) ---
-    m("mapping: a number into a text column loses its source text", LOADER,
+    # --- the row mapping and MAX_ERRORS (sparkify/loader/mapping.py, load.py, values.py) ---
+    m("mapping: a number into a text column loses its source text", MAPPING,
       "inexact = {int, float, list, dict}", "inexact = {list, dict}", BAD, LOAD_T),
-    m("mapping: auto ignorecase takes the last of two keys that differ in case", REC,
+    m("mapping: auto ignorecase takes the last of two keys that differ in case", MAPPING,
       "lowered.setdefault(key.lower(), value)", "lowered[key.lower()] = value", LOAD_T),
-    m("MAX_ERRORS N tolerates only N-1", LOADER, "if self.count > self.limit:", "if self.count >= self.limit:", BAD),
-    m("MAX_ERRORS: the top of a column's integer range accepted", REC, "None if -limit <= number < limit",
+    m("MAX_ERRORS N tolerates only N-1", LOAD, "if self.count > self.limit:", "if self.count >= self.limit:", BAD),
+    m("MAX_ERRORS: the top of a column's integer range accepted", VALUES, "None if -limit <= number < limit",
       "None if -limit <= number <= limit", BAD, LOAD_T),
     # --- config (sparkify/config.py) ---
     m("config: an empty required value accepted", CONFIG, "if value is None or value == \"\":", "if value is None:",
@@ -169,38 +172,38 @@ MUTATIONS = [
     m("PostgreSQL: no advisory lock, two create_tables.py collide", SQL,
       '''"serialize": sql.SQL("SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()))"),''',
       '"serialize": None,', "tests/test_cli.py::test_two_create_tables_at_once_both_succeed"),
-    # --- compressed input, long lines (sparkify/compression.py, records.py, parallel.py) ---
+    # --- compressed input, long lines (sparkify/compression.py, loader/reader.py, loader/workers.py) ---
     m("compression: gzip not recognised by its signature", "sparkify/compression.py", '"gzip": b"\\x1f\\x8b"',
       '"gzip": b"\\x1f\\x8c"', "tests/test_compression.py"),
-    m("compression: a big compressed file cut into byte ranges", PAR, "        elif not compressed and obj.size > CHUNK_BYTES:",
+    m("compression: a big compressed file cut into byte ranges", WORKERS, "        elif not compressed and obj.size > CHUNK_BYTES:",
       "        elif obj.size > CHUNK_BYTES:", "tests/test_compression.py"),
-    m("reader: a piece cut inside a literal or number taken for bad JSON", REC, "exc.pos >= len(buffer) - 8",
+    m("reader: a piece cut inside a literal or number taken for bad JSON", READER, "exc.pos >= len(buffer) - 8",
       "exc.pos >= len(buffer) - 1", LOAD_T),
-    m("reader: no 4 MB object limit", REC, "            if end - pos > MAX_OBJECT_BYTES:",
+    m("reader: no 4 MB object limit", READER, "            if end - pos > MAX_OBJECT_BYTES:",
       "            if False:", BAD),
-    m("reader: a line too long to hold is held whole", REC, "            if size > max_line:", "            if False:",
+    m("reader: a line too long to hold is held whole", READER, "            if size > max_line:", "            if False:",
       BAD, equivalent="memory only: the line is read whole and gives the same rows (bench/long_lines.py shows it)"),
     # --- config and the embedded server (sparkify/config.py, embedded.py) ---
     m("config: a server named without its data loads the sample", CONFIG, "    if cluster is not None:\n        _require_sources(reader, cluster)\n",
       "", CONF_T),
-    m("config: an unknown key accepted", CONFIG, "            if key not in KNOWN_KEYS[section]:",
+    m("config: an unknown key accepted", "sparkify/ini.py", "            if key not in known_keys[section]:",
       "            if False:", CONF_T),
-    m("config: a BOM not read", CONFIG, 'path.read_bytes().decode("utf-8-sig")', 'path.read_bytes().decode("utf-8")',
+    m("config: a BOM not read", "sparkify/ini.py", 'path.read_bytes().decode("utf-8-sig")', 'path.read_bytes().decode("utf-8")',
       CONF_T),
     m("embedded: a zombie postmaster taken for a live server", "sparkify/embedded.py",
       "return None if process.status() == psutil.STATUS_ZOMBIE else process", "return process",
       "tests/test_embedded.py::test_files_naming_a_zombie_are_stale"),
     m("embedded: dead pids kept in the handle list", "sparkify/embedded.py",
       "    live = [pid for pid in pids if _alive(pid) is not None]", "    live = pids", "tests/test_embedded.py"),
-    # --- the workers (sparkify/parallel.py) ---
-    m("workers: a line that starts at a range's first byte dropped", PAR,
+    # --- the workers (sparkify/loader/workers.py) ---
+    m("workers: a line that starts at a range's first byte dropped", WORKERS,
       "            if handle.read(1) != b\"\\n\":\n                handle.readline()",
       "            handle.read(1)\n            handle.readline()", PAR_T),
-    m("workers: a range's last line not finished", PAR,
+    m("workers: a range's last line not finished", WORKERS,
       "            data += handle.readline()", "            pass", PAR_T),
-    m("workers: line numbers restart in every range", PAR,
+    m("workers: line numbers restart in every range", WORKERS,
       "        self.file_lines[uri] += result.lines\n", "", PAR_T),
-    m("workers: results taken newest first", PAR, "(task, covered), future = window.popleft()",
+    m("workers: results taken newest first", WORKERS, "(task, covered), future = window.popleft()",
       "(task, covered), future = window.pop()", PAR_T),
 ]
 

@@ -13,7 +13,8 @@ moto = pytest.importorskip("moto")
 
 import cleanup  # noqa: E402
 import provision  # noqa: E402
-from sparkify import aws  # noqa: E402
+from sparkify import aws, teardown  # noqa: E402
+from sparkify.errors import AwsError  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
 from conftest import without_target  # noqa: E402
 
@@ -77,6 +78,7 @@ def account(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SPARKIFY_DB_PASSWORD", raising=False)
     monkeypatch.setattr(aws, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(teardown, "POLL_SECONDS", 0.01)
     with moto.mock_aws():
         yield {"iam": boto3.client("iam", region_name=REGION), "ec2": boto3.client("ec2", region_name=REGION),
                "redshift": boto3.client("redshift", region_name=REGION)}
@@ -251,7 +253,7 @@ def test_a_failure_midway_records_what_was_created(account, tmp_path, capsys, mo
 
     def failing_create(self, service, operation, what, **params):
         if operation == "create_cluster":
-            raise aws.AwsError(f"{what} failed: ClusterQuotaExceeded: quota reached")
+            raise AwsError(f"{what} failed: ClusterQuotaExceeded: quota reached")
         return real_call(self, service, operation, what, **params)
 
     monkeypatch.setattr(aws.Aws, "call", failing_create)
@@ -327,7 +329,7 @@ class StatusSequence(aws.Aws):
 def test_waiting_shows_each_status_until_available(monkeypatch, capsys):
     monkeypatch.setattr(aws, "POLL_SECONDS", 0)
     fake = StatusSequence(["creating", "creating", "modifying", "available"])
-    assert aws._wait_available("c", fake, True, 30) == ("c.x.us-west-2.redshift.amazonaws.com", 5439)
+    assert aws.wait_available("c", fake, True, 30) == ("c.x.us-west-2.redshift.amazonaws.com", 5439)
     assert fake.statuses == []
     progress = without_target(capsys.readouterr().err)
     assert "cluster c: creating" in progress and "cluster c: modifying" in progress
@@ -335,8 +337,8 @@ def test_waiting_shows_each_status_until_available(monkeypatch, capsys):
 
 def test_waiting_gives_up_with_what_to_do(monkeypatch):
     monkeypatch.setattr(aws, "POLL_SECONDS", 0)
-    with pytest.raises(aws.AwsError) as err:
-        aws._wait_available("c", StatusSequence(["creating"]), False, 0)
+    with pytest.raises(AwsError) as err:
+        aws.wait_available("c", StatusSequence(["creating"]), False, 0)
     assert str(err.value) == ("cluster c is still creating after 0 minutes: run provision.py again to go on waiting"
                               " (nothing is created twice)")
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 import sql_queries as q
 
 from .. import sources
-from ..errors import CompressedInput, DatabaseError, LoadError, Terminated
+from ..errors import CompressedInput, DatabaseError, LoadError, Terminated, whole_message
 from ..results import LoadResult, Rejection, Validation
 from ..source import SourceObject, TableInput
 from . import workers
@@ -273,7 +273,7 @@ def _named(exc: CompressedInput, spec: TableInput) -> CompressedInput:
 
 def _explain_copy_error(exc: psycopg2.Error, table: q.Table, origins: Origins) -> LoadError | DatabaseError:
     """A server-side COPY error as one line naming the input file, line and column."""
-    message = " ".join((exc.diag.message_primary or str(exc)).split())  # one line, whatever libpq wrote
+    message = whole_message(exc)
     match = _COPY_CONTEXT.search(exc.diag.context or "")
     if not match:
         return DatabaseError(f"loading {table.name} failed: {message}")
