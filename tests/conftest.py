@@ -4,6 +4,7 @@ The server is the embedded PostgreSQL (started in a temporary folder) unless SPA
 names another one, e.g. ``SPARKIFY_TEST_DSN=postgresql://postgres@127.0.0.1:5432/test``.
 """
 
+import functools
 import os
 import secrets
 import sys
@@ -111,3 +112,97 @@ def table_input(table, location, json_format="auto", key="[S3] TEST", max_errors
 
     paths = None if json_format in ("auto", "auto ignorecase") else Source(str(json_format), key)
     return TableInput(table, Source(str(location), key, compression=compression), str(json_format), paths, max_errors)
+
+
+# --- Shared by the test modules -------------------------------------------------------------------
+
+STAR_ORDER = {"users": "user_id", "songs": "song_id", "artists": "artist_id", "time": "start_time"}
+
+
+def star_state(conn) -> dict:
+    """Every star table, sorted, songplays without its id; and the songplay ids in order."""
+    result = {table: fetch_all(conn, table, key) for table, key in STAR_ORDER.items()}
+    result["songplays"] = sorted((row[1:] for row in fetch_all(conn, "songplays", "songplay_id")), key=repr)
+    result["songplay_ids"] = [row[0] for row in fetch_all(conn, "songplays", "songplay_id")]
+    return result
+
+
+def full_state(conn) -> dict:
+    """Full contents of every project table, ids included: for 'nothing changed' comparisons."""
+    import sql_queries as q
+
+    return {table.name: sorted(fetch_all(conn, table.name, "1"), key=repr) for table in q.TABLES}
+
+
+def assert_matches_oracle(conn, log_dir, song_dir):
+    """The star schema equals tests/oracle.py's, table for table, and the songplay ids run 1..n."""
+    from oracle import expected_warehouse, read_events, read_songs
+
+    expected = expected_warehouse(read_events(log_dir), read_songs(song_dir))
+    actual = star_state(conn)
+    for table in ("songplays", "users", "songs", "artists", "time"):
+        assert actual[table] == expected[table], table
+    assert actual["songplay_ids"] == list(range(1, len(expected["songplays"]) + 1))
+
+
+SEED = """\
+[CLUSTER]
+HOST='dwhcluster.abc.us-west-2.redshift.amazonaws.com'
+DB_NAME='dwh'
+DB_USER='dwhuser'
+DB_PASSWORD='Secret 'pa%ss'
+DB_PORT=5439
+
+[IAM_ROLE]
+ARN='arn:aws:iam::123456789012:role/dwhRole'
+
+[S3]
+LOG_DATA='s3://udacity-dend/log_data'
+LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
+SONG_DATA='s3://udacity-dend/song_data'
+"""
+
+# the seed-format file, plus a bucket region
+REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\n")
+
+
+@functools.lru_cache(maxsize=1)
+def _redshift_linter():
+    from sqlfluff.core import FluffConfig, Linter
+
+    return Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
+
+
+def parse_errors(text: str) -> list[str]:
+    """What sqlfluff's redshift dialect cannot parse in ``text`` (nothing: it parses)."""
+    parsed = _redshift_linter().parse_string(text)
+    problems = [str(v.desc()) for v in parsed.violations]
+    if parsed.tree is None:
+        return problems + ["no parse tree"]
+    return problems + [seg.raw for seg in parsed.tree.recursive_crawl("unparsable")]
+
+
+def all_redshift_statements(config):
+    """Every statement the Redshift plans can send (both load-error views, tolerant and compressed
+    loads, validation), and every statement sent around them."""
+    import dataclasses
+
+    import sql_queries as q
+    from sparkify import pipeline
+    from sparkify.engines import RedshiftEngine
+
+    tolerant = dataclasses.replace(config, sources=dataclasses.replace(config.sources, max_errors=5,
+                                                                       log_compression="gzip",
+                                                                       song_compression="zstd"))
+    bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
+    steps = pipeline.create_table_steps(RedshiftEngine()) + pipeline.drop_table_steps(RedshiftEngine())
+    for view in q.LOAD_ERROR_VIEWS:
+        engine = RedshiftEngine(view)
+        steps += (pipeline.etl_steps(engine, config) + pipeline.etl_steps(engine, tolerant)
+                  + pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2))
+    statements = [step.statement for step in steps]
+    statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
+                   for table in q.STAGING_TABLES for before in (None, 41)]
+    return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
+                         q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
+                         q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]

@@ -18,7 +18,6 @@ CONTRIBUTING.md.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

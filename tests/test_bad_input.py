@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import create_tables
 import etl
 import sql_queries as q
-from conftest import SAMPLE, fetch_all, table_input, without_target
+from conftest import SAMPLE, fetch_all, full_state, table_input, without_target
 from sparkify import loader, pipeline
 
 EVENTS = "log_data/2018/11/2018-11-29-events.json"
@@ -75,10 +75,6 @@ def warehouse(tmp_path, write_config, conn):
     assert create_tables.main(["--config", str(config), "-q"]) == 0
     assert etl.main(["--config", str(config), "-q"]) == 0
     return data, config, full_state(conn)
-
-
-def full_state(conn):
-    return {t.name: sorted(fetch_all(conn, t.name, "1"), key=repr) for t in q.TABLES}
 
 
 @pytest.mark.parametrize("case, relative, content, message", MUST_REJECT, ids=[c[0] for c in MUST_REJECT])
@@ -291,7 +287,6 @@ def test_max_errors_checks_each_integer_column_to_the_edge_of_its_range(warehous
         cur.execute("SELECT status FROM staging_events WHERE status IN (32767, -32768) ORDER BY status")
         assert cur.fetchall() == [(-32768,), (32767,)]
     conn.rollback()
-
 
 
 @pytest.mark.parametrize("depth", [600, 5000])

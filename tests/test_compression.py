@@ -90,7 +90,7 @@ def test_compressed_input_loads_the_warehouse_of_the_plain_files(plain, conn, tm
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
 def test_the_real_sample_gzipped_gives_the_oracles_warehouse(conn, tmp_path, write_config):
-    from test_pipeline import assert_matches_oracle
+    from conftest import assert_matches_oracle
 
     data = compressed_copy(tmp_path / "data", "gzip", UDACITY)
     cfg = config_for(write_config, data, "gzip", "gzip")

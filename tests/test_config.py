@@ -2,25 +2,9 @@
 
 import pytest
 
+from conftest import SEED
 from sparkify.config import DEFAULT_SOURCES, load_config
 from sparkify.errors import ConfigError
-
-SEED = """\
-[CLUSTER]
-HOST='dwhcluster.abc.us-west-2.redshift.amazonaws.com'
-DB_NAME='dwh'
-DB_USER='dwhuser'
-DB_PASSWORD='Secret 'pa%ss'
-DB_PORT=5439
-
-[IAM_ROLE]
-ARN='arn:aws:iam::123456789012:role/dwhRole'
-
-[S3]
-LOG_DATA='s3://udacity-dend/log_data'
-LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
-SONG_DATA='s3://udacity-dend/song_data'
-"""
 
 
 def write(tmp_path, text):

@@ -172,3 +172,14 @@ def test_contributing_lists_every_module_and_only_files_that_exist():
     assert sorted(modules - set(listed)) == []  # every module has its line
     assert [entry for entry in listed if not (ROOT / entry).exists()] == []
     assert len(listed) == len(set(listed))
+
+
+def test_test_modules_share_helpers_through_conftest_only():
+    """A helper one test module imports from another belongs in conftest.py."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name}: {name}" for name in names if name and name.startswith("test_")]
+    assert found == []

@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 import create_tables
 import etl
-from conftest import SAMPLE, UDACITY, without_target
+from conftest import SAMPLE, UDACITY, full_state, without_target
 from sparkify.loader import workers as parallel
-from test_bad_input import full_state
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
 

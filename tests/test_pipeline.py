@@ -8,37 +8,12 @@ import cleanup
 import create_tables
 import etl
 import sql_queries as q
-from conftest import SAMPLE, UDACITY, fetch_all, without_target
-from oracle import expected_warehouse, read_events, read_songs
-
-STAR_ORDER = {"users": "user_id", "songs": "song_id", "artists": "artist_id", "time": "start_time"}
-
-
-def warehouse(conn) -> dict:
-    """Every star table, sorted, songplays without its id; plus the staging tables."""
-    result = {table: fetch_all(conn, table, key) for table, key in STAR_ORDER.items()}
-    result["songplays"] = sorted((row[1:] for row in fetch_all(conn, "songplays", "songplay_id")), key=repr)
-    result["songplay_ids"] = [row[0] for row in fetch_all(conn, "songplays", "songplay_id")]
-    return result
-
-
-def full_state(conn) -> dict:
-    """Full contents of all seven tables, ids included: for 'nothing changed' comparisons."""
-    tables = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
-    return {table: sorted(fetch_all(conn, table, "1"), key=repr) for table in tables}
+from conftest import SAMPLE, UDACITY, assert_matches_oracle, full_state, without_target
 
 
 def run_pipeline(config):
     assert create_tables.main(["--config", str(config), "--quiet"]) == 0
     assert etl.main(["--config", str(config), "--quiet"]) == 0
-
-
-def assert_matches_oracle(conn, log_dir, song_dir):
-    expected = expected_warehouse(read_events(log_dir), read_songs(song_dir))
-    actual = warehouse(conn)
-    for table in ("songplays", "users", "songs", "artists", "time"):
-        assert actual[table] == expected[table], table
-    assert actual["songplay_ids"] == list(range(1, len(expected["songplays"]) + 1))
 
 
 def test_sample_matches_oracle(conn, write_config):

@@ -13,8 +13,7 @@ from sparkify import db, pipeline
 from sparkify.engines import RedshiftEngine
 from sparkify.config import load_config
 from recording import RecordingConnection, Reply
-from test_redshift_sql import REDSHIFT_CFG, parse_errors
-from conftest import without_target
+from conftest import REDSHIFT_CFG, parse_errors, without_target
 
 EVENTS_FILE = "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"
 STL = "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason)"

@@ -4,20 +4,13 @@ redshift dialect; and Redshift's transaction rules, checked on the plan the scri
 import json
 
 import pytest
-from sqlfluff.core import FluffConfig, Linter
 
 import sql_queries as q
+from conftest import REDSHIFT_CFG, UDACITY, all_redshift_statements, parse_errors
 from sparkify import pipeline
-from sparkify.engines import PostgresEngine, RedshiftEngine
 from sparkify.config import load_config
+from sparkify.engines import PostgresEngine, RedshiftEngine
 from sparkify.sqltext import one_line, render
-from conftest import UDACITY
-from test_config import SEED
-
-LINTER = Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
-
-# the seed-format file of test_config, plus a bucket region
-REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\n")
 
 
 @pytest.fixture
@@ -25,34 +18,6 @@ def redshift_config(tmp_path):
     path = tmp_path / "dwh.cfg"
     path.write_text(REDSHIFT_CFG)
     return load_config(path)
-
-
-def parse_errors(text: str) -> list[str]:
-    parsed = LINTER.parse_string(text)
-    problems = [str(v.desc()) for v in parsed.violations]
-    if parsed.tree is None:
-        return problems + ["no parse tree"]
-    return problems + [seg.raw for seg in parsed.tree.recursive_crawl("unparsable")]
-
-
-def all_redshift_statements(config):
-    import dataclasses
-
-    tolerant = dataclasses.replace(config, sources=dataclasses.replace(config.sources, max_errors=5,
-                                                                       log_compression="gzip",
-                                                                       song_compression="zstd"))
-    bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
-    steps = pipeline.create_table_steps(RedshiftEngine()) + pipeline.drop_table_steps(RedshiftEngine())
-    for view in q.LOAD_ERROR_VIEWS:
-        engine = RedshiftEngine(view)
-        steps += (pipeline.etl_steps(engine, config) + pipeline.etl_steps(engine, tolerant)
-                  + pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2))
-    statements = [step.statement for step in steps]
-    statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
-                   for table in q.STAGING_TABLES for before in (None, 41)]
-    return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
-                         q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
-                         q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
 
 
 def test_every_redshift_statement_parses(redshift_config):

@@ -1,12 +1,12 @@
 """The offline renderer gives the same text as psycopg2 on a real server, for every statement."""
 
 import sql_queries as q
+from conftest import REDSHIFT_CFG, all_redshift_statements
 from sparkify import pipeline
-from sparkify.engines import PostgresEngine
-from sparkify.steps import Statement
 from sparkify.config import load_config
+from sparkify.engines import PostgresEngine
 from sparkify.sqltext import render
-from test_redshift_sql import REDSHIFT_CFG, all_redshift_statements
+from sparkify.steps import Statement
 
 
 def test_render_equals_psycopg2(conn, tmp_path):
