@@ -147,7 +147,7 @@ def opened(objects: Iterable[SourceObject]) -> Iterator[tuple[SourceObject, Bina
                     yield obj, stream
 
 
-def _copy_lines(objects: Iterable[SourceObject], mapping: RowMapping, origins: Origins,
+def _serial_lines(objects: Iterable[SourceObject], mapping: RowMapping, origins: Origins,
                 progress) -> Iterator[bytes]:
     row = 0
     for obj, stream in opened(objects):
@@ -159,7 +159,7 @@ def _copy_lines(objects: Iterable[SourceObject], mapping: RowMapping, origins: O
         progress.update(1)
 
 
-def _tolerant_copy_lines(objects, mapping: RowMapping, table: q.Table, tolerance: Tolerance, origins: Origins,
+def _tolerant_lines(objects, mapping: RowMapping, table: q.Table, tolerance: Tolerance, origins: Origins,
                          progress) -> Iterator[bytes]:
     mapper, needs_exact = mapping.row, mapping.needs_exact
     problem_in = row_validator(table.columns)
@@ -209,12 +209,12 @@ def _load_table(cursor, spec: TableInput, show_progress: bool, freeze: bool) -> 
               leave=False) as progress:
         tolerance = Tolerance(table.name, max_errors) if max_errors else None
         if tolerance is not None:
-            lines = _tolerant_copy_lines(objects, mapping, table, tolerance, origins, progress)
+            lines = _tolerant_lines(objects, mapping, table, tolerance, origins, progress)
         elif processes:
-            lines = workers.copy_lines(objects, mapping, mapping_spec, processes, origins, progress,
-                                       spec.data.compression)
+            lines = workers.pooled_lines(objects, mapping, mapping_spec, processes, origins, progress,
+                                        spec.data.compression)
         else:
-            lines = _copy_lines(objects, mapping, origins, progress)
+            lines = _serial_lines(objects, mapping, origins, progress)
         stream = CopyStream(lines)
         try:
             cursor.copy_expert(q.copy_from_stdin(table, freeze), stream, size=COPY_BUFFER_BYTES)
@@ -258,7 +258,7 @@ def validate_table(spec: TableInput, *, show_progress: bool = False, keep: int =
     with tqdm(total=len(objects), desc=f"checking {table.name}", unit="file", disable=not show_progress,
               leave=False) as progress:
         try:
-            for _ in _tolerant_copy_lines(objects, mapping, table, tolerance, Origins(), progress):
+            for _ in _tolerant_lines(objects, mapping, table, tolerance, Origins(), progress):
                 pass
         except CompressedInput as exc:
             raise _named(exc, spec) from None

@@ -73,6 +73,7 @@ def _mapping(table: q.Table, json_format: str, paths_file: bytes | None) -> RowM
     decode = row_decoder(keys, [i in text for i in range(len(table.columns))]) if keys else None
     return RowMapping(mapper, needs_exact, exact_rows, decode)
 
+
 _PATH_STEP = re.compile(r"""\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]|\[\s*(\d+)\s*\]""")
 
 Path = tuple  # of str (object key) and int (array index)

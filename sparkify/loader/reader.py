@@ -45,6 +45,7 @@ def _object_without_duplicates(pairs):
         raise ValueError(f"duplicated key {duplicate!r}")
     return obj
 
+
 _DECODER = json.JSONDecoder(
     parse_float=JsonNumber,
     parse_int=JsonNumber,
@@ -154,6 +155,7 @@ def chunks(stream: BinaryIO, name: str, chunk_size: int, fast_batch: Callable | 
     if empty and require_object:
         raise LoadError(f"{name}, line 1: {EMPTY_FILE}")
 
+
 NESTED_TOO_DEEPLY = "invalid JSON: nested too deeply"
 # a file without any JSON object: an error on load, a rejected record in the tolerant mode
 EMPTY_FILE = "empty file: no JSON object in it"
@@ -164,6 +166,7 @@ BOM = codecs.BOM_UTF8
 def byte_lines(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     """Lines of a binary stream without their ``\\n``; works for any object with read()."""
     return itertools.chain.from_iterable(_line_chunks(stream, chunk_size))
+
 
 # Redshift's COPY takes a JSON object of at most 4 MB. A line longer than that is never held whole:
 # the strict streaming reader reads on from where it starts (a long line of many objects loads, in
@@ -223,6 +226,7 @@ def _line_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[list[bytes]]:
         pending, size = ([last], len(last)) if last else ([], 0)
         yield parts
 
+
 _KEY_SPACE = re.compile(rb'"[ \t\r]+:')
 
 
@@ -276,6 +280,7 @@ def strict_line(text: bytes) -> list[dict] | None:
         objects.append(obj)
         pos = _WHITESPACE.match(decoded, pos).end()
     return objects
+
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # only such an escape can decode to a lone surrogate
 

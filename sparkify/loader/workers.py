@@ -116,6 +116,7 @@ def plan(objects) -> list[tuple[Task, tuple]]:
     flush()
     return tasks
 
+
 _mapping = None
 
 _stored_as = compression.NONE
@@ -182,7 +183,7 @@ def render(task: Task) -> Rendered:
         return Rendered(None, begin=begin)
 
 
-def copy_lines(objects, mapping, spec: MappingSpec, workers: int, origins, progress,
+def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, progress,
                stored_as: str = compression.NONE) -> Iterator[bytes]:
     """COPY lines for every object, rendered by ``workers`` processes (each builds ``mapping`` from
     ``spec``), in input order; ``stored_as``:
