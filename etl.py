@@ -1,15 +1,17 @@
 """Load the raw JSON into staging, build the star schema, check it and print a summary.
 
-Run:  python etl.py [--config dwh.cfg] [--validate] [--max-errors N] [--dry-run] [--quiet]
+Run:  python etl.py [--config dwh.cfg] [--incremental] [--validate] [--max-errors N] [--dry-run] [--quiet]
 
 Everything happens in one transaction: if a load, a statement or a data-quality check fails, or the
 run is interrupted, nothing is committed and the warehouse is as it was. Run create_tables.py first.
+Without --incremental the warehouse is rebuilt from every input file; with it, only the files the
+ledger of loaded files does not have are loaded, and the result is the same.
 """
 
 import dataclasses
 import sys
 
-from sparkify import cli, db, engines, pipeline
+from sparkify import cli, db, engines, ledger, pipeline
 from sparkify.errors import InputProblems
 
 
@@ -18,23 +20,48 @@ def run_etl(args, config) -> int:
         config = dataclasses.replace(config, sources=dataclasses.replace(config.sources, max_errors=args.max_errors))
     src = config.sources
     data = "the shipped sample data" if src.is_sample else f"{src.log_data} and {src.song_data}"
+    if args.dry_run and args.incremental and not args.validate:
+        return dry_run_incremental(config, data)
     if args.dry_run:
         engine = engines.planned(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
-        plan = pipeline.validate_steps if args.validate else pipeline.etl_steps
-        cli.print_plan(pipeline.describe_steps(plan(engine, config)))
+        steps = (pipeline.validate_steps(engine, config) if args.validate
+                 else pipeline.etl_steps(engine, config, ledger.unlisted(config)))
+        cli.print_plan(pipeline.describe_steps(steps))
         return 0
     if args.validate:
         return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        steps = pipeline.etl_steps(target.engine, config)
-        report = pipeline.Report()
+        target.engine.require(config)
+        batch = ledger.plan(config, target.conn, incremental=args.incremental)
+        if batch.nothing_new:
+            cli.log.info("nothing new to load: the warehouse is unchanged")
+            return 0
+        steps = pipeline.etl_steps(target.engine, config, batch)
+        report = pipeline.Report(batch=batch if args.incremental else None)
         try:
             pipeline.execute(target.conn, steps, show_progress=cli.show_progress(args), report=report)
         finally:
             if report.checks and not args.quiet:
                 print(pipeline.format_report(report, target.description))
+    return 0
+
+
+def dry_run_incremental(config, data: str) -> int:
+    """--dry-run --incremental: the ledger is read (nothing is changed) to list the new files."""
+    with db.open_target(config) as target:
+        cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
+                     target.engine, data)
+        target.engine.require(config)
+        batch = ledger.plan(config, target.conn, incremental=True)
+        for table in batch.tables:
+            for obj in table.files:
+                print(f"-- new in {table.table.name}: {obj.uri}")
+        if batch.nothing_new:
+            print("-- nothing new to load")
+        else:
+            cli.print_plan(pipeline.describe_steps(pipeline.etl_steps(target.engine, config, batch)))
     return 0
 
 
@@ -63,6 +90,9 @@ def main(argv=None) -> int:
     parser.add_argument("--max-errors", type=int, metavar="N",
                         help="skip up to N bad records per staging table, keeping them in load_errors"
                              " (default: [S3] MAX_ERRORS, or 0: stop at the first)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="load only the input files not loaded before, and bring the star schema up to date"
+                             " (with --dry-run: list them; this reads the ledger of loaded files)")
     parser.add_argument("--validate", action="store_true",
                         help="check every input record and report every problem, changing no table"
                              " (Redshift: COPY ... NOLOAD; PostgreSQL: parse only)")

@@ -31,7 +31,8 @@ def settings_from(args) -> aws.Settings:
     settings = aws.Settings(region=args.region, log_data=args.log_data, log_jsonpath=args.log_jsonpath,
                             song_data=args.song_data, s3_region=args.s3_region, cluster_id=args.cluster_id,
                             node_type=args.node_type, nodes=args.nodes, db_name=args.db_name, db_user=args.db_user,
-                            role_name=args.role_name, public=args.public, my_ip=args.my_ip)
+                            role_name=args.role_name, public=args.public, my_ip=args.my_ip,
+                            manifest_prefix=args.manifest_prefix)
     settings.check()
     return settings
 
@@ -92,6 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--log-jsonpath", default=UDACITY["log_jsonpath"])
     parser.add_argument("--song-data", default=UDACITY["song_data"])
     parser.add_argument("--s3-region", default="us-west-2", help="the data bucket's region (default: us-west-2)")
+    parser.add_argument("--manifest-prefix", metavar="S3_URI",
+                        help="where etl.py writes each run's COPY manifests (a bucket of yours, s3://bucket/prefix/):"
+                             " the role may read it, and it goes into the config as [S3] MANIFEST_PREFIX")
     parser.add_argument("--wait-minutes", type=float, default=30, help="how long to wait for the cluster")
     args = parser.parse_args(argv)
     return cli.run(args, provision, load=False)

@@ -129,9 +129,52 @@ LOAD_ERRORS = Table(
              "raw_line VARCHAR(65535)"),
 )
 
+# What the warehouse keeps between runs so that a daily load (etl.py --incremental) gives what a
+# full rebuild of the same files gives. load_runs: one row per committed run, numbered in SQL after
+# the run's lock; load_ledger: every file loaded, with what identified its content and the rows it
+# gave, written in the transaction that loaded them.
+LOAD_RUNS = Table(
+    "load_runs",
+    _columns("run_no BIGINT", "incremental BOOLEAN", "started_at TIMESTAMP", "songplays_before BIGINT",
+             not_null=("run_no", "incremental", "started_at", "songplays_before")),
+    primary_key=("run_no",),
+)
+LOAD_LEDGER = Table(
+    "load_ledger",
+    _columns("table_name VARCHAR(64)", "file_name VARCHAR(1024)", "bytes BIGINT", "etag VARCHAR(64)",
+             "modified TIMESTAMP", "row_count BIGINT", "loaded_at TIMESTAMP", "run_no BIGINT",
+             not_null=("table_name", "file_name", "bytes", "etag", "loaded_at")),
+    primary_key=("table_name", "file_name"),
+)
+# Every song record ever loaded (staging_songs' columns): songs, artists and the song match are
+# decided over all of them, as a full rebuild decides them over its staging.
+LOADED_SONGS = Table(
+    "loaded_songs", STAGING_SONGS.columns, diststyle="KEY", distkey="title",
+)
+# Each user's latest event among the events of each run that saw the user (users is the latest of
+# these): the event's time, session and item decide, as over all events in a full rebuild.
+USER_LATEST = Table(
+    "user_latest",
+    _columns("run_no BIGINT", "user_id INTEGER", "ts BIGINT", "session_id BIGINT", "item_in_session INTEGER",
+             "level VARCHAR(16)", "first_name VARCHAR(256)", "last_name VARCHAR(256)", "gender VARCHAR(16)",
+             not_null=("run_no", "user_id", "ts")),
+    diststyle="KEY", distkey="user_id",
+)
+# The song each play named, for the plays a song that arrives later may match (song and artist set).
+PLAY_SONGS = Table(
+    "play_songs",
+    _columns("songplay_id BIGINT", "song VARCHAR(512)", "artist VARCHAR(512)", "length DOUBLE PRECISION",
+             not_null=("songplay_id", "song", "artist")),
+    primary_key=("songplay_id",), diststyle="KEY", distkey="song",
+)
+
+# The columns that say when a run happened: two runs over the same files differ only there.
+RUN_CLOCK = ("started_at", "loaded_at")
+
 STAGING_TABLES = (STAGING_EVENTS, STAGING_SONGS)
 STAR_TABLES = (SONGPLAYS, USERS, SONGS, ARTISTS, TIME)
-TABLES = STAGING_TABLES + STAR_TABLES + (LOAD_ERRORS,)
+HISTORY_TABLES = (LOAD_RUNS, LOAD_LEDGER, LOADED_SONGS, USER_LATEST, PLAY_SONGS)
+TABLES = STAGING_TABLES + STAR_TABLES + HISTORY_TABLES + (LOAD_ERRORS,)
 PROJECT_TABLE_NAMES = tuple(table.name for table in TABLES)
 
 # Where the engines differ. TRUNCATE commits the open transaction on Redshift, so the ETL clears
@@ -212,6 +255,7 @@ CREATE_TABLE_QUERIES = {engine: [create_table(table, engine) for table in TABLES
 CLEAR_STAGING_QUERIES = {engine: [clear_table(table, engine) for table in STAGING_TABLES + (LOAD_ERRORS,)]
                          for engine in ENGINES}
 CLEAR_STAR_QUERIES = {engine: [clear_table(table, engine) for table in STAR_TABLES] for engine in ENGINES}
+CLEAR_HISTORY_QUERIES = {engine: [clear_table(table, engine) for table in HISTORY_TABLES] for engine in ENGINES}
 AFTER_LOAD_QUERIES = {engine: ENGINE_SQL[engine]["after_load"] for engine in ENGINES}
 SESSION_QUERIES = {engine: ENGINE_SQL[engine]["session"] for engine in ENGINES}
 # The first statement of every transaction that changes the project's tables, where the engine has one.
@@ -232,7 +276,8 @@ COPY_COMPRESSION = {"none": None, "gzip": sql.SQL("GZIP"), "bzip2": sql.SQL("BZI
 
 
 def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str, region: str | None,
-                 max_errors: int = 0, noload: bool = False, compression: str = "none") -> sql.Composed:
+                 max_errors: int = 0, noload: bool = False, compression: str = "none",
+                 manifest: bool = False) -> sql.Composed:
     """Redshift ``COPY ... FROM 's3://...'``; every value was validated by sparkify.config.
 
     ``json_format`` is an S3 URI of a JSONPaths file, ``auto`` or ``auto ignorecase``. Statistics
@@ -241,9 +286,11 @@ def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str,
     n`` fails at the n-th ("If the load returns the error_count number of errors or greater, the
     load fails"), so it is told ``max_errors + 1``. ``noload`` checks the files and loads nothing
     (``etl.py --validate``). ``compression``: how the files are stored (``COPY_COMPRESSION``).
+    ``manifest``: ``source`` is a manifest naming exactly the files to load (what a run loads).
     """
-    statement = sql.SQL("COPY {} FROM {} IAM_ROLE {} FORMAT AS JSON {}").format(
-        sql.Identifier(table.name), sql.Literal(source), sql.Literal(iam_role_arn), sql.Literal(json_format)
+    statement = sql.SQL("COPY {} FROM {} IAM_ROLE {}{} FORMAT AS JSON {}").format(
+        sql.Identifier(table.name), sql.Literal(source), sql.Literal(iam_role_arn),
+        sql.SQL(" MANIFEST") if manifest else sql.SQL(""), sql.Literal(json_format)
     )
     if COPY_COMPRESSION[compression] is not None:
         statement += sql.SQL(" ") + COPY_COMPRESSION[compression]
@@ -356,28 +403,46 @@ def copy_from_stdin(table: Table, freeze: bool = False) -> sql.Composed:
 LAST_COPY_COUNT = sql.SQL("SELECT pg_last_copy_count()")
 
 
-# --- The transform: the same SQL on both engines -------------------------------------------
+# --- The transform: the same SQL on both engines, for a full rebuild and a daily load -----------
+#
+# Staging holds this run's new files (a full rebuild: every file, after emptying the star and the
+# history tables). Each rule is decided over everything loaded so far, so a warehouse built file by
+# file, in any order, equals one rebuilt from all the files at once (songplay_id aside):
+# * the run is numbered first (after its lock): the statements below name it as THIS_RUN;
+# * song records join loaded_songs; songs and artists are decided again for the ids that came in,
+#   over all song records loaded;
+# * earlier plays whose song and artist a new song record has are matched again (a song that
+#   arrives after its plays);
+# * new plays are numbered after the plays already in songplays and matched over loaded_songs;
+# * each user's latest event of this run joins user_latest; users is decided again for those users;
+# * time gains the new start times.
 
 # A play: a NextSong event with a user id. When it happened: ts is epoch milliseconds. songplays,
 # time and the checks use these (each given the alias of staging_events in its query).
 _IS_PLAY = sql.SQL("{0}.page = 'NextSong' AND {0}.user_id <> ''")
 _START_TIME = sql.SQL("TIMESTAMP 'epoch' + {}.ts / 1000.0 * INTERVAL '1 second'")
+# The order songplay ids number a run's plays in, so a rerun gives identical rows.
+_PLAY_ORDER = sql.SQL("p.ts, p.user_id, p.session_id, p.item_in_session, p.song, p.artist, p.length, p.level,"
+                      " p.location, p.user_agent")
+THIS_RUN = sql.SQL("(SELECT MAX(run_no) FROM load_runs)")
 
-# One row per NextSong event with a user id. The song is the one whose title and artist name equal
-# the event's; among several, the closest duration to the event's length, then the smallest
-# song_id. The choice is made once per distinct (song, artist, length) -- far fewer than plays -- and
-# joined back, so the wide play rows are never sorted by candidate. songplay_id numbers the plays in
-# a fixed order, so a rerun gives identical rows.
-SONGPLAY_TABLE_INSERT = sql.SQL("""
-INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
-SELECT ROW_NUMBER() OVER (
-           ORDER BY p.ts, p.user_id, p.session_id, p.item_in_session, p.song, p.artist, p.length, p.level,
-                    p.location, p.user_agent
-       ),
-       {start_time},
-       CAST(p.user_id AS INTEGER), p.level, b.song_id, b.artist_id, p.session_id, p.location, p.user_agent
-FROM staging_events AS p
-LEFT JOIN (
+
+def record_run(incremental: bool, started_at: str) -> sql.Composed:
+    """The run's row: numbered after the last run, with the songplay ids it starts after."""
+    return sql.SQL(
+        "INSERT INTO load_runs (run_no, incremental, started_at, songplays_before)"
+        " SELECT (SELECT COALESCE(MAX(run_no), 0) + 1 FROM load_runs), {}, CAST({} AS TIMESTAMP),"
+        " COALESCE(MAX(songplay_id), 0) FROM songplays"
+    ).format(sql.Literal(bool(incremental)), sql.Literal(started_at))
+
+
+KEEP_SONGS = sql.SQL("INSERT INTO loaded_songs ({0}) SELECT {0} FROM staging_songs").format(
+    _names(STAGING_SONGS.column_names))
+
+# The song a play (song, artist, length) names: the one whose title and artist name equal the
+# play's; among several, the closest duration to the play's length, then the smallest song_id.
+# Chosen once per distinct key of ``keys`` -- far fewer than plays -- over every song record loaded.
+_BEST_SONG = sql.SQL("""
     SELECT c.song, c.artist, c.length, c.song_id, c.artist_id
     FROM (
         SELECT k.song, k.artist, k.length, s.song_id, s.artist_id,
@@ -385,57 +450,111 @@ LEFT JOIN (
                    PARTITION BY k.song, k.artist, k.length
                    ORDER BY ABS(s.duration - k.length) ASC NULLS LAST, s.song_id
                ) AS match_rank
-        FROM (
-            SELECT DISTINCT e.song, e.artist, e.length FROM staging_events AS e WHERE {e_is_play}
-        ) AS k
-        JOIN staging_songs AS s ON s.title = k.song AND s.artist_name = k.artist
+        FROM ({keys}) AS k
+        JOIN loaded_songs AS s ON s.title = k.song AND s.artist_name = k.artist
     ) AS c
-    WHERE c.match_rank = 1
-) AS b
-    ON b.song = p.song AND b.artist = p.artist
-   AND COALESCE(b.length, 0) = COALESCE(p.length, 0) AND (b.length IS NULL) = (p.length IS NULL)
-WHERE {p_is_play}
-""").format(start_time=_START_TIME.format(sql.Identifier("p")), e_is_play=_IS_PLAY.format(sql.Identifier("e")),
-           p_is_play=_IS_PLAY.format(sql.Identifier("p")))
+    WHERE c.match_rank = 1""")
+_SAME_KEY = sql.SQL("b.song = {0}.song AND b.artist = {0}.artist AND COALESCE(b.length, 0) = COALESCE({0}.length, 0)"
+                    " AND (b.length IS NULL) = ({0}.length IS NULL)")
 
-# One row per non-empty user id over all events; attributes from the user's latest event. Only the
-# events at each user's latest ts (ts is NOT NULL) are ranked, not every event: the sort is small.
+# Earlier plays whose song and artist a song record of this run has: matched again over every song
+# record (the new one may be the first match, or a closer one). Its rows: the plays that changed.
+LATE_MATCHES = sql.SQL("""
+UPDATE songplays SET song_id = m.song_id, artist_id = m.artist_id
+FROM (
+    SELECT k.songplay_id, b.song_id, b.artist_id
+    FROM play_songs AS k
+    JOIN ({best}) AS b ON {same_key}
+) AS m
+WHERE songplays.songplay_id = m.songplay_id
+  AND (COALESCE(songplays.song_id, '') <> m.song_id
+       OR COALESCE(songplays.artist_id, '') <> COALESCE(m.artist_id, ''))
+""").format(best=_BEST_SONG.format(keys=sql.SQL(
+    "SELECT DISTINCT a.song, a.artist, a.length FROM play_songs AS a"
+    " JOIN (SELECT DISTINCT title, artist_name FROM staging_songs) AS n"
+    " ON n.title = a.song AND n.artist_name = a.artist")), same_key=_SAME_KEY.format(sql.Identifier("k")))
+
+# One row per play of this run, numbered after the plays already in songplays.
+SONGPLAY_TABLE_INSERT = sql.SQL("""
+INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}),
+       {start_time},
+       CAST(p.user_id AS INTEGER), p.level, b.song_id, b.artist_id, p.session_id, p.location, p.user_agent
+FROM staging_events AS p
+CROSS JOIN (SELECT songplays_before FROM load_runs WHERE run_no = {run}) AS r
+LEFT JOIN ({best}) AS b ON {same_key}
+WHERE {p_is_play}
+""").format(order=_PLAY_ORDER, start_time=_START_TIME.format(sql.Identifier("p")), run=THIS_RUN,
+           best=_BEST_SONG.format(keys=sql.SQL("SELECT DISTINCT e.song, e.artist, e.length FROM staging_events AS e"
+                                               " WHERE {}").format(_IS_PLAY.format(sql.Identifier("e")))),
+           same_key=_SAME_KEY.format(sql.Identifier("p")), p_is_play=_IS_PLAY.format(sql.Identifier("p")))
+
+# What each play of this run named, under the same songplay id, where a song can ever match it.
+PLAY_SONGS_INSERT = sql.SQL("""
+INSERT INTO play_songs (songplay_id, song, artist, length)
+SELECT n.songplay_id, n.song, n.artist, n.length
+FROM (
+    SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}) AS songplay_id, p.song, p.artist, p.length
+    FROM staging_events AS p
+    CROSS JOIN (SELECT songplays_before FROM load_runs WHERE run_no = {run}) AS r
+    WHERE {p_is_play}
+) AS n
+WHERE n.song IS NOT NULL AND n.artist IS NOT NULL
+""").format(order=_PLAY_ORDER, run=THIS_RUN, p_is_play=_IS_PLAY.format(sql.Identifier("p")))
+
+# Each user's latest event among ``events`` (user_id an INTEGER): by time, then session, then item;
+# attributes together from that one event. Only the events at each user's latest ts (ts is NOT
+# NULL) are ranked, not every event: the sort is small.
+_LATEST_EVENTS = sql.SQL("""
+    SELECT u.user_id, u.ts, u.session_id, u.item_in_session, u.level, u.first_name, u.last_name, u.gender
+    FROM (
+        SELECT e.user_id, e.ts, e.session_id, e.item_in_session, e.level, e.first_name, e.last_name, e.gender,
+               ROW_NUMBER() OVER (
+                   PARTITION BY e.user_id
+                   ORDER BY e.ts DESC NULLS LAST, e.session_id DESC NULLS LAST, e.item_in_session DESC NULLS LAST,
+                            e.level, e.first_name, e.last_name, e.gender
+               ) AS recency
+        FROM ({events}) AS e
+        JOIN (SELECT user_id, MAX(ts) AS ts FROM ({events}) AS m GROUP BY user_id) AS latest
+            ON latest.user_id = e.user_id AND latest.ts = e.ts
+    ) AS u
+    WHERE u.recency = 1""")
+_USER_COLUMNS = ("user_id", "ts", "session_id", "item_in_session", "level", "first_name", "last_name", "gender")
+_THIS_RUNS_USERS = sql.SQL("SELECT user_id FROM user_latest WHERE run_no = {}").format(THIS_RUN)
+
+# Every non-empty user id of this run's events, with its latest event among them.
+USER_LATEST_INSERT = sql.SQL("INSERT INTO user_latest (run_no, {columns}) SELECT {run}, {columns} FROM ({latest}) AS l").format(
+    columns=_names(_USER_COLUMNS), run=THIS_RUN, latest=_LATEST_EVENTS.format(events=sql.SQL(
+        "SELECT CAST(user_id AS INTEGER) AS user_id, ts, session_id, item_in_session, level, first_name, last_name,"
+        " gender FROM staging_events WHERE user_id <> ''")))
+
+# users: one row per user, from the user's latest event over every run (this run's users only).
+USER_TABLE_DELETE = sql.SQL("DELETE FROM users WHERE user_id IN ({})").format(_THIS_RUNS_USERS)
 USER_TABLE_INSERT = sql.SQL("""
 INSERT INTO users (user_id, first_name, last_name, gender, level)
-SELECT u.user_id, u.first_name, u.last_name, u.gender, u.level
-FROM (
-    SELECT CAST(e.user_id AS INTEGER) AS user_id, e.first_name, e.last_name, e.gender, e.level,
-           ROW_NUMBER() OVER (
-               PARTITION BY CAST(e.user_id AS INTEGER)
-               ORDER BY e.ts DESC NULLS LAST, e.session_id DESC NULLS LAST, e.item_in_session DESC NULLS LAST,
-                        e.level, e.first_name, e.last_name, e.gender
-           ) AS recency
-    FROM staging_events AS e
-    JOIN (
-        SELECT CAST(user_id AS INTEGER) AS user_id, MAX(ts) AS ts
-        FROM staging_events WHERE user_id <> '' GROUP BY CAST(user_id AS INTEGER)
-    ) AS latest
-        ON latest.user_id = CAST(e.user_id AS INTEGER) AND latest.ts = e.ts
-    WHERE e.user_id <> ''
-) AS u
-WHERE u.recency = 1
-""")
+SELECT w.user_id, w.first_name, w.last_name, w.gender, w.level
+FROM ({latest}) AS w
+""").format(latest=_LATEST_EVENTS.format(events=sql.SQL(
+    "SELECT {} FROM user_latest WHERE user_id IN ({})").format(_names(_USER_COLUMNS), _THIS_RUNS_USERS)))
 
-# One row per song_id.
+# songs: one row per song_id, over every song record loaded (for the song ids this run brought).
+SONG_TABLE_DELETE = sql.SQL("DELETE FROM songs WHERE song_id IN (SELECT song_id FROM staging_songs)")
 SONG_TABLE_INSERT = sql.SQL("""
 INSERT INTO songs (song_id, title, artist_id, year, duration)
 SELECT s.song_id, s.title, s.artist_id, s.year, s.duration
 FROM (
     SELECT song_id, title, artist_id, year, duration,
            ROW_NUMBER() OVER (PARTITION BY song_id ORDER BY title, artist_id, year, duration) AS copy_no
-    FROM staging_songs
-    WHERE song_id IS NOT NULL
+    FROM loaded_songs
+    WHERE song_id IN (SELECT song_id FROM staging_songs)
 ) AS s
 WHERE s.copy_no = 1
 """)
 
-# One row per artist_id. When an artist's songs disagree on name or location, the values come
-# together from one song: one with a location, then one with coordinates, then the smallest song_id.
+# artists: one row per artist_id (for the artist ids this run brought). When an artist's songs
+# disagree on name or location, the values come together from one song: one with a location, then
+# one with coordinates, then the smallest song_id.
+ARTIST_TABLE_DELETE = sql.SQL("DELETE FROM artists WHERE artist_id IN (SELECT artist_id FROM staging_songs)")
 ARTIST_TABLE_INSERT = sql.SQL("""
 INSERT INTO artists (artist_id, name, location, latitude, longitude)
 SELECT a.artist_id, a.artist_name, a.artist_location, a.artist_latitude, a.artist_longitude
@@ -447,16 +566,16 @@ FROM (
                         CASE WHEN artist_latitude IS NULL OR artist_longitude IS NULL THEN 1 ELSE 0 END,
                         song_id, artist_name
            ) AS preference
-    FROM staging_songs
-    WHERE artist_id IS NOT NULL
+    FROM loaded_songs
+    WHERE artist_id IN (SELECT artist_id FROM staging_songs)
 ) AS a
 WHERE a.preference = 1
 """)
 
-# One row per distinct songplays.start_time: the same events and the same expression as songplays,
-# read from staging, whose statistics let PostgreSQL sort once (songplays, just filled, has none:
-# the plan hashed 800,000 keys and then sorted them). week: ISO week; weekday: 0 = Sunday ... 6 =
-# Saturday. Inserted in key order: the primary-key index then grows at its end.
+# One row per distinct songplays.start_time not already there: the same events and the same
+# expression as songplays, read from staging, whose statistics let PostgreSQL sort once. week: ISO
+# week; weekday: 0 = Sunday ... 6 = Saturday. Inserted in key order: the primary-key index then
+# grows at its end.
 TIME_TABLE_INSERT = sql.SQL("""
 INSERT INTO "time" (start_time, hour, day, week, month, year, weekday)
 SELECT t.start_time,
@@ -465,23 +584,74 @@ SELECT t.start_time,
 FROM (
     SELECT DISTINCT {start_time} AS start_time FROM staging_events AS e WHERE {is_play}
 ) AS t
+WHERE NOT EXISTS (SELECT 1 FROM "time" AS o WHERE o.start_time = t.start_time)
 ORDER BY t.start_time
 """).format(start_time=_START_TIME.format(sql.Identifier("e")), is_play=_IS_PLAY.format(sql.Identifier("e")))
 
-INSERT_TABLE_QUERIES = [
-    ("songplays", SONGPLAY_TABLE_INSERT),
-    ("users", USER_TABLE_INSERT),
-    ("songs", SONG_TABLE_INSERT),
-    ("artists", ARTIST_TABLE_INSERT),
-    ("time", TIME_TABLE_INSERT),
+# After record_run: (label, statement), in order; each a stage of the run summary.
+TRANSFORM_QUERIES = [
+    ("keep song records", KEEP_SONGS),
+    ("match earlier plays to new songs", LATE_MATCHES),
+    ("insert songplays", SONGPLAY_TABLE_INSERT),
+    ("keep what plays named", PLAY_SONGS_INSERT),
+    ("keep users' latest events", USER_LATEST_INSERT),
+    ("clear changed users", USER_TABLE_DELETE),
+    ("insert users", USER_TABLE_INSERT),
+    ("clear changed songs", SONG_TABLE_DELETE),
+    ("insert songs", SONG_TABLE_INSERT),
+    ("clear changed artists", ARTIST_TABLE_DELETE),
+    ("insert artists", ARTIST_TABLE_INSERT),
+    ("insert time", TIME_TABLE_INSERT),
 ]
+
+
+# --- The ledger: which files each run loaded ---------------------------------------------------
+
+LEDGER_COLUMNS = LOAD_LEDGER.column_names[:-1]  # run_no is filled in by LEDGER_RUN
+READ_LEDGER = sql.SQL("SELECT table_name, file_name, bytes, etag, modified, row_count, loaded_at FROM load_ledger")
+LEDGER_BATCH = 1000  # rows per INSERT: a statement stays far below Redshift's 16 MB limit
+
+
+def ledger_rows(entries) -> list[sql.Composed]:
+    """``INSERT ... VALUES`` of ledger rows, ``LEDGER_BATCH`` at a time: each entry is the values of
+    LEDGER_COLUMNS (``modified`` and ``loaded_at`` ISO text or None, ``row_count`` None where the
+    engine fills it in after its COPY). ``run_no`` is filled in by ``LEDGER_RUN``."""
+    entries = list(entries)
+    statements = []
+    for start in range(0, len(entries), LEDGER_BATCH):
+        rows = sql.SQL(", ").join(
+            sql.SQL("({}, {}, {}, {}, CAST({} AS TIMESTAMP), {}, CAST({} AS TIMESTAMP))").format(
+                *(sql.Literal(value) for value in entry)) for entry in entries[start:start + LEDGER_BATCH])
+        statements.append(sql.SQL("INSERT INTO load_ledger ({}) VALUES {}").format(_names(LEDGER_COLUMNS), rows))
+    return statements
+
+
+LEDGER_RUN = sql.SQL("UPDATE load_ledger SET run_no = {} WHERE run_no IS NULL").format(THIS_RUN)
+
+# Redshift: each file's lines as its COPY scanned them (STL_LOAD_COMMITS on a provisioned
+# cluster, SYS_LOAD_DETAIL on Serverless; a file split into ranges has a row per range).
+_COPY_COMMITS = {
+    "stl_load_errors": sql.SQL("SELECT TRIM(filename) AS file_name, SUM(lines_scanned) AS lines FROM stl_load_commits"
+                               " WHERE query = pg_last_copy_id() GROUP BY TRIM(filename)"),
+    "sys_load_error_detail": sql.SQL("SELECT TRIM(file_name) AS file_name, SUM(lines_scanned) AS lines"
+                                     " FROM sys_load_detail WHERE query_id = pg_last_copy_id()"
+                                     " GROUP BY TRIM(file_name)"),
+}
+
+
+def ledger_row_counts(table: Table, view: str) -> sql.Composed:
+    """After a Redshift COPY into ``table``: its files' row counts in the ledger, from the system
+    view that goes with ``view`` (the view that explains a COPY)."""
+    return sql.SQL("UPDATE load_ledger SET row_count = c.lines FROM ({}) AS c"
+                   " WHERE load_ledger.table_name = {} AND load_ledger.row_count IS NULL"
+                   " AND load_ledger.file_name = c.file_name").format(_COPY_COMMITS[view], sql.Literal(table.name))
 
 
 # --- Data-quality checks: each counts violations; anything but 0 fails the run ----------------
 
-def _duplicate_keys(table: str, key: str) -> sql.Composed:
+def _duplicate_keys(table: str, *key: str) -> sql.Composed:
     return sql.SQL("SELECT COUNT(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING COUNT(*) > 1) AS d").format(
-        key=sql.Identifier(key), table=sql.Identifier(table)
+        key=_names(key), table=sql.Identifier(table)
     )
 
 
@@ -502,7 +672,8 @@ _KEYS = [("songplays", "songplay_id"), ("users", "user_id"), ("songs", "song_id"
          ("time", "start_time")]
 
 # Unique keys: PostgreSQL enforces them (PRIMARY KEY), Redshift does not ("enforces_primary_keys").
-UNIQUE_KEY_CHECKS = [(f"{table}.{key} is unique", _duplicate_keys(table, key)) for table, key in _KEYS]
+UNIQUE_KEY_CHECKS = ([(f"{table}.{key} is unique", _duplicate_keys(table, key)) for table, key in _KEYS]
+                     + [("every file is in load_ledger once", _duplicate_keys("load_ledger", "table_name", "file_name"))])
 
 QUALITY_CHECKS = (
     UNIQUE_KEY_CHECKS
@@ -513,9 +684,13 @@ QUALITY_CHECKS = (
        ("every songplay's start_time is in time", _orphans("start_time", "time", "start_time")),
        ("every songplay's song_id is in songs", _orphans("song_id", "songs", "song_id")),
        ("every songplay's artist_id is in artists", _orphans("artist_id", "artists", "artist_id")),
-       ("NextSong events in staging = rows in songplays", sql.SQL(
+       ("NextSong events in staging = songplays this run added", sql.SQL(
            "SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {})"
-           " - (SELECT COUNT(*) FROM songplays))").format(_IS_PLAY.format(sql.Identifier("e"))))]
+           " - (SELECT COUNT(*) FROM songplays WHERE songplay_id >"
+           " (SELECT songplays_before FROM load_runs WHERE run_no = {})))").format(
+           _IS_PLAY.format(sql.Identifier("e")), THIS_RUN)),
+       ("every loaded file has its row count and run", sql.SQL(
+           "SELECT COUNT(*) FROM load_ledger WHERE row_count IS NULL OR run_no IS NULL"))]
 )
 
 

@@ -2,12 +2,17 @@
 warehouse must be exactly the old or the new state, and a normal rerun must reach the new state.
 
 Run:  python bench/kill_trials.py [--random 200] [--seed 7] [--dsn DSN] [--data-dir bench/data]
-                                 [--embedded 40 [--embedded-only]]
+                                 [--embedded 40 [--embedded-only]] [--incremental]
 
 State "old" is the shipped sample; state "new" is a generated data set. Each trial starts from the
 old state, runs etl.py on the new data and kills it (just before step N, through bench/etl_killed.py,
 or after a random delay), then compares a digest of every table's
 full contents. Prints one line: ``trials=<n> violations=<n> reached_new_after_rerun=<n>``.
+
+``--incremental`` kills daily loads instead: state "old" is four days and half the songs loaded by
+``etl.py --incremental``, "new" the same after the last day and the other songs arrive; the ledger
+is part of the digest (the run clock is not), and the new state's star schema must be a full
+rebuild's. Prints ``incremental_trials=<n> violations=<n> reached_new_after_rerun=<n>``.
 
 ``--embedded N`` adds N trials on the embedded default itself, where each run starts and stops its
 own server: at a random moment either the server's postmaster is SIGKILLed or etl.py gets SIGTERM.
@@ -19,8 +24,10 @@ warehouse must be the old or the new state, and a rerun must reach the new one. 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +43,7 @@ from psycopg2 import sql  # noqa: E402
 from psycopg2.extensions import parse_dsn  # noqa: E402
 
 import sql_queries as q  # noqa: E402
-from sparkify import SAMPLE_DIR, engines, pipeline  # noqa: E402
+from sparkify import SAMPLE_DIR, engines, ledger, pipeline  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
@@ -46,37 +53,50 @@ import run as bench_run  # noqa: E402  (bench/run.py: the same dwh.cfg writer)
 SCHEMA = "sparkify_kill_trials"
 
 
-def digest(params) -> tuple:
-    """md5 of each project table's full contents, rows in a fixed order."""
+def digest(params, tables=q.TABLES, leave_out=q.RUN_CLOCK) -> tuple:
+    """md5 of each table's full contents, rows in a fixed order, without the columns ``leave_out``
+    (by default when the runs happened: the ledger is compared, the clock is not)."""
     with psycopg2.connect(**params, options=f"-c search_path={SCHEMA}") as conn, conn.cursor() as cur:
         result = []
-        for name in q.PROJECT_TABLE_NAMES:
-            cur.execute(sql.SQL("SELECT md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t")
-                        .format(sql.Identifier(name)))
+        for table in tables:
+            columns = [sql.Identifier(name) for name in table.column_names if name not in leave_out]
+            cur.execute(sql.SQL("SELECT md5(COALESCE(string_agg(r, '|' ORDER BY r), ''))"
+                                " FROM (SELECT CAST(ROW({}) AS TEXT) AS r FROM {}) AS t")
+                        .format(sql.SQL(", ").join(columns), sql.Identifier(table.name)))
             result.append(cur.fetchone()[0])
     conn.close()
     return tuple(result)
+
+
+def star_digest(params) -> tuple:
+    """The star schema's digest, songplay_id aside: what a daily load must share with a full rebuild."""
+    return digest(params, q.STAR_TABLES, q.RUN_CLOCK + ("songplay_id",))
 
 
 def write_config(directory: str, params: dict, data: Path, name: str) -> str:
     return bench_run.write_config(directory, params, data, name=name, schema=SCHEMA)
 
 
-def etl(config: str, kill_at: int | None = None) -> subprocess.Popen:
+def etl(config: str, kill_at: int | None = None, *flags: str) -> subprocess.Popen:
     """etl.py on ``config``; with ``kill_at``, killed by itself just before that step (bench/etl_killed.py)."""
     command = [str(ROOT / "etl.py")] if kill_at is None else [str(ROOT / "bench" / "etl_killed.py"), str(kill_at)]
-    return subprocess.Popen([sys.executable, *command, "--config", config, "-q"], cwd=ROOT,
+    return subprocess.Popen([sys.executable, *command, "--config", config, "-q", *flags], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def generated(data_dir: Path) -> Path:
+    new_data = data_dir / "kill-trials-new"
+    if not (new_data / ".complete").exists():
+        generate(str(new_data), events=3000, songs=200, days=5, seed=99)
+        (new_data / ".complete").write_text("")
+    return new_data
 
 
 def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
     with psycopg2.connect(**params) as conn, conn.cursor() as cur:
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(sql.Identifier(SCHEMA)))
     conn.close()
-    new_data = data_dir / "kill-trials-new"
-    if not (new_data / ".complete").exists():
-        generate(str(new_data), events=3000, songs=200, days=5, seed=99)
-        (new_data / ".complete").write_text("")
+    new_data = generated(data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         old_cfg = write_config(tmp, params, SAMPLE_DIR, "old.cfg")
         new_cfg = write_config(tmp, params, new_data, "new.cfg")
@@ -86,7 +106,7 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
         new_state = digest(params)
         assert etl(old_cfg).wait() == 0
         old_state = digest(params)
-        steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(new_cfg)))
+        steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(new_cfg), ledger.unlisted(load_config(new_cfg))))
         plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
         rng = random.Random(seed)
         counts = {"trials": 0, "violations": 0, "reached_new_after_rerun": 0}
@@ -106,6 +126,71 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
             if digest(params) not in (old_state, new_state):
                 counts["violations"] += 1
             if etl(new_cfg).wait() == 0 and digest(params) == new_state:
+                counts["reached_new_after_rerun"] += 1
+    return counts
+
+
+def run_incremental_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
+    """Daily loads: state "old" has the first four days and half the songs, loaded by etl.py
+    --incremental; the last day and the other songs arrive (songs after their plays), and etl.py
+    --incremental is killed just before each step and at random moments. Afterwards the warehouse,
+    ledger included, must be the old or the new state; a rerun must reach the new one, whose star
+    schema is a full rebuild's of the same files (songplay_id aside)."""
+    new_data = generated(data_dir)
+    logs = sorted((new_data / "log_data").rglob("*.json"))
+    songs = sorted((new_data / "song_data").rglob("*.json"))
+    later = logs[-1:] + songs[len(songs) // 2:]
+    with tempfile.TemporaryDirectory() as tmp:
+        inbox = Path(tmp) / "inbox"
+        (inbox / "log_data").mkdir(parents=True)
+        shutil.copyfile(new_data / "log_json_path.json", inbox / "log_json_path.json")
+        cfg = write_config(tmp, params, inbox, "daily.cfg")
+
+        def deliver(files) -> None:
+            for path in files:
+                target = inbox / path.relative_to(new_data)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)  # its time too: the ledger keeps it
+
+        def back_to_old() -> None:
+            for path in later:
+                (inbox / path.relative_to(new_data)).unlink(missing_ok=True)
+            subprocess.run([sys.executable, str(ROOT / "create_tables.py"), "--config", cfg, "-q"], cwd=ROOT,
+                           check=True, stderr=subprocess.DEVNULL)
+            assert etl(cfg, None, "--incremental").wait() == 0
+
+        deliver(logs[:-1] + songs[:len(songs) // 2])
+        back_to_old()
+        old_state = digest(params)
+        deliver(later)
+        assert etl(cfg, None, "--incremental").wait() == 0
+        new_state, new_star = digest(params), star_digest(params)
+        assert etl(cfg).wait() == 0  # a full rebuild of the same files
+        if star_digest(params) != new_star:
+            raise SystemExit("the daily loads' star schema is not the full rebuild's")
+        back_to_old()
+        config = load_config(cfg)
+        batch = ledger.unlisted(config)
+        steps = len(pipeline.etl_steps(engines.PostgresEngine(), config, dataclasses.replace(batch, incremental=True)))
+        plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
+        rng = random.Random(seed)
+        counts = {"incremental_trials": 0, "violations": 0, "reached_new_after_rerun": 0}
+        for kind, step in plans:
+            if digest(params) != old_state:
+                back_to_old()
+            deliver(later)
+            if kind == "step":
+                etl(cfg, step, "--incremental").wait()
+            else:
+                child = etl(cfg, None, "--incremental")
+                time.sleep(rng.uniform(0.0, 1.5))
+                if child.poll() is None:
+                    child.send_signal(signal.SIGKILL)
+                child.wait()
+            counts["incremental_trials"] += 1
+            if digest(params) not in (old_state, new_state):
+                counts["violations"] += 1
+            if etl(cfg, None, "--incremental").wait() == 0 and digest(params) == new_state:
                 counts["reached_new_after_rerun"] += 1
     return counts
 
@@ -177,6 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--embedded", type=int, default=0, metavar="N",
                         help="also N trials on the embedded default (postmaster SIGKILL, etl.py SIGTERM)")
     parser.add_argument("--embedded-only", action="store_true", help="run only the --embedded trials")
+    parser.add_argument("--incremental", action="store_true",
+                        help="kill daily loads (etl.py --incremental) instead of full rebuilds")
     parser.add_argument("--digest-embedded", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.digest_embedded:
@@ -201,9 +288,11 @@ def main(argv=None) -> int:
         from sparkify.db import embedded_connect_params
 
         params = embedded_connect_params(args.data_dir.resolve() / "pgdata")
-    counts = run_trials(params, args.data_dir, args.random, args.seed)
+    trials = run_incremental_trials if args.incremental else run_trials
+    counts = trials(params, args.data_dir, args.random, args.seed)
     print(" ".join(f"{key}={value}" for key, value in counts.items()))
-    return 1 if counts["violations"] or counts["reached_new_after_rerun"] != counts["trials"] else 0
+    runs = counts.get("trials", counts.get("incremental_trials"))
+    return 1 if counts["violations"] or counts["reached_new_after_rerun"] != runs else 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ one run on the same data:
 3. peers: a per-row INSERT loader (a slice, extrapolated, and said so), psycopg2's execute_values,
    and DuckDB reading the same files into the same star schema;
 4. compressed input: staging_events loaded from the event files and from the same files gzip'd
-   (``[S3] LOG_COMPRESSION = gzip``), in turn, printed as ``gzip_events_over_plain=<ratio>``.
+   (``[S3] LOG_COMPRESSION = gzip``), in turn, printed as ``gzip_events_over_plain=<ratio>``;
+5. one more day (bench/incremental.py): ``etl.py --incremental`` after the last day's file arrives,
+   against that day alone into an empty warehouse and a full rebuild, printed as
+   ``incremental_over_day_alone=<r> incremental_over_full=<f>``.
 Prints a table, then one line: ``end_to_end_over_copy_limit=<ratio> peak_rss_mb=<n>``.
 With --scales, also runs the project end to end at each number of events (songs = events / 10)
 and prints seconds per row and peak RSS for each. The server is an embedded PostgreSQL in
@@ -54,7 +57,7 @@ from sparkify.source import Source, TableInput  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
 SCHEMA = "sparkify_bench"
-STAGE_LINE = re.compile(r"^(load staging_events|load staging_songs|insert \w+)\s+([\d,]+)\s+([\d.]+)")
+STAGE_LINE = re.compile(r"^([a-z][a-z_' ]*?)\s{2,}([\d,]+)\s+([\d.]+)\s")
 
 
 def dataset(data_dir: Path, events: int, songs: int, seed: int) -> Path:
@@ -268,7 +271,7 @@ def duckdb_peer(data: Path) -> float:
     song_columns = {c.name: c.type for c in q.STAGING_SONGS.columns}
     con.execute(f"INSERT INTO staging_songs SELECT {', '.join(song_columns)} FROM read_json(?, format='auto',"
                 f" columns={song_columns!r})", [str(data / "song_data" / "**" / "*.json")])
-    for _, statement in q.INSERT_TABLE_QUERIES:
+    for statement in [q.record_run(False, "2026-01-01 00:00:00")] + [s for _, s in q.TRANSFORM_QUERIES]:
         con.execute(render(statement))
     seconds = time.perf_counter() - started
     con.close()
@@ -313,12 +316,12 @@ def main(argv=None) -> int:
 
     event_rows, event_seconds = stages["load staging_events"]
     song_rows, song_seconds = stages["load staging_songs"]
-    transform = sum(seconds for name, (_, seconds) in stages.items() if name.startswith("insert"))
+    transform = sum(seconds for name, (_, seconds) in stages.items() if not name.startswith("load "))
     rows = [
         measure("limit: COPY FROM STDIN, events pre-rendered", events, limit),
         measure("project: events -> staging", event_rows, event_seconds),
         measure("project: song files -> staging (rows = files)", song_rows, song_seconds),
-        measure("project: transform (5 inserts)", stages["insert songplays"][0], transform),
+        measure("project: transform (every statement after the loads)", stages["insert songplays"][0], transform),
         measure("project: end to end (create_tables + etl)", events, project["seconds"], rss_mb),
         measure(f"peer: per-row INSERT, events (from {args.insert_slice:,})", events,
                 per_row_insert(params, data, min(args.insert_slice, events), events)),
@@ -335,6 +338,12 @@ def main(argv=None) -> int:
           f" sends, {formats['csv']:.2f} s; peak RSS of the largest loader worker process:"
           f" {round(project['worker_rss'] / 2**20)} MB)")
     print(f"gzip_events_over_plain={gzip_seconds / plain_seconds:.2f}")
+    import incremental  # bench/incremental.py, beside this script (it uses this one's helpers)
+
+    one_more_day = incremental.one_more_day(params, data)
+    print(f"one more day: incremental {one_more_day['incremental']:.2f} s, that day alone"
+          f" {one_more_day['day_alone']:.2f} s, full rebuild {one_more_day['full']:.2f} s")
+    print(incremental.figures_line(one_more_day))
 
     if args.scales:
         print()

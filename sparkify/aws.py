@@ -55,6 +55,7 @@ class Settings:
     role_name: str = "sparkify-dwh-s3-read"
     public: bool = False
     my_ip: str | None = None
+    manifest_prefix: str | None = None  # where etl.py writes its COPY manifests: the role may read it
 
     @property
     def security_group_name(self) -> str:
@@ -80,8 +81,8 @@ class Settings:
         if self.s3_region is not None and not REGION.fullmatch(self.s3_region):
             raise bad("--s3-region", self.s3_region, "AWS region (like us-west-2)")
         for option, value in (("--log-data", self.log_data), ("--log-jsonpath", self.log_jsonpath),
-                              ("--song-data", self.song_data)):
-            if not S3_URI.fullmatch(value):
+                              ("--song-data", self.song_data), ("--manifest-prefix", self.manifest_prefix)):
+            if value is not None and not S3_URI.fullmatch(value):
                 raise bad(option, value, "S3 URI (s3://bucket/prefix)")
         if not 1 <= self.nodes <= 128:
             raise bad("--nodes", self.nodes, "number of nodes (1-128)")
@@ -177,7 +178,9 @@ class Provisioned:
 
 
 def role_policy(settings: Settings) -> dict:
-    return s3_read_policy([settings.log_data, settings.song_data], [settings.log_jsonpath])
+    """The role reads the data, the JSONPaths file and the runs' COPY manifests."""
+    prefixes = [settings.log_data, settings.song_data] + ([settings.manifest_prefix] if settings.manifest_prefix else [])
+    return s3_read_policy(prefixes, [settings.log_jsonpath])
 
 
 def describe_provision(settings: Settings) -> list[str]:
@@ -322,4 +325,4 @@ def config_text(settings: Settings, result: Provisioned, password: str) -> str:
         host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
         password=password, role_arn=result.role_arn or "", log_data=settings.log_data,
         log_jsonpath=settings.log_jsonpath, song_data=settings.song_data, s3_region=settings.s3_region or settings.region,
-        resources=AwsResources(settings.region, settings.cluster_id, settings.role_name, result.security_group_id))
+        manifest_prefix=settings.manifest_prefix, resources=AwsResources(settings.region, settings.cluster_id, settings.role_name, result.security_group_id))

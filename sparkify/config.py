@@ -51,7 +51,7 @@ KNOWN_KEYS = {
     "CLUSTER": ("HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "ENGINE", "SCHEMA", "SSLMODE", "SSLROOTCERT"),
     "IAM_ROLE": ("ARN",),
     "S3": ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA", "SONG_JSON", "REGION", "MAX_ERRORS", "UNSIGNED",
-           "LOG_COMPRESSION", "SONG_COMPRESSION"),
+           "LOG_COMPRESSION", "SONG_COMPRESSION", "MANIFEST_PREFIX"),
     "AWS": ("REGION", "CLUSTER_ID", "ROLE_NAME", "SECURITY_GROUP_ID"),
 }
 # what a server's warehouse is loaded from: there is no default for these once [CLUSTER] names one
@@ -102,6 +102,7 @@ class Sources:
     unsigned: bool = False
     log_compression: str = "none"  # how the files are stored: none, gzip, bzip2, zstd
     song_compression: str = "none"
+    manifest_prefix: str | None = None  # Redshift: where a run's COPY manifests are written (s3://...)
 
     @property
     def access(self) -> S3Access:
@@ -315,6 +316,10 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
     region = reader.get(section, "REGION") or None
     if region is not None:
         reader.matching(section, "REGION", region, REGION, "AWS region (like us-west-2)")
+    manifest_prefix = reader.get(section, "MANIFEST_PREFIX") or None
+    if manifest_prefix is not None:
+        reader.matching(section, "MANIFEST_PREFIX", manifest_prefix, S3_URI,
+                        "S3 URI (s3://bucket/prefix/, where Redshift runs write their COPY manifests)")
     max_errors = reader.get(section, "MAX_ERRORS") or "0"
     if not max_errors.isdigit():
         raise reader.error(section, "MAX_ERRORS", f"must be a whole number (0 or more), not {max_errors!r}")
@@ -328,6 +333,7 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         unsigned=reader.flag(section, "UNSIGNED"),
         log_compression=reader.choice(section, "LOG_COMPRESSION", COMPRESSIONS, "none"),
         song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
+        manifest_prefix=manifest_prefix,
     )
 
 
@@ -335,7 +341,7 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
 
 def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, password: str, role_arn: str,
                        log_data: str, log_jsonpath: str, song_data: str, s3_region: str,
-                       resources: AwsResources) -> str:
+                       resources: AwsResources, manifest_prefix: str | None = None) -> str:
     """The dwh.cfg for a provisioned cluster (password included: ``write_private`` writes it 0600)."""
     lines = [
         "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
@@ -358,6 +364,9 @@ def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, pass
         f"LOG_JSONPATH={log_jsonpath}",
         f"SONG_DATA={song_data}",
         f"REGION={s3_region}",
+        f"MANIFEST_PREFIX={manifest_prefix}" if manifest_prefix else
+        "# MANIFEST_PREFIX=s3://your-bucket/sparkify/manifests/  (etl.py needs it on Redshift: provision.py"
+        " --manifest-prefix)",
         "",
         "[AWS]",
         f"REGION={resources.region}",

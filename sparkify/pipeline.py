@@ -15,6 +15,7 @@ import sql_queries as q
 from .config import Config
 from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
+from .ledger import Batch
 from .results import Report, StepResult, Validation
 from .steps import VALIDATE_SHOW, Insert, Statement
 from .tables import format_table
@@ -31,12 +32,17 @@ def create_table_steps(engine: Engine) -> list:
     return drop_table_steps(engine) + engine.creates()
 
 
-def etl_steps(engine: Engine, config: Config) -> list:
-    """Lock the tables (where the engine needs it), clear staging, load it, rebuild the star schema,
-    check it: all one transaction."""
-    inserts = [Insert(f"insert {name}", statement) for name, statement in q.INSERT_TABLE_QUERIES]
-    return (engine.serialize() + engine.session() + engine.lock() + engine.clear_staging()
-            + engine.load_steps(config) + engine.after_load() + engine.clear_star() + inserts + engine.checks())
+def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
+    """Lock the tables (where the engine needs it), clear staging (a full rebuild: every table), number
+    the run, load the batch's files into staging with their rows in the ledger, bring the star
+    schema up to date, check the whole warehouse: all one transaction."""
+    clears = engine.clear_staging() if batch.incremental else (
+        engine.clear_staging() + engine.clear_history() + engine.clear_star())
+    transform = [Insert(label, statement) for label, statement in q.TRANSFORM_QUERIES]
+    return (engine.serialize() + engine.session() + engine.lock() + clears
+            + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
+            + engine.load_steps(config, batch) + engine.after_load() + transform
+            + [Statement("ledger: this run's files", q.LEDGER_RUN)] + engine.checks())
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------
@@ -117,6 +123,10 @@ def format_report(report: Report, where: str) -> str:
     rows = [(r.step.label, r.rows, round(r.seconds, 2), round(r.rows / r.seconds) if r.seconds > 0 else None)
             for r in report.results if r.step.stage]
     lines = [format_table(("stage", "rows", "seconds", "rows/s"), rows)]
+    if report.batch is not None:
+        lines.extend(report.batch.describe())
+        late = next((r.rows for r in report.results if getattr(r.step, "statement", None) is q.LATE_MATCHES), 0)
+        lines.append(f"earlier plays matched to songs that came in this run: {late:,}")
     share = 100.0 * report.matched_plays / report.plays if report.plays else 0.0
     lines.append(f"songplays matched to a song: {report.matched_plays:,} of {report.plays:,} ({share:.1f}%)")
     passed = len(report.checks) - len(report.failed_checks)

@@ -16,6 +16,7 @@ class LoadResult:
     rejected: int = 0
     # (file, parsed, loaded, rejected) of every file that had a rejected record
     files_with_rejections: tuple = ()
+    file_rows: tuple[int, ...] = ()  # the rows each file gave, in load order
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Report:
     results: list[StepResult] = field(default_factory=list)
     plays: int = 0
     matched_plays: int = 0
+    batch: Any = None  # the run's sparkify.ledger.Batch: which files were new
 
     @property
     def checks(self) -> list[StepResult]:

@@ -7,6 +7,7 @@ credentials needed).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from .errors import DataSourceError
@@ -68,10 +69,17 @@ def list_objects(source: Source) -> list[SourceObject]:
                 if key.endswith("/"):
                     continue  # a "folder" placeholder, not data
                 objects.append(SourceObject(f"s3://{bucket}/{key}", item["Size"], _opener(client, bucket, key),
-                                            remote=True, compression=source.compression))
+                                            remote=True, compression=source.compression,
+                                            etag=item.get("ETag", "").strip('"') or None,
+                                            modified=_utc(item.get("LastModified"))))
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None
     return sorted(objects, key=lambda obj: obj.uri)
+
+
+def _utc(moment):
+    """S3's LastModified (aware) as the ledger keeps times: UTC without a zone."""
+    return None if moment is None else moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _opener(client, bucket: str, key: str):
@@ -95,3 +103,15 @@ def read_object(source: Source) -> bytes:
         return client_for(source.access).get_object(Bucket=bucket, Key=key)["Body"].read()
     except (BotoCoreError, ClientError) as exc:
         raise _describe(exc, uri, what) from None
+
+
+def write_object(access: S3Access, uri: str, body: bytes, what: str) -> None:
+    """Write one object (a COPY manifest); ``what`` names the setting that chose where."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = split_uri(uri)
+    try:
+        client_for(access).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
+        reason = str(_describe(exc, uri, what)).replace("cannot read", "cannot write", 1)
+        raise DataSourceError(reason.replace("may not read it", "may not write there")) from None

@@ -8,6 +8,7 @@ as the Redshift COPY would say it; ``SourceObject`` is one file found under a so
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
@@ -59,6 +60,7 @@ class TableInput:
     json_format: str = "auto"
     paths: Source | None = None
     max_errors: int = 0
+    files: tuple[SourceObject, ...] | None = None  # exactly these files (a run's batch), else all of ``data``
 
     def describe(self) -> str:
         stored = f", {self.data.compression}" if self.data.compression != compression.NONE else ""
@@ -75,6 +77,8 @@ class SourceObject:
     opener: Callable[[], BinaryIO] | None = None
     remote: bool = False  # a network round trip per open (S3): worth reading ahead concurrently
     compression: str = compression.NONE  # how it is stored: compression.SETTINGS
+    etag: str | None = None  # S3's ETag (a local file's content is hashed where needed)
+    modified: dt.datetime | None = None  # last modified, UTC without a zone, to the microsecond
 
     def open_raw(self) -> BinaryIO:
         """The stored bytes."""

@@ -8,6 +8,7 @@ bodies go through one reader.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from . import s3
@@ -15,13 +16,14 @@ from .errors import DataSourceError
 from .source import Source, SourceObject
 
 
-def list_objects(source: Source) -> list[SourceObject]:
-    """All objects under the source's prefix, sorted by path."""
+def list_objects(source: Source, *, allow_empty: bool = False) -> list[SourceObject]:
+    """All objects under the source's prefix, sorted by path; none is an error unless ``allow_empty``
+    (a daily load before a table's first file has come)."""
     if source.remote:
         objects = s3.list_objects(source)
     else:
         objects = _list_local(source.location, source.key, source.compression)
-    if not objects:
+    if not objects and not allow_empty:
         raise DataSourceError(f"no input files under {source.described()}: check the path")
     return objects
 
@@ -42,16 +44,25 @@ def read_object(source: Source) -> bytes:
 def _list_local(prefix: str, what: str, stored_as: str) -> list[SourceObject]:
     prefix = os.path.abspath(prefix) + (os.sep if prefix.endswith(("/", os.sep)) else "")
     if os.path.isfile(prefix):
-        return [SourceObject(prefix, os.path.getsize(prefix), compression=stored_as)]
+        info = os.stat(prefix)
+        return [SourceObject(prefix, info.st_size, compression=stored_as, modified=_modified(info.st_mtime_ns))]
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
     found = sorted(_walk(base, prefix, what))
-    return [SourceObject(path, size, compression=stored_as) for path, size in found]
+    return [SourceObject(path, size, compression=stored_as, modified=_modified(mtime)) for path, size, mtime in found]
 
 
-def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int]]:
-    """(path, size) of files under ``directory`` whose path starts with ``prefix``; one scandir per
+def _modified(mtime_ns: int) -> dt.datetime:
+    """A file's modification time as the ledger keeps it: UTC, to the microsecond."""
+    return EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int, int]]:
+    """(path, size, modification time in ns) of files under ``directory`` whose path starts with ``prefix``; one scandir per
     folder, descending only where a path can still match (a loop, not recursion: song_data is 40,000
     folders deep in places, and nested generators cost more than the listing). A folder linked to
     from inside itself (a symbolic link loop) or that cannot be read is one DataSourceError."""
@@ -73,7 +84,8 @@ def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int]]:
                             seen.add(identity)
                             folders.append(entry.path)
                     elif entry.path.startswith(prefix) and entry.is_file():
-                        found.append((entry.path, entry.stat().st_size))
+                        info = entry.stat()
+                        found.append((entry.path, info.st_size, info.st_mtime_ns))
         except OSError as exc:
             raise DataSourceError(f"cannot list {folder} ({what}): {exc.strerror or exc}") from None
     return found

@@ -17,6 +17,7 @@ import sql_queries as q
 
 from . import loader
 from .errors import DatabaseError, first_line, missing_tables
+from .ledger import TableBatch
 from .results import StepResult, Validation
 from .source import TableInput
 from .sqltext import one_line
@@ -106,6 +107,8 @@ class LoaderLoad:
     label: str
     spec: TableInput
     freeze: bool = False
+    batch: TableBatch | None = None  # the files to load, for their rows in the ledger
+    loaded_at: str | None = None
 
     is_check: ClassVar[bool] = False
     enforced: ClassVar[bool] = False
@@ -113,12 +116,63 @@ class LoaderLoad:
     validation: ClassVar[bool] = False
 
     def describe(self) -> list[str]:
-        return [f"{one_line(q.copy_from_stdin(self.spec.table, self.freeze))};  -- rows from {self.spec.describe()}"]
+        files = f"{len(self.spec.files):,} files of " if self.spec.files is not None else ""
+        lines = [f"{one_line(q.copy_from_stdin(self.spec.table, self.freeze))};  -- rows from {files}{self.spec.describe()}"]
+        if self.batch is not None:
+            files = f" ({len(self.batch.files):,})" if self.batch.files is not None else ""
+            lines.append(f"{one_line(q.copy_from_stdin(q.LOAD_LEDGER))};  -- one row per file{files}, with the rows it gave")
+        return lines
 
     def run(self, cur, show_progress: bool = False) -> StepResult:
         started = time.perf_counter()
         result = loader.load_table(cur, self.spec, show_progress=show_progress, freeze=self.freeze)
+        if self.batch is not None:  # its files in the ledger, run_no filled in by q.LEDGER_RUN
+            try:
+                loader.copy_rows(cur, q.LOAD_LEDGER, [entry + (None,) for entry in
+                                                      self.batch.entries(self.loaded_at, result.file_rows)])
+            except psycopg2.Error as exc:
+                raise DatabaseError(f"recording the files of {self.spec.table.name} in the ledger failed:"
+                                    f" {first_line(exc)}{missing_tables(exc)}; rolled back, the warehouse is"
+                                    f" unchanged") from None
         return StepResult(self, result.rows, time.perf_counter() - started, load=result)
+
+
+@dataclass(frozen=True)
+class LedgerRows:
+    """The files a COPY loaded, in the ledger (their row counts follow from the COPY's log)."""
+
+    label: str
+    entries: tuple
+
+    is_check: ClassVar[bool] = False
+    enforced: ClassVar[bool] = False
+    stage: ClassVar[bool] = False
+    validation: ClassVar[bool] = False
+
+    @property
+    def statements(self) -> list[sql.Composed]:
+        return q.ledger_rows(self.entries)
+
+    def describe(self) -> list[str]:
+        return [ledger_line(list(self.entries))]
+
+    def run(self, cur, show_progress: bool = False) -> StepResult:
+        started = time.perf_counter()
+        try:
+            for statement in self.statements:
+                cur.execute(statement)
+        except psycopg2.Error as exc:
+            raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
+                                f" warehouse is unchanged") from None
+        return StepResult(self, len(self.entries), time.perf_counter() - started)
+
+
+def ledger_line(entries: list) -> str:
+    """``--dry-run``'s line for a table's ledger rows: the statement with its first row, and how many."""
+    if not entries:
+        return "-- INSERT INTO load_ledger: one row per file loaded (the files are listed when the run starts)"
+    first = one_line(q.ledger_rows(entries[:1])[0])
+    return f"{first};  -- and so on: {len(entries):,} rows, one per file" if len(entries) > 1 else first + ";"
 
 
 @dataclass(frozen=True)

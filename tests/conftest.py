@@ -128,10 +128,17 @@ def star_state(conn) -> dict:
 
 
 def full_state(conn) -> dict:
-    """Full contents of every project table, ids included: for 'nothing changed' comparisons."""
+    """Full contents of every project table, ids included, the run clock aside: for 'nothing
+    changed' comparisons."""
     import sql_queries as q
 
-    return {table.name: sorted(fetch_all(conn, table.name, "1"), key=repr) for table in q.TABLES}
+    state = {}
+    for table in q.TABLES:
+        masked = [index for index, name in enumerate(table.column_names) if name in q.RUN_CLOCK]
+        rows = [tuple(None if index in masked else value for index, value in enumerate(row))
+                for row in fetch_all(conn, table.name, "1")]
+        state[table.name] = sorted(rows, key=repr)
+    return state
 
 
 def assert_matches_oracle(conn, log_dir, song_dir):
@@ -162,8 +169,27 @@ LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
 SONG_DATA='s3://udacity-dend/song_data'
 """
 
-# the seed-format file, plus a bucket region
-REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\n")
+# the seed-format file, plus a bucket region and where the runs' manifests go
+REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\nMANIFEST_PREFIX=s3://sparkify-runs/manifests/\n")
+LISTED_AT = "2026-12-01 06:00:00.123456"
+
+
+def s3_batch(config, incremental=False, files_per_table=3):
+    """A batch as a run plans it over S3 (what ``sparkify.ledger.plan`` lists), without S3: a few
+    files under each source, with their ETags."""
+    import dataclasses
+    import datetime as dt
+
+    from sparkify.ledger import Batch, TableBatch
+    from sparkify.source import SourceObject
+
+    tables = []
+    for spec in config.sources.inputs:
+        files = tuple(SourceObject(f"{spec.data.location}/part-{n}.json", 1000 + n, remote=True,
+                                   etag=f"{n:032x}", modified=dt.datetime(2026, 12, 1, 5, n))
+                      for n in range(files_per_table))
+        tables.append(TableBatch(dataclasses.replace(spec, files=files), {f.uri: f.etag for f in files}))
+    return Batch(incremental, LISTED_AT, tuple(tables))
 
 
 @functools.lru_cache(maxsize=1)
@@ -198,11 +224,16 @@ def all_redshift_statements(config):
     steps = pipeline.create_table_steps(RedshiftEngine()) + pipeline.drop_table_steps(RedshiftEngine())
     for view in q.LOAD_ERROR_VIEWS:
         engine = RedshiftEngine(view)
-        steps += (pipeline.etl_steps(engine, config) + pipeline.etl_steps(engine, tolerant)
-                  + pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2))
-    statements = [step.statement for step in steps]
+        for incremental in (False, True):
+            steps += (pipeline.etl_steps(engine, config, s3_batch(config, incremental))
+                      + pipeline.etl_steps(engine, tolerant, s3_batch(tolerant, incremental)))
+        steps += pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2)
+    statements = [statement for step in steps
+                  for statement in (step.statements if hasattr(step, "statements") else [step.statement])]
+    statements += q.ledger_rows([("staging_songs", f"s3://b/song_data/{n}.json", n, "e", None, None, LISTED_AT)
+                                 for n in range(q.LEDGER_BATCH + 1)])
     statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
                    for table in q.STAGING_TABLES for before in (None, 41)]
     return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
                          q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
-                         q.MATCHED_PLAYS] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
+                         q.MATCHED_PLAYS, q.READ_LEDGER] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]

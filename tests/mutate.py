@@ -58,6 +58,8 @@ BAD = "tests/test_bad_input.py"
 LOAD_T = "tests/test_loader.py"
 CONF_T = "tests/test_config.py"
 PAR_T = "tests/test_parallel.py"
+INC = "tests/test_incremental.py"
+LEDGER = "sparkify/ledger.py"
 
 MUTATIONS = [
     # --- the transform (sql_queries.py) ---
@@ -70,7 +72,7 @@ MUTATIONS = [
     m("song match: title only, not the artist", SQL,
       "ON s.title = k.song AND s.artist_name = k.artist", "ON s.title = k.song", RULES, PIPE),
     m("song match: a NULL length joins the 0-length group too", SQL,
-      " AND (b.length IS NULL) = (p.length IS NULL)", "", RULES),
+      " AND (b.length IS NULL) = ({0}.length IS NULL)", "", RULES),
     m("a play: any user id, even ''", SQL,
       "_IS_PLAY = sql.SQL(\"{0}.page = 'NextSong' AND {0}.user_id <> ''\")",
       "_IS_PLAY = sql.SQL(\"{0}.page = 'NextSong'\")", RULES),
@@ -103,8 +105,9 @@ MUTATIONS = [
     m("artists: every song's row, not one per artist", SQL, "WHERE a.preference = 1", "WHERE a.preference <= 2",
       RULES, PIPE),
     m("songs: every copy of a song_id", SQL, "WHERE s.copy_no = 1", "WHERE s.copy_no >= 1", RULES, PIPE),
-    m("songs: skip NULL song ids (already NOT NULL in staging)", SQL, "    WHERE song_id IS NOT NULL\n", "", PIPE,
-      equivalent="staging_songs.song_id is NOT NULL: a song without one is rejected at load time"),
+    m("songs: every song id decided again, not just this run's", SQL,
+      "    FROM loaded_songs\n    WHERE song_id IN (SELECT song_id FROM staging_songs)\n", "    FROM loaded_songs\n",
+      INC),
     m("checks: an unmatched play (NULL song_id) counts as an orphan", SQL,
       "FROM songplays AS f WHERE f.{column} IS NOT NULL\"\n        \" AND NOT EXISTS",
       "FROM songplays AS f WHERE\"\n        \" NOT EXISTS", PIPE),
@@ -116,6 +119,33 @@ MUTATIONS = [
     m("checks: the play count compared with every NextSong event", SQL,
       "\"SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {})\"",
       "\"SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {} OR TRUE)\"", CHECKS, PIPE),
+    # --- daily loads (sql_queries.py, sparkify/ledger.py) ---
+    m("daily: earlier plays never matched again (no late songs)", SQL,
+      " JOIN (SELECT DISTINCT title, artist_name FROM staging_songs) AS n\"",
+      " JOIN (SELECT DISTINCT title, artist_name FROM staging_songs WHERE 1 = 0) AS n\"", INC),
+    m("daily: late songs match only plays that had none", SQL,
+      "WHERE songplays.songplay_id = m.songplay_id\n", "WHERE songplays.songplay_id = m.songplay_id AND songplays.song_id IS NULL\n",
+      INC),
+    m("daily: users from this run's events only (the latest to arrive wins)", SQL,
+      "\"SELECT {} FROM user_latest WHERE user_id IN ({})\"",
+      "\"SELECT {} FROM user_latest WHERE run_no = (SELECT MAX(run_no) FROM load_runs) AND user_id IN ({})\"", INC),
+    m("daily: artists decided over this run's song records only", SQL,
+      "    FROM loaded_songs\n    WHERE artist_id IN", "    FROM staging_songs\n    WHERE artist_id IN", INC),
+    m("daily: songs decided over this run's song records only", SQL,
+      "    FROM loaded_songs\n    WHERE song_id IN", "    FROM staging_songs\n    WHERE song_id IN", INC),
+    m("daily: new plays matched over this run's song records only", SQL,
+      "        JOIN loaded_songs AS s ON s.title = k.song", "        JOIN staging_songs AS s ON s.title = k.song", INC),
+    m("daily: songplay ids start again at 1 every run", SQL,
+      "SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}),", "SELECT ROW_NUMBER() OVER (ORDER BY {order}),",
+      INC),
+    m("daily: a start time already in time inserted again", SQL,
+      "WHERE NOT EXISTS (SELECT 1 FROM \"time\" AS o WHERE o.start_time = t.start_time)\n", "", INC),
+    m("daily: a file whose content changed taken as unchanged", LEDGER,
+      "        if hashes[obj.uri] == before.etag and obj.size == before.bytes:", "        if True:", INC),
+    m("daily: a file listed again loaded again", LEDGER, "        if before is None:", "        if True:", INC),
+    m("daily: the run's files never numbered in the ledger", SQL,
+      'LEDGER_RUN = sql.SQL("UPDATE load_ledger SET run_no = {} WHERE run_no IS NULL")',
+      'LEDGER_RUN = sql.SQL("SELECT {}")', CHECKS, INC),
     m("clearing: songplays not emptied before a rerun", SQL,
       "for table in STAR_TABLES] for engine in ENGINES}", "for table in STAR_TABLES[1:]] for engine in ENGINES}",
       PIPE),

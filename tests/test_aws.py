@@ -1,6 +1,7 @@
 """provision.py and cleanup.py --aws against moto's IAM, EC2 and Redshift (AWS APIs faked with moto;
 no SQL is faked anywhere)."""
 
+import dataclasses
 import fnmatch
 import json
 import os
@@ -14,7 +15,7 @@ moto = pytest.importorskip("moto")
 import cleanup  # noqa: E402
 import provision  # noqa: E402
 from sparkify import aws, teardown  # noqa: E402
-from sparkify.errors import AwsError  # noqa: E402
+from sparkify.errors import AwsError, ConfigError  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
 from conftest import without_target  # noqa: E402
 
@@ -113,6 +114,20 @@ def test_the_role_may_read_only_the_configured_prefixes():
                       "arn:aws:s3:::logs-bucket/paths.json"]}]
     assert aws.trust_policy()["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"},
                                                "Action": "sts:AssumeRole"}]
+
+
+def test_the_role_may_read_the_runs_manifests_and_the_config_names_them():
+    settings = aws.Settings(region=REGION, log_data="s3://udacity-dend/log_data",
+                            log_jsonpath="s3://udacity-dend/log_json_path.json", song_data="s3://udacity-dend/song_data",
+                            manifest_prefix="s3://my-runs/sparkify/manifests/")
+    policy = aws.role_policy(settings)
+    assert allows(policy, "s3:GetObject", "my-runs", "sparkify/manifests/20261201T0600-ab12cd34/staging_songs.manifest")
+    assert not allows(policy, "s3:GetObject", "my-runs", "other/file.json")
+    assert allows(policy, "s3:GetObject", "udacity-dend", "log_data/2018/11/2018-11-01-events.json")
+    text = aws.config_text(settings, aws.Provisioned(host="h", port=5439, role_arn="arn:aws:iam::1:role/r"), "pw")
+    assert "\nMANIFEST_PREFIX=s3://my-runs/sparkify/manifests/\n" in text
+    with pytest.raises(ConfigError, match="--manifest-prefix is not a valid S3 URI"):
+        dataclasses.replace(settings, manifest_prefix="my-runs/manifests").check()
 
 
 def test_generated_passwords_meet_redshift_rules():

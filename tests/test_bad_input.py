@@ -345,7 +345,11 @@ def test_events_on_one_long_line_load_as_one_per_line(warehouse, conn, monkeypat
     for path in sorted((data / "log_data").rglob("*.json")):
         path.write_bytes(b"".join(line for line in path.read_bytes().splitlines()))
     assert etl.main(["--config", str(config), "-q", *flags]) == 0
-    assert full_state(conn) == before
+    after = full_state(conn)
+    # the same rows from each file; the files' bytes (and so their size and hash) are not the same
+    assert [row[:2] + row[5:6] for row in after.pop("load_ledger")] == [
+        row[:2] + row[5:6] for row in before["load_ledger"]]
+    assert after == {table: rows for table, rows in before.items() if table != "load_ledger"}
 
 
 @pytest.mark.parametrize("flags", [[], ["--max-errors", "3"], ["--validate"]], ids=["load", "tolerant", "validate"])

@@ -37,7 +37,7 @@ def test_embedded_default_with_no_config(tmp_path):
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stderr.splitlines()[0] == (
         f"target: embedded PostgreSQL in {tmp_path / 'pgdata'} (postgres); data: the shipped sample data")
-    assert "data-quality checks passed: 17 of 17" in loaded.stdout
+    assert "data-quality checks passed: 19 of 19" in loaded.stdout
     cleaned = run("cleanup.py", "--quiet", cwd=tmp_path, env=env)  # the embedded default needs no --yes
     assert (cleaned.returncode, cleaned.stdout, cleaned.stderr) == (0, "", "")
 
@@ -97,18 +97,23 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
     config.write_text(f"[CLUSTER]\nHOST=dwh.abc.us-west-2.redshift.amazonaws.com\nDB_PORT=5439\nDB_NAME=dwh\n"
                       f"DB_USER=dwhuser\nDB_PASSWORD={SENTINEL}\n[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n"
                       "[S3]\nLOG_DATA=s3://udacity-dend/log_data\nSONG_DATA=s3://udacity-dend/song_data\n"
-                      "LOG_JSONPATH=s3://udacity-dend/log_json_path.json\n")
+                      "LOG_JSONPATH=s3://udacity-dend/log_json_path.json\nMANIFEST_PREFIX=s3://my-runs/sparkify\n")
     result = run("etl.py", "--config", str(config), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ("dry run for server dwhuser@dwh.abc.us-west-2.redshift.amazonaws.com:5439/dwh"
                              " (redshift) with s3://udacity-dend/log_data and s3://udacity-dend/song_data:"
                              " nothing is sent\n")
     lines = result.stdout.splitlines()
-    assert lines[1:6] == ['LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
-                          ' "load_errors";', 'DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";',
-                          'DELETE FROM "load_errors";', "SELECT pg_last_copy_id();"]
-    assert lines[6].startswith("COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE ")
-    assert lines[7] == "SELECT pg_last_copy_count();"
+    assert lines[1] == ('LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
+                        ' "load_runs", "load_ledger", "loaded_songs", "user_latest", "play_songs", "load_errors";')
+    assert lines[2:5] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";', 'DELETE FROM "load_errors";']
+    assert lines[15].startswith("INSERT INTO load_runs ")
+    assert lines[16].startswith("-- written with boto3 first: s3://my-runs/sparkify/")
+    assert lines[16].endswith("/staging_events.manifest (every file, listed when the run starts)")
+    assert lines[17] == "SELECT pg_last_copy_id();"
+    assert lines[18].startswith("COPY \"staging_events\" FROM 's3://my-runs/sparkify/")
+    assert "/staging_events.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/r' MANIFEST FORMAT AS JSON" in lines[18]
+    assert lines[19] == "SELECT pg_last_copy_count();"
     assert SENTINEL not in result.stdout + result.stderr
 
 

@@ -160,7 +160,7 @@ def test_sample_config_needs_no_file(tmp_path):
     assert run("create_tables.py", data_dir, "-q").returncode == 0
     result = run("etl.py", data_dir)
     assert result.returncode == 0, result.stderr
-    assert "data-quality checks passed: 17 of 17" in result.stdout
+    assert "data-quality checks passed: 19 of 19" in result.stdout
     assert "data: the shipped sample data" in result.stderr
 
 

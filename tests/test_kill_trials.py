@@ -1,6 +1,7 @@
 """A short version of bench/kill_trials.py: SIGKILL at every statement boundary and at a few
 random moments leaves exactly the old or the new warehouse, and a rerun reaches the new one."""
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from psycopg2.extensions import make_dsn
 
 import sql_queries as q
 from conftest import ROOT
-from sparkify import engines, pipeline
+from sparkify import engines, ledger, pipeline
 from sparkify.config import load_config
 
 
@@ -21,9 +22,25 @@ def test_kill_at_every_statement_boundary(tmp_path, pg_params):
     match = re.fullmatch(r"trials=(\d+) violations=0 reached_new_after_rerun=(\d+)\n", result.stdout)
     assert match, result.stdout
     # a kill before each statement of the plan etl.py runs, one just before COMMIT, and 3 at random
-    steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(tmp_path / "no.cfg")))
+    sample = load_config(tmp_path / "no.cfg")
+    steps = len(pipeline.etl_steps(engines.PostgresEngine(), sample, ledger.unlisted(sample)))
     assert steps > len(q.QUALITY_CHECKS) + 10
     assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 3
+
+
+def test_kill_a_daily_load_at_every_statement_boundary(tmp_path, pg_params):
+    """etl.py --incremental killed anywhere: the old or the new state, ledger included; a rerun
+    reaches the new state, which is a full rebuild's star schema (the script checks that too)."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "kill_trials.py"), "--incremental", "--random", "1",
+                             "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = re.fullmatch(r"incremental_trials=(\d+) violations=0 reached_new_after_rerun=(\d+)\n", result.stdout)
+    assert match, result.stdout
+    sample = load_config(tmp_path / "no.cfg")
+    batch = dataclasses.replace(ledger.unlisted(sample), incremental=True)
+    steps = len(pipeline.etl_steps(engines.PostgresEngine(), sample, batch))
+    assert int(match.group(1)) == int(match.group(2)) == steps + 1 + 1
 
 
 def test_embedded_server_survives_kills_and_sigterm(tmp_path):

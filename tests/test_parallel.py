@@ -179,8 +179,8 @@ def test_a_file_gone_since_listing_is_one_line(data, config, conn, monkeypatch, 
     listed = sources.list_objects
     gone = data / "log_data" / "2018" / "11" / "2018-11-31-vanished.json"
 
-    def list_with_a_vanished_file(source):
-        found = listed(source)
+    def list_with_a_vanished_file(source, **options):
+        found = listed(source, **options)
         return found + [SourceObject(str(gone), 5000)] if "log_data" in source.location else found
 
     monkeypatch.setattr(sources, "list_objects", list_with_a_vanished_file)

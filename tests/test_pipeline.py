@@ -78,7 +78,7 @@ def test_failed_check_rolls_back(conn, write_config, monkeypatch, capsys):
     assert etl.main(["--config", str(config)]) == 1
     out, err = capsys.readouterr()
     err = without_target(err)
-    assert "data-quality checks passed: 17 of 18" in out
+    assert "data-quality checks passed: 19 of 20" in out
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("songs have a year after 1900")] == ["FAILED"]
     assert err.splitlines()[-1].startswith("error: data-quality check failed: songs have a year after 1900 (")
     assert err.splitlines()[-1].endswith("violations); rolled back, the warehouse is unchanged")

@@ -18,7 +18,9 @@ PLANTS = {
     "songs.song_id is unique": "INSERT INTO songs SELECT * FROM songs ORDER BY song_id LIMIT 1",
     "artists.artist_id is unique": "INSERT INTO artists SELECT * FROM artists ORDER BY artist_id LIMIT 1",
     "time.start_time is unique": 'INSERT INTO "time" SELECT * FROM "time" ORDER BY start_time LIMIT 1',
-    "songplays.songplay_id has no NULL": "UPDATE songplays SET songplay_id = NULL WHERE songplay_id = 1",
+    "songplays.songplay_id has no NULL":
+        "INSERT INTO songplays SELECT NULL, start_time, user_id, level, song_id, artist_id, session_id, location,"
+        " user_agent FROM songplays WHERE songplay_id = 1",
     "users.user_id has no NULL": "INSERT INTO users (user_id, level) VALUES (NULL, 'free')",
     "songs.song_id has no NULL": "INSERT INTO songs (song_id, title) VALUES (NULL, 'x')",
     "artists.artist_id has no NULL": "INSERT INTO artists (artist_id, name) VALUES (NULL, 'x')",
@@ -33,7 +35,11 @@ PLANTS = {
         "DELETE FROM songs WHERE song_id = (SELECT MIN(song_id) FROM songplays)",
     "every songplay's artist_id is in artists":
         "DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM songplays)",
-    "NextSong events in staging = rows in songplays": "DELETE FROM songplays WHERE songplay_id = 1",
+    "NextSong events in staging = songplays this run added": "DELETE FROM songplays WHERE songplay_id = 1",
+    "every file is in load_ledger once":
+        "INSERT INTO load_ledger SELECT * FROM load_ledger ORDER BY file_name LIMIT 1",
+    "every loaded file has its row count and run":
+        "UPDATE load_ledger SET row_count = NULL WHERE file_name = (SELECT MIN(file_name) FROM load_ledger)",
 }
 
 
@@ -52,7 +58,7 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
     # The keys' own constraints would stop the plant first: drop them, and run the uniqueness
     # checks as Redshift does (it does not enforce primary keys).
     with conn.cursor() as cur:
-        for table in q.STAR_TABLES:
+        for table in q.STAR_TABLES + (q.LOAD_LEDGER,):
             if table.primary_key:
                 cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                     sql.Identifier(table.name), sql.Identifier(f"{table.name}_pkey")))
@@ -71,8 +77,8 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
 
     plain_steps = pipeline.etl_steps
 
-    def planted(engine, cfg):
-        steps = plain_steps(engine, cfg)
+    def planted(engine, cfg, batch):
+        steps = plain_steps(engine, cfg, batch)
         first_check = next(i for i, step in enumerate(steps) if step.is_check and not step.enforced)
         return steps[:first_check] + [Statement("plant", sql.SQL(PLANTS[check]))] + steps[first_check:]
 

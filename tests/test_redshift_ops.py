@@ -2,6 +2,10 @@
 connection (no cluster is reachable); every recorded statement is also parsed with sqlfluff's
 redshift dialect. The same scripts run against real PostgreSQL in the other tests."""
 
+import datetime
+import json
+import re
+
 import psycopg2
 import psycopg2.errors
 import pytest
@@ -9,11 +13,13 @@ import pytest
 import cleanup
 import create_tables
 import etl
-from sparkify import db, pipeline
+import sql_queries as q
+from sparkify import db, ledger, pipeline
 from sparkify.engines import RedshiftEngine
 from sparkify.config import load_config
 from recording import RecordingConnection, Reply
 from conftest import REDSHIFT_CFG, parse_errors, without_target
+from sparkify.sqltext import one_line
 
 EVENTS_FILE = "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"
 STL = "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_field_value), TRIM(err_reason)"
@@ -41,10 +47,53 @@ def cfg(tmp_path):
     return path
 
 
+SONG = "song_data/A/A/A/TRAAA01.json"
+BUCKET_FILES = {"log_data/2018/11/2018-11-01-events.json": b'{"ts": 1}\n', "log_data/2018/11/2018-11-02-events.json":
+                b'{"ts": 2}\n{"ts": 3}\n', "song_data/A/A/A/TRAAA01.json": b'{"song_id": "S1"}',
+                "log_json_path.json": b'{"jsonpaths": []}'}
+
+
 @pytest.fixture
-def cluster(monkeypatch):
+def bucket(monkeypatch):
+    """moto's S3 with the config's bucket (a few files under each prefix) and the manifests' bucket."""
+    moto = pytest.importorskip("moto")
+    from sparkify import s3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-west-2"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with moto.mock_aws():
+        s3.client_for.cache_clear()
+        client = s3.client_for(s3.S3Access("us-west-2"))
+        for name in ("udacity-dend", "sparkify-runs"):
+            client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        for key, body in BUCKET_FILES.items():
+            client.put_object(Bucket="udacity-dend", Key=key, Body=body)
+        yield client
+    s3.client_for.cache_clear()
+
+
+def manifests(client) -> dict:
+    """table -> the files its manifest named, of every manifest the runs wrote."""
+    found = {}
+    for item in client.list_objects_v2(Bucket="sparkify-runs").get("Contents", []):
+        body = json.loads(client.get_object(Bucket="sparkify-runs", Key=item["Key"])["Body"].read())
+        assert item["Key"].startswith("manifests/") and all(e["mandatory"] for e in body["entries"])
+        found[item["Key"].rsplit("/", 1)[1]] = [(e["url"], e["meta"]["content_length"]) for e in body["entries"]]
+    return found
+
+
+def same_run(text: str) -> str:
+    """A statement with the run's clock and its manifests' random part blanked out."""
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?", "<time>", text)
+    return re.sub(r"manifests/\d{8}T\d+-[0-9a-f]{8}/", "manifests/<run>/", text)
+
+
+@pytest.fixture
+def cluster(monkeypatch, bucket):
     """Every psycopg2.connect of the scripts gets this recording connection; ``replies`` may be
-    replaced by a test."""
+    replaced by a test. S3 is moto's (``bucket``)."""
     recording = RecordingConnection()
     connects = []
 
@@ -70,18 +119,60 @@ def assert_all_parse(recording):
             assert parse_errors(text) == [], text
 
 
-def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, capsys):
+def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, bucket, capsys):
     assert etl.main(["--config", str(cfg), "--quiet"]) == 0
     assert cluster.connects[0]["sslmode"] == "require" and cluster.closed
     detect, run = transactions(cluster)
     assert detect == ["SELECT version()", PROBE, "COMMIT"]
-    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), load_config(cfg)))
-    # what was sent is exactly what --dry-run shows, then the matched-plays count, then COMMIT
-    assert run == [line.rstrip(";") for line in plan[1:-1]] + ["SELECT COUNT(*), COUNT(song_id) FROM songplays",
-                                                               "COMMIT"]
-    assert [text.split()[0] for text in run[:7]] == ["LOCK", "DELETE", "DELETE", "DELETE", "SELECT", "COPY", "SELECT"]
+    config = load_config(cfg)
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config, ledger.plan(config)))
+    # what was sent is what --dry-run shows for the same files (the ledger rows in full, the
+    # manifests written, not sent), then the matched-plays count, then COMMIT
+    sent = [line.rstrip(";") for line in plan[1:-1] if not line.startswith(("-- written", "INSERT INTO load_ledger"))]
+    assert [same_run(text) for text in run if not text.startswith("INSERT INTO load_ledger")] == [
+        same_run(text) for text in sent] + ["SELECT COUNT(*), COUNT(song_id) FROM songplays", "COMMIT"]
+    assert [text.split()[0] for text in run[:17]] == ["LOCK"] + ["DELETE"] * 13 + ["INSERT", "SELECT", "COPY"]
+    # one COPY per table over a manifest of exactly the files listed, each file then in the ledger
+    assert manifests(bucket) == {
+        "staging_events.manifest": [(f"s3://udacity-dend/{key}", len(body)) for key, body in BUCKET_FILES.items()
+                                    if key.startswith("log_data")],
+        "staging_songs.manifest": [("s3://udacity-dend/song_data/A/A/A/TRAAA01.json", len(BUCKET_FILES[SONG]))]}
+    assert all(" MANIFEST FORMAT AS JSON " in text for text in run if text.startswith("COPY"))
+    ledger_rows = [text for text in run if text.startswith("INSERT INTO load_ledger")]
+    assert len(ledger_rows) == 2 and ledger_rows[0].count("'s3://udacity-dend/log_data/2018/11/") == 2
     assert cluster.violations == []
     assert_all_parse(cluster)
+
+
+def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, capsys):
+    """The ledger has the first day (same ETag): the manifest names the second day and the song."""
+    etag = bucket.head_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-01-events.json")["ETag"].strip('"')
+    day_one = ("staging_events", EVENTS_FILE, 10, etag, None, 1, datetime.datetime(2026, 12, 1))
+    cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
+    assert etl.main(["--config", str(cfg), "--incremental"]) == 0
+    detect, read, run = transactions(cluster)
+    assert read == [one_line(q.READ_LEDGER), "ROLLBACK"]
+    assert manifests(bucket) == {
+        "staging_events.manifest": [("s3://udacity-dend/log_data/2018/11/2018-11-02-events.json",
+                                     len(BUCKET_FILES["log_data/2018/11/2018-11-02-events.json"]))],
+        "staging_songs.manifest": [("s3://udacity-dend/song_data/A/A/A/TRAAA01.json", len(BUCKET_FILES[SONG]))]}
+    # staging cleared, not the star: it is brought up to date
+    assert [text.split()[0] for text in run[:6]] == ["LOCK", "DELETE", "DELETE", "DELETE", "INSERT", "SELECT"]
+    assert "INSERT INTO load_runs (run_no, incremental, started_at, songplays_before) SELECT" in run[4]
+    assert run[4].count("true") == 1 and run[-1] == "COMMIT" and cluster.violations == []
+    assert "staging_events: 1 new files, 1 loaded before" in capsys.readouterr().out
+    assert_all_parse(cluster)
+
+
+def test_a_changed_file_on_s3_is_refused_before_anything_is_sent(cfg, cluster, bucket, capsys):
+    day_one = ("staging_events", EVENTS_FILE, 10, "0" * 32, None, 1, datetime.datetime(2026, 12, 1))
+    cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
+    assert etl.main(["--config", str(cfg), "--incremental", "-q"]) == 1
+    err = without_target(capsys.readouterr().err)
+    assert err.startswith(f"error: 1 files changed after they were loaded: {EVENTS_FILE} (loaded on 2026-12-01 00:00;"
+                          " same size, other content)")
+    detect, read = transactions(cluster)
+    assert manifests(bucket) == {}
 
 
 def test_create_tables_and_cleanup_each_one_transaction(cfg, cluster):
@@ -89,9 +180,9 @@ def test_create_tables_and_cleanup_each_one_transaction(cfg, cluster):
     assert cleanup.main(["--config", str(cfg), "-q", "--yes"]) == 0
     detect1, create, detect2, drop = transactions(cluster)
     assert create[-1] == "COMMIT" and drop[-1] == "COMMIT"
-    assert [t.split()[0] for t in create[:-1]] == ["DROP"] * 8 + ["CREATE"] * 8
-    assert all(t.startswith("DROP TABLE IF EXISTS") for t in drop[:-1]) and len(drop) == 9
-    assert create[10].startswith("CREATE TABLE \"songplays\"") and create[10].endswith(
+    assert [t.split()[0] for t in create[:-1]] == ["DROP"] * 13 + ["CREATE"] * 13
+    assert all(t.startswith("DROP TABLE IF EXISTS") for t in drop[:-1]) and len(drop) == 14
+    assert create[15].startswith("CREATE TABLE \"songplays\"") and create[15].endswith(
         "DISTSTYLE KEY DISTKEY (\"start_time\") SORTKEY (\"start_time\")")
     assert cluster.violations == []
     assert_all_parse(cluster)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 import sql_queries as q
-from conftest import REDSHIFT_CFG, UDACITY, all_redshift_statements, parse_errors
-from sparkify import pipeline
+from conftest import REDSHIFT_CFG, UDACITY, all_redshift_statements, parse_errors, s3_batch
+from sparkify import ledger, pipeline
 from sparkify.config import load_config
 from sparkify.engines import PostgresEngine, RedshiftEngine
 from sparkify.sqltext import one_line, render
@@ -74,34 +74,58 @@ def test_column_names_are_the_documented_ones():
         "artists": ["artist_id", "name", "location", "latitude", "longitude"],
         "time": ["start_time", "hour", "day", "week", "month", "year", "weekday"],
         "load_errors": ["table_name", "file_name", "line_number", "reason", "raw_line"],
+        "load_runs": ["run_no", "incremental", "started_at", "songplays_before"],
+        "load_ledger": ["table_name", "file_name", "bytes", "etag", "modified", "row_count", "loaded_at", "run_no"],
+        "loaded_songs": ["num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location",
+                         "artist_name", "song_id", "title", "duration", "year"],
+        "user_latest": ["run_no", "user_id", "ts", "session_id", "item_in_session", "level", "first_name",
+                        "last_name", "gender"],
+        "play_songs": ["songplay_id", "song", "artist", "length"],
     }
 
 
 IMPLICIT_COMMIT = ("TRUNCATE", "ALTER TABLE", "VACUUM", "COMMIT", "END", "BEGIN", "CREATE DATABASE")
 
 
-def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config):
-    """TRUNCATE (and the like) commit Redshift's open transaction: none may run inside the ETL."""
-    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), redshift_config))
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config, incremental):
+    """TRUNCATE (and the like) commit Redshift's open transaction: none may run inside the ETL, a
+    full rebuild's or a daily load's (manifest COPY, merge statements, ledger writes)."""
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), redshift_config,
+                                                      s3_batch(redshift_config, incremental)))
     assert plan[0] == "BEGIN;" and plan[-1] == "COMMIT;"
     inside = plan[1:-1]
     offenders = [line for line in inside if line.upper().startswith(IMPLICIT_COMMIT)]
     assert offenders == []
     # the first statement locks every project table: a second run waits for this one to commit
     assert inside[0] == ('LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
-                         ' "load_errors";')
-    assert [line.split(" ", 2)[:2] for line in inside[1:3]] == [["DELETE", "FROM"], ["DELETE", "FROM"]]
-    assert sum(line.startswith("COPY ") for line in inside) == 2
-    # every load, every insert and every check sits between the one BEGIN and the one COMMIT
-    assert sum(line.startswith("INSERT INTO") for line in inside) == 5
+                         ' "load_runs", "load_ledger", "loaded_songs", "user_latest", "play_songs", "load_errors";')
+    cleared = 3 if incremental else 3 + 5 + 5  # staging (and load_errors); a full rebuild: history and star too
+    assert [line.split(" ", 2)[:2] for line in inside[1:1 + cleared]] == [["DELETE", "FROM"]] * cleared
+    assert inside[1 + cleared].startswith("INSERT INTO load_runs ")
+    # one COPY per staging table, over a manifest of exactly the batch's files, written just before
+    copies = [index for index, line in enumerate(inside) if line.startswith("COPY ")]
+    assert len(copies) == 2 and all(" MANIFEST FORMAT AS JSON " in inside[i] for i in copies)
+    assert all(inside[i - 2].startswith("-- written with boto3 first: s3://sparkify-runs/manifests/20261201T060000123456-")
+               and inside[i - 2].endswith(".manifest (3 files)") for i in copies)
+    # the ledger: each file's row, then its rows from the COPY's log, then this run's number
+    assert [line.split(" (", 1)[0] for line in inside if line.startswith(("INSERT INTO load_ledger",
+                                                                        "UPDATE load_ledger"))] == [
+        "INSERT INTO load_ledger", "UPDATE load_ledger SET row_count = c.lines FROM",
+        "INSERT INTO load_ledger", "UPDATE load_ledger SET row_count = c.lines FROM",
+        "UPDATE load_ledger SET run_no ="]
+    # every load, every merge and every check sits between the one BEGIN and the one COMMIT
+    assert sum(line.startswith("DELETE FROM") for line in inside) == cleared + 3
+    assert sum(line.startswith("UPDATE songplays") for line in inside) == 1
 
 
 def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
     """Redshift's primary keys are informational: its plan sends the uniqueness checks; PostgreSQL's
     marks them enforced and sends none of them."""
     unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
-    redshift = pipeline.etl_steps(RedshiftEngine(), redshift_config)
-    postgres = pipeline.etl_steps(PostgresEngine(), load_config(tmp_path / "missing.cfg"))
+    redshift = pipeline.etl_steps(RedshiftEngine(), redshift_config, s3_batch(redshift_config))
+    sample = load_config(tmp_path / "missing.cfg")
+    postgres = pipeline.etl_steps(PostgresEngine(), sample, ledger.unlisted(sample))
     assert [step.label for step in redshift if step.is_check and not step.enforced][:len(unique)] == unique
     assert [step.label for step in postgres if step.enforced] == unique
     plan = pipeline.describe_steps(postgres)
@@ -112,12 +136,14 @@ def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
 
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
-    plan = pipeline.describe_steps(pipeline.etl_steps(PostgresEngine(), config))
+    plan = pipeline.describe_steps(pipeline.etl_steps(PostgresEngine(), config, ledger.unlisted(config)))
     assert plan[1:6] == ["SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()));",
                          "SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
-    assert plan[6].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[6]
+    assert plan[6:16] == [f'TRUNCATE TABLE "{table.name}";' for table in q.HISTORY_TABLES + q.STAR_TABLES]
+    assert plan[16].startswith("INSERT INTO load_runs ")
+    assert plan[17].startswith('COPY "staging_events" ("artist", "auth", ')
+    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[17]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
@@ -150,7 +176,7 @@ def test_redshift_max_errors_keeps_the_skipped_records(redshift_config):
     import dataclasses
 
     config = dataclasses.replace(redshift_config, sources=dataclasses.replace(redshift_config.sources, max_errors=5))
-    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config))
+    plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config, s3_batch(config)))
     copies = [i for i, line in enumerate(plan) if line.startswith("COPY ")]
     # MAX_ERRORS 5 tolerates 5 bad records: Redshift's MAXERROR 6 fails at the 6th
     assert all(" MAXERROR 6 " in plan[i] for i in copies)

@@ -110,7 +110,7 @@ def test_unsigned_reads_a_public_bucket_without_credentials(conn, write_config, 
     # signed, without credentials: one line that names the way out
     assert etl.main(["--config", str(config), "-q"]) == 1
     assert without_target(capsys.readouterr().err) == (
-        f"error: cannot read {bucket}/log_json_path.json ([S3] LOG_JSONPATH): no AWS credentials found (set a"
+        f"error: cannot read {bucket}/log_data ([S3] LOG_DATA): no AWS credentials found (set a"
         " profile or AWS_* variables, or [S3] UNSIGNED=true for a public bucket)\n")
     config.write_text(config.read_text() + "UNSIGNED=true\n")
     assert etl.main(["--config", str(config), "-q"]) == 0

@@ -13,6 +13,7 @@ from typing import ClassVar
 import sql_queries as q
 
 from ..config import Config
+from ..ledger import Batch
 from ..steps import Check, Enforced, LoaderCheck, LoaderLoad, Statement
 
 
@@ -50,13 +51,14 @@ class PostgresEngine:
         return [Statement("lock the project's tables", statement) for statement in q.LOCK_QUERIES[self.name]]
 
     def clear_staging(self) -> list[Statement]:
-        return [Statement(f"clear {table.name}", statement)
-                for table, statement in zip(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[self.name],
-                                            strict=True)]
+        return _clears(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[self.name])
 
     def clear_star(self) -> list[Statement]:
-        return [Statement(f"clear {table.name}", statement)
-                for table, statement in zip(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[self.name])]
+        return _clears(q.STAR_TABLES, q.CLEAR_STAR_QUERIES[self.name])
+
+    def clear_history(self) -> list[Statement]:
+        """A full rebuild starts the ledger and what the daily loads keep again."""
+        return _clears(q.HISTORY_TABLES, q.CLEAR_HISTORY_QUERIES[self.name])
 
     def after_load(self) -> list[Statement]:
         return [Statement("analyze staging", statement) for statement in q.AFTER_LOAD_QUERIES[self.name]]
@@ -73,9 +75,17 @@ class PostgresEngine:
         """True where clearing a table is TRUNCATE, which lets a COPY in the same transaction FREEZE."""
         return self._sql["clear_table"].string.startswith("TRUNCATE")
 
-    def load_steps(self, config: Config) -> list:
-        return [LoaderLoad(f"load {spec.table.name}", spec, freeze=self.clears_with_truncate)
-                for spec in config.sources.inputs]
+    def require(self, config: Config) -> None:
+        """ConfigError for a setting this engine cannot load with, before any file is listed."""
+
+    def load_steps(self, config: Config, batch: Batch) -> list:
+        """The loader into each staging table that has files to load; each file's row in the ledger."""
+        return [LoaderLoad(f"load {table.table.name}", table.spec, freeze=self.clears_with_truncate, batch=table,
+                           loaded_at=batch.started_at) for table in batch.tables if table.loads]
 
     def validate_steps(self, config: Config) -> list:
         return [LoaderCheck(f"check {spec.table.name}", spec) for spec in config.sources.inputs]
+
+
+def _clears(tables, statements) -> list[Statement]:
+    return [Statement(f"clear {table.name}", statement) for table, statement in zip(tables, statements, strict=True)]

@@ -10,7 +10,9 @@ of the two a server has is asked of the server once, at connect time (``connecte
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,12 +20,14 @@ import psycopg2
 
 import sql_queries as q
 
+from .. import s3
 from ..config import Config
 from ..errors import ConfigError, DatabaseError, first_line
+from ..ledger import Batch
 from ..results import LoadErrors, Rejection, Validation
-from ..source import is_s3
+from ..source import S3Access, is_s3
 from ..sqltext import one_line
-from ..steps import VALIDATE_SHOW, Statement
+from ..steps import VALIDATE_SHOW, LedgerRows, Statement
 from .postgres import PostgresEngine
 
 log = logging.getLogger(__name__)
@@ -51,15 +55,32 @@ class RedshiftEngine(PostgresEngine):
             conn.rollback()
             return RedshiftEngine(SYS)
 
-    def load_steps(self, config: Config) -> list:
+    def require(self, config: Config) -> None:
         _require_sources(config)
+        if not config.sources.manifest_prefix:
+            raise ConfigError(f"{config.path}: [S3] MANIFEST_PREFIX is missing: on Redshift each run's COPY names"
+                              f" exactly the files it loads in a manifest written there (s3://bucket/prefix/, a"
+                              f" place the role may read; provision.py --manifest-prefix grants it)")
+
+    def load_steps(self, config: Config, batch: Batch) -> list:
+        """One COPY per staging table over exactly the batch's files (a manifest written to [S3]
+        MANIFEST_PREFIX), then those files in the ledger with the rows the COPY's log gives each."""
+        self.require(config)
         steps: list = []
-        for spec, statement in zip(config.sources.inputs, q.copy_table_queries(config.sources, config.iam_role_arn)):
-            table = spec.table
-            steps.append(CopyFromS3(f"load {table.name}", statement, table, self.errors_view))
-            if config.sources.max_errors:
+        for table_batch in (table for table in batch.tables if table.loads):
+            spec, table = table_batch.spec, table_batch.table
+            manifest = Manifest(manifest_uri(config.sources.manifest_prefix, batch.started_at, table),
+                                table_batch.files, config.sources.access)
+            statement = q.copy_from_s3(table, manifest.uri, spec.json_format, config.iam_role_arn,
+                                       config.sources.region, spec.max_errors, compression=spec.data.compression,
+                                       manifest=True)
+            steps.append(CopyFromS3(f"load {table.name}", statement, table, self.errors_view, manifest))
+            if spec.max_errors:
                 steps.append(KeepErrors(f"keep {table.name} load errors", q.redshift_load_errors(table, self.errors_view),
                                         table, self.errors_view))
+            steps.append(LedgerRows(f"ledger: files of {table.name}", table_batch.entries(batch.started_at)))
+            steps.append(Statement(f"ledger: rows per file of {table.name}",
+                                   q.ledger_row_counts(table, self.errors_view)))
         return steps
 
     def validate_steps(self, config: Config) -> list:
@@ -83,23 +104,58 @@ def _require_sources(config: Config) -> None:
                           f" Redshift, not {config.sources.max_errors:,} (its MAXERROR stops at 100,000)")
 
 
+# --- The manifest: exactly the files a COPY loads ------------------------------------------------------
+
+def manifest_uri(prefix: str, started_at: str, table: q.Table) -> str:
+    """Where a run writes its manifest for ``table``: one object per run and table, never reused."""
+    stamp = started_at.replace("-", "").replace(":", "").replace(" ", "T").replace(".", "")
+    return f"{prefix.rstrip('/')}/{stamp}-{secrets.token_hex(4)}/{table.name}.manifest"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A COPY manifest (Database Developer Guide, "Using a manifest to specify data files"): every
+    file mandatory, so a file gone since it was listed fails the COPY instead of being skipped.
+    ``files`` None: every file under the source, listed when the run starts (``--dry-run``)."""
+
+    uri: str
+    files: tuple | None
+    access: S3Access = S3Access()
+
+    def body(self) -> bytes:
+        entries = [{"url": obj.uri, "mandatory": True, "meta": {"content_length": obj.size}} for obj in self.files]
+        return json.dumps({"entries": entries}, indent=1).encode()
+
+    def describe(self) -> str:
+        count = f"{len(self.files):,} files" if self.files is not None else "every file, listed when the run starts"
+        return f"-- written with boto3 first: {self.uri} ({count})"
+
+    def write(self) -> None:
+        s3.write_object(self.access, self.uri, self.body(), "[S3] MANIFEST_PREFIX")
+
+
 # --- The steps ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class CopyFromS3(Statement):
     """A Redshift COPY into a staging table; its rows are ``pg_last_copy_count()``. On failure the
-    error shows what this COPY rejected."""
+    error shows what this COPY rejected. ``manifest``: written to S3 just before the COPY."""
 
     table: q.Table = None
     errors_view: str = STL
+    manifest: Manifest | None = None
 
     stage: ClassVar[bool] = True
     log_level: ClassVar[int] = logging.INFO
 
     def describe(self) -> list[str]:
-        return [one_line(q.LAST_COPY_ID) + ";", one_line(self.statement) + ";", one_line(q.LAST_COPY_COUNT) + ";"]
+        written = [self.manifest.describe()] if self.manifest is not None else []
+        return written + [one_line(q.LAST_COPY_ID) + ";", one_line(self.statement) + ";",
+                          one_line(q.LAST_COPY_COUNT) + ";"]
 
     def before(self, cur) -> int:
+        if self.manifest is not None:
+            self.manifest.write()
         return last_copy_id(cur)
 
     def rows(self, cur, context) -> int:

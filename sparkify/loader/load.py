@@ -12,7 +12,7 @@ import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import psycopg2
 from tqdm import tqdm
@@ -75,6 +75,11 @@ class Origins:
     def add(self, first_row: int, obj: SourceObject) -> None:
         self.first_rows.append(first_row)
         self.files.append(obj)
+
+    def rows_per_file(self, total: int) -> tuple[int, ...]:
+        """The rows each file gave, in load order, of ``total`` rows in all."""
+        ends = self.first_rows[1:] + [total + 1]
+        return tuple(end - first for first, end in zip(self.first_rows, ends))
 
     def locate(self, row: int) -> tuple[str, int | None]:
         """(file, line) of COPY row ``row`` (1-based), re-reading that one file to find the line."""
@@ -202,7 +207,7 @@ def _load_table(cursor, spec: TableInput, show_progress: bool, freeze: bool) -> 
     table, max_errors = spec.table, spec.max_errors
     mapping_spec = MappingSpec(table, spec.json_format, read_paths_file(spec))  # the workers get it too
     mapping = mapping_spec.build()
-    objects = sources.list_objects(spec.data)
+    objects = list(spec.files) if spec.files is not None else sources.list_objects(spec.data)
     origins = Origins()
     processes = workers.worker_count(objects) if not max_errors else 0
     with tqdm(total=len(objects), desc=f"loading {table.name}", unit="file", disable=not show_progress,
@@ -233,18 +238,24 @@ def _load_table(cursor, spec: TableInput, show_progress: bool, freeze: bool) -> 
             raise
     rows = cursor.rowcount
     if tolerance is not None and tolerance.rejected:
-        rejected = iter(copy_line(row) for row in tolerance.rejected)
-        cursor.copy_expert(q.copy_from_stdin(q.LOAD_ERRORS, freeze), CopyStream(rejected),
-                           size=COPY_BUFFER_BYTES)
+        copy_rows(cursor, q.LOAD_ERRORS, tolerance.rejected, freeze)
         log.warning("skipped %d bad records in %s (MAX_ERRORS=%d); they are in load_errors",
                     len(tolerance.rejected), table.name, max_errors)
     seconds = time.perf_counter() - started
     log.info("loaded %s rows from %s files into %s in %.1fs%s", rows, len(objects), table.name, seconds,
              f" ({processes} worker processes)" if processes else "")
+    file_rows = origins.rows_per_file(rows)
     if tolerance is None:
-        return LoadResult(table.name, len(objects), rows, seconds, parsed=rows)
+        return LoadResult(table.name, len(objects), rows, seconds, parsed=rows, file_rows=file_rows)
     return LoadResult(table.name, len(objects), rows, seconds, parsed=tolerance.parsed,
-                      rejected=len(tolerance.rejected), files_with_rejections=tuple(tolerance.files_with_rejections))
+                      rejected=len(tolerance.rejected), files_with_rejections=tuple(tolerance.files_with_rejections),
+                      file_rows=file_rows)
+
+
+def copy_rows(cursor, table: q.Table, rows: Iterable[Sequence], freeze: bool = False) -> None:
+    """Rows of values (every column of ``table``, in order) into it with one ``COPY ... FROM STDIN``."""
+    cursor.copy_expert(q.copy_from_stdin(table, freeze), CopyStream(iter(copy_line(row) for row in rows)),
+                       size=COPY_BUFFER_BYTES)
 
 
 def validate_table(spec: TableInput, *, show_progress: bool = False, keep: int = 100) -> Validation:

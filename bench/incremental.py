@@ -1,0 +1,92 @@
+"""The cost of one more day: a daily load (etl.py --incremental) against the same day loaded alone
+and against a full rebuild, on one data set, in one run.
+
+Run:  python bench/incremental.py [--events 1000000] [--songs 100000] [--seed 1] [--data-dir bench/data]
+                                  [--dsn DSN]
+
+With every day but the last loaded, the last day's file arrives and ``etl.py --incremental`` loads
+it (the measured run); the same file is then loaded alone into an empty warehouse, and every file is
+rebuilt from scratch (``etl.py``). Each is a whole etl.py process, as a user runs it. The input
+folders hold links to the data set's files, so nothing is copied. Prints the three times, then
+``incremental_over_day_alone=<r> incremental_over_full=<f>`` (bench/run.py prints the same line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import run as bench_run
+
+
+def link_inbox(root: Path, data: Path, logs: list[Path], songs: bool) -> Path:
+    """An input folder of links: ``logs`` and, if ``songs``, the whole song_data folder."""
+    (root / "log_data").mkdir(parents=True)
+    for path in logs:
+        target = root / path.relative_to(data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(path, target)
+    if songs:
+        os.symlink(data / "song_data", root / "song_data", target_is_directory=True)
+    else:
+        (root / "song_data").mkdir()
+    return root
+
+
+def timed_etl(config: str, *flags: str) -> float:
+    started = time.perf_counter()
+    bench_run.run_child([str(bench_run.ROOT / "etl.py"), "--config", config, "-q", *flags])
+    return time.perf_counter() - started
+
+
+def one_more_day(params, data: Path) -> dict[str, float]:
+    """Seconds of the daily load of the last day, of that day alone, and of a full rebuild."""
+    logs = sorted((data / "log_data").rglob("*.json"))
+    create = str(bench_run.ROOT / "create_tables.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        daily = link_inbox(Path(tmp) / "daily", data, logs[:-1], songs=True)
+        alone = link_inbox(Path(tmp) / "alone", data, logs[-1:], songs=False)
+        for folder in (daily, alone):
+            os.symlink(data / "log_json_path.json", folder / "log_json_path.json")
+        daily_cfg = bench_run.write_config(tmp, params, daily, name="daily.cfg")
+        alone_cfg = bench_run.write_config(tmp, params, alone, name="alone.cfg")
+        bench_run.reset_schema(params)
+        bench_run.run_child([create, "--config", daily_cfg, "-q"])
+        timed_etl(daily_cfg)  # every day but the last (and the files warm in the page cache)
+        last = daily / logs[-1].relative_to(data)
+        os.symlink(logs[-1], last)
+        incremental = timed_etl(daily_cfg, "--incremental")
+        full = timed_etl(daily_cfg)
+        bench_run.reset_schema(params)
+        bench_run.run_child([create, "--config", alone_cfg, "-q"])
+        day_alone = timed_etl(alone_cfg, "--incremental")  # an empty ledger: the day, and no songs yet
+    return {"incremental": incremental, "day_alone": day_alone, "full": full}
+
+
+def figures_line(seconds: dict[str, float]) -> str:
+    return (f"incremental_over_day_alone={seconds['incremental'] / seconds['day_alone']:.2f}"
+            f" incremental_over_full={seconds['incremental'] / seconds['full']:.3f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--songs", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=bench_run.ROOT / "bench" / "data")
+    parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
+    args = parser.parse_args(argv)
+    params = bench_run.server_params(args)
+    seconds = one_more_day(params, bench_run.dataset(args.data_dir, args.events, args.songs, args.seed))
+    print(f"{args.events:,} events: one more day incremental {seconds['incremental']:.2f} s, that day alone"
+          f" {seconds['day_alone']:.2f} s, full rebuild {seconds['full']:.2f} s")
+    print(figures_line(seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Which input files a run loads: every file (a full rebuild) or only those the ledger of loaded
+files does not have yet (``etl.py --incremental``).
+
+A file is known by its path and by what identifies its content: the S3 ETag, or for a local file
+the MD5 of its bytes (computed only where the size or modification time differs from the ledger's,
+so a daily run does not read every old file again). A file whose content changed after it was
+loaded is an error naming it; a file that disappeared is reported, and its rows stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import psycopg2
+
+import sql_queries as q
+
+from . import sources
+from .config import Config
+from .errors import DatabaseError, DataSourceError, first_line
+from .source import SourceObject, TableInput
+
+log = logging.getLogger(__name__)
+
+HASH_THREADS = 4
+HASH_CHUNK = 1 << 20
+CHANGED_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One row of load_ledger."""
+
+    table: str
+    file: str
+    bytes: int
+    etag: str
+    modified: dt.datetime | None
+    row_count: int | None
+    loaded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TableBatch:
+    """One staging table's input for this run: the files to load and what was found besides."""
+
+    spec: TableInput  # its ``files`` are the files to load
+    etags: dict  # file -> ETag or MD5, for each file to load
+    unchanged: int = 0  # files loaded before, as they were
+    gone: tuple[Recorded, ...] = ()  # in the ledger, no longer under the source
+
+    @property
+    def table(self) -> q.Table:
+        return self.spec.table
+
+    @property
+    def files(self) -> tuple[SourceObject, ...] | None:
+        """The files to load; None: every file under the source, listed when it loads (``--dry-run``)."""
+        return self.spec.files
+
+    @property
+    def loads(self) -> bool:
+        return self.files is None or bool(self.files)
+
+    def entries(self, loaded_at: str, row_counts=None) -> tuple[tuple, ...]:
+        """The ledger rows (``q.LEDGER_COLUMNS``) of the files to load; ``row_counts`` in file order,
+        or None where the engine reads them from its COPY's log. None listed yet: none."""
+        if self.files is None:
+            return ()
+        counts = row_counts if row_counts is not None else [None] * len(self.files)
+        return tuple((self.table.name, obj.uri, obj.size, self.etags[obj.uri], _iso(obj.modified), rows, loaded_at)
+                     for obj, rows in zip(self.files, counts, strict=True))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one run loads, table by table."""
+
+    incremental: bool
+    started_at: str  # ISO, UTC: load_runs.started_at and load_ledger.loaded_at
+    tables: tuple[TableBatch, ...]
+
+    @property
+    def nothing_new(self) -> bool:
+        return not any(table.loads for table in self.tables)
+
+    def describe(self) -> list[str]:
+        """A line per table: new, unchanged and disappeared files; then each file to load."""
+        lines = []
+        for table in self.tables:
+            if table.files is None:
+                lines.append(f"{table.table.name}: every file under {table.spec.data.described()}")
+                continue
+            gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
+            lines.append(f"{table.table.name}: {len(table.files):,} new files, {table.unchanged:,} loaded before{gone}")
+        return lines
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def unlisted(config: Config) -> Batch:
+    """A full rebuild's batch as ``--dry-run`` shows it: every file, listed when the run starts."""
+    return Batch(False, now(), tuple(TableBatch(spec, {}) for spec in config.sources.inputs))
+
+
+def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
+    """Every input file (a full rebuild), or those the ledger on ``conn`` lacks (``incremental``).
+    Raises DataSourceError, naming them, if files loaded before have changed since."""
+    recorded = read_ledger(conn) if incremental else {}
+    tables = []
+    changed: list[tuple[SourceObject, Recorded]] = []
+    for spec in config.sources.inputs:
+        listed = sources.list_objects(spec.data, allow_empty=incremental)
+        if not listed:
+            log.warning("no input files under %s yet", spec.data.described())
+        table_batch, table_changed = compare(spec, listed, recorded.get(spec.table.name, {}))
+        tables.append(table_batch)
+        changed.extend(table_changed)
+    if changed:
+        raise DataSourceError(_changed_message(changed))
+    batch = Batch(incremental, now(), tuple(tables))
+    for line in batch.describe():
+        log.info("%s", line)
+    for table in batch.tables:
+        for gone in table.gone[:CHANGED_SHOWN]:
+            log.warning("%s was loaded on %s and is no longer under %s; its rows stay (a full rebuild drops them)",
+                        gone.file, gone.loaded_at, table.spec.data.described())
+    return batch
+
+
+def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tuple[TableBatch, list]:
+    """The files of ``listed`` that ``recorded`` (file -> Recorded) does not have, those whose
+    content changed, and those recorded that are no longer listed."""
+    new, to_hash, changed, unchanged = [], [], [], 0
+    for obj in listed:
+        before = recorded.get(obj.uri)
+        if before is None:
+            new.append(obj)
+        elif obj.etag is not None:  # S3: the ETag says
+            if obj.etag == before.etag and obj.size == before.bytes:
+                unchanged += 1
+            else:
+                changed.append((obj, before))
+        elif obj.size == before.bytes and _same_time(obj.modified, before.modified):
+            unchanged += 1
+        else:
+            to_hash.append((obj, before))
+    hashes = content_hashes([obj for obj in new if obj.etag is None] + [obj for obj, _ in to_hash])
+    for obj, before in to_hash:
+        if hashes[obj.uri] == before.etag and obj.size == before.bytes:
+            unchanged += 1  # touched, not changed
+        else:
+            changed.append((obj, before))
+    etags = {obj.uri: obj.etag if obj.etag is not None else hashes[obj.uri] for obj in new}
+    listed_names = {obj.uri for obj in listed}
+    gone = tuple(sorted((r for name, r in recorded.items() if name not in listed_names), key=lambda r: r.file))
+    return TableBatch(replace(spec, files=tuple(new)), etags, unchanged, gone), changed
+
+
+def content_hashes(objects: list[SourceObject]) -> dict[str, str]:
+    """The MD5 of each object's stored bytes (what S3 gives as the ETag of a one-part upload)."""
+    if not objects:
+        return {}
+    with ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="sparkify-hash") as pool:
+        return dict(zip((obj.uri for obj in objects), pool.map(_md5, objects)))
+
+
+def _md5(obj: SourceObject) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with obj.open_raw() as stream:
+        while chunk := stream.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_ledger(conn) -> dict[str, dict[str, Recorded]]:
+    """table -> file -> Recorded, read in a transaction of its own (rolled back: it changes nothing)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(q.READ_LEDGER)
+            rows = cur.fetchall()
+    except psycopg2.Error as exc:
+        hint = (": run create_tables.py (this version keeps a ledger of loaded files in load_ledger)"
+                if getattr(exc, "pgcode", None) == "42P01" else "")
+        raise DatabaseError(f"cannot read the ledger of loaded files: {first_line(exc)}{hint}") from None
+    finally:
+        conn.rollback()
+    recorded: dict[str, dict[str, Recorded]] = {}
+    for row in rows:
+        entry = Recorded(*row)
+        recorded.setdefault(entry.table, {})[entry.file] = entry
+    return recorded
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(sep=" ")
+
+
+def _same_time(listed: dt.datetime | None, recorded: dt.datetime | None) -> bool:
+    return listed is not None and recorded is not None and listed == recorded
+
+
+def _changed_message(changed: list[tuple[SourceObject, Recorded]]) -> str:
+    shown = "; ".join(f"{obj.uri} ({before.bytes:,} bytes when loaded on {before.loaded_at:%Y-%m-%d %H:%M}, now"
+                      f" {obj.size:,})" if obj.size != before.bytes else
+                      f"{obj.uri} (loaded on {before.loaded_at:%Y-%m-%d %H:%M}; same size, other content)"
+                      for obj, before in changed[:CHANGED_SHOWN])
+    more = f" and {len(changed) - CHANGED_SHOWN:,} more" if len(changed) > CHANGED_SHOWN else ""
+    return (f"{len(changed):,} files changed after they were loaded: {shown}{more}. An incremental run loads"
+            f" only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
+            f" Nothing was changed")

@@ -1,0 +1,245 @@
+"""Daily loads (etl.py --incremental): after every batch of files, in any order and with songs that
+arrive after their plays, the warehouse equals a full rebuild of the files present (songplay_id
+aside); a run with nothing new changes nothing; a changed file is refused with nothing changed."""
+
+import os
+import random
+import secrets
+import shutil
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+import create_tables
+import etl
+from conftest import SAMPLE, fetch_all, full_state, star_state, without_target
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "udacity"
+
+
+@pytest.fixture
+def rebuild_schema(pg_params):
+    """A second schema, for the full rebuild each incremental state is compared with."""
+    name = "test_" + secrets.token_hex(6)
+    conn = psycopg2.connect(**pg_params)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE SCHEMA "{name}"')
+    rebuilt = psycopg2.connect(**pg_params, options=f"-c search_path={name}")
+    yield name, rebuilt
+    rebuilt.close()
+    with conn.cursor() as cur:
+        cur.execute(f'DROP SCHEMA "{name}" CASCADE')
+    conn.close()
+
+
+class Inbox:
+    """An input folder that files arrive in, batch by batch, and two configs over it: the daily
+    warehouse (the test's schema) and a full rebuild (another schema)."""
+
+    def __init__(self, tmp_path, write_config, source: Path, rebuild_schema: str, jsonpaths: Path):
+        self.source, self.root = source, tmp_path / "inbox"
+        (self.root / "log_data").mkdir(parents=True)
+        (self.root / "song_data").mkdir(parents=True)
+        self.daily = write_config(log_data=self.root / "log_data", song_data=self.root / "song_data",
+                                  log_jsonpath=jsonpaths)
+        text = self.daily.read_text()
+        schema = next(line for line in text.splitlines() if line.startswith("SCHEMA="))
+        self.full = tmp_path / "full.cfg"
+        self.full.write_text(text.replace(schema, f"SCHEMA={rebuild_schema}"))
+        for config in (self.daily, self.full):
+            assert create_tables.main(["--config", str(config), "-q"]) == 0
+
+    def deliver(self, files: list[Path]) -> None:
+        for path in files:
+            target = self.root / path.relative_to(self.source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+    def etl(self, config, *flags) -> int:
+        return etl.main(["--config", str(config), "-q", *flags])
+
+
+def logs_and_songs(source: Path) -> tuple[list[Path], list[Path]]:
+    return (sorted((source / "log_data").rglob("*.json")), sorted((source / "song_data").rglob("*.json")))
+
+
+def batches(source: Path, count: int, seed: int) -> list[list[Path]]:
+    """The source's files in ``count`` batches: the days shuffled (so a later day comes first), the
+    first batch with a twentieth of the songs and the rest spread over the others (most songs
+    arrive after their plays)."""
+    logs, songs = logs_and_songs(source)
+    rng = random.Random(seed)
+    rng.shuffle(logs)
+    rng.shuffle(songs)
+    day_parts = [logs[index::count] for index in range(count)]
+    first = max(1, len(songs) // 20)
+    song_parts = [songs[:first]] + [songs[first:][index::count - 1] for index in range(count - 1)]
+    return [days + songs for days, songs in zip(day_parts, song_parts)]
+
+
+def without_ids(state: dict) -> dict:
+    return {table: rows for table, rows in state.items() if table != "songplay_ids"}
+
+
+def assert_daily_equals_rebuild(inbox: Inbox, conn, rebuilt, batch_list) -> list[int]:
+    """Deliver each batch, run both warehouses, compare them; the daily run's late matches."""
+    late = []
+    for number, batch in enumerate(batch_list, 1):
+        inbox.deliver(batch)
+        assert inbox.etl(inbox.daily, "--incremental") == 0
+        assert inbox.etl(inbox.full) == 0
+        daily, full = star_state(conn), star_state(rebuilt)
+        assert without_ids(daily) == without_ids(full), f"after batch {number}"
+        ids = daily["songplay_ids"]
+        assert len(set(ids)) == len(ids) == len(full["songplay_ids"])
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*), SUM(row_count) FROM load_ledger")
+            files, rows = cur.fetchone()
+            cur.execute("SELECT COUNT(*) FROM load_runs")
+            runs = cur.fetchone()[0]
+        conn.rollback()
+        delivered = sum(len(b) for b in batch_list[:number])
+        assert (files, runs) == (delivered, number)
+        assert rows == sum(_lines(path) for b in batch_list[:number] for path in b)
+        late.append(number)
+    return late
+
+
+def _lines(path: Path) -> int:
+    """The records in one input file: a line per event, one object per song file."""
+    if "song_data" in path.parts:
+        return 1
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def test_daily_batches_of_the_sample_equal_a_full_rebuild(tmp_path, write_config, conn, rebuild_schema):
+    name, rebuilt = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    assert_daily_equals_rebuild(inbox, conn, rebuilt, batches(SAMPLE, 4, seed=7))
+    with conn.cursor() as cur:  # the songs that came after their plays matched some of them
+        cur.execute("SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL")
+        assert cur.fetchone()[0] > 0
+    conn.rollback()
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real Sparkify data (../shared/data/udacity) is not here")
+def test_daily_batches_of_the_real_data_equal_a_full_rebuild(tmp_path, write_config, conn, rebuild_schema):
+    name, rebuilt = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, REAL, name, REAL / "log_json_path.json")
+    assert_daily_equals_rebuild(inbox, conn, rebuilt, batches(REAL, 4, seed=2018))
+
+
+def test_songs_that_arrive_after_their_plays_match_them(tmp_path, write_config, conn, rebuild_schema, capsys):
+    """Every play first, every song later: the second run matches what a rebuild matches, and says so."""
+    name, rebuilt = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    assert [row for row in fetch_all(conn, "songplays", "1") if row[4] is not None] == []
+    inbox.deliver(songs)
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    out = capsys.readouterr().out
+    assert inbox.etl(inbox.full) == 0
+    assert without_ids(star_state(conn)) == without_ids(star_state(rebuilt))
+    matched = sum(1 for row in fetch_all(conn, "songplays", "1") if row[4] is not None)
+    assert matched > 0
+    assert f"earlier plays matched to songs that came in this run: {matched:,}" in out
+    assert "staging_songs: 120 new files, 0 loaded before" in out
+    assert "staging_events: 0 new files, 4 loaded before" in out
+
+
+def test_nothing_new_changes_nothing(tmp_path, write_config, conn, rebuild_schema, capsys):
+    name, _ = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    before = full_state(conn)
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    assert full_state(conn) == before
+    assert "nothing new to load: the warehouse is unchanged" in capsys.readouterr().err
+    os.utime(inbox.root / logs[0].relative_to(SAMPLE), (1, 1))  # touched, not changed: hashed, same content
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    assert full_state(conn) == before
+
+
+def test_a_changed_file_is_refused_with_nothing_changed(tmp_path, write_config, conn, rebuild_schema, capsys):
+    name, _ = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:2] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    before = full_state(conn)
+    changed = inbox.root / logs[0].relative_to(SAMPLE)
+    text = changed.read_text()
+    changed.write_text(text.replace('"level":"free"', '"level":"paid"', 1)
+                       if '"level":"free"' in text else text.replace("free", "paid", 1))
+    assert changed.stat().st_size == logs[0].stat().st_size  # same size: only the content says
+    inbox.deliver(logs[2:])  # new files too: none is loaded while one has changed
+    capsys.readouterr()
+    assert inbox.etl(inbox.daily, "--incremental") == 1
+    err = without_target(capsys.readouterr().err)
+    assert err.startswith(f"error: 1 files changed after they were loaded: {changed} (loaded on ")
+    assert "a full rebuild (python etl.py, without --incremental) takes changed files in. Nothing was changed" in err
+    assert full_state(conn) == before
+    assert inbox.etl(inbox.daily) == 0  # the full rebuild takes it in, and the ledger with it
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+
+
+def test_a_file_that_disappeared_is_reported_and_its_rows_stay(tmp_path, write_config, conn, rebuild_schema,
+                                                               capsys):
+    name, _ = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    before = full_state(conn)
+    gone = inbox.root / logs[1].relative_to(SAMPLE)
+    gone.unlink()
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    err = capsys.readouterr().err
+    assert f"{gone} was loaded on " in err and "is no longer under" in err
+    assert "staging_events: 0 new files, 3 loaded before, 1 gone from the source (their rows stay)" in err
+    assert full_state(conn) == before
+
+
+def test_dry_run_lists_the_new_files_and_changes_nothing(tmp_path, write_config, conn, rebuild_schema, capsys):
+    name, _ = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:3] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    inbox.deliver(logs[3:])
+    before = full_state(conn)
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    new = inbox.root / logs[3].relative_to(SAMPLE)
+    assert [line for line in out if line.startswith("-- new in")] == [f"-- new in staging_events: {new}"]
+    assert out[1] == "BEGIN;" and out[-1] == "COMMIT;"
+    assert sum(line.startswith('COPY "load_ledger"') and line.endswith("-- one row per file (1), with the rows it gave")
+               for line in out) == 1
+    assert full_state(conn) == before
+
+
+def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(tmp_path, write_config, conn, rebuild_schema):
+    """The full rebuild keeps the ledger too: the next daily run loads only the day that came."""
+    name, rebuilt = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:-1] + songs)
+    assert inbox.etl(inbox.daily) == 0
+    inbox.deliver(logs[-1:])
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT run_no, COUNT(*) FROM load_ledger GROUP BY run_no ORDER BY run_no")
+        assert cur.fetchall() == [(1, len(logs) - 1 + len(songs)), (2, 1)]
+    conn.rollback()
+    assert inbox.etl(inbox.full) == 0
+    assert without_ids(star_state(conn)) == without_ids(star_state(rebuilt))
