@@ -38,10 +38,11 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     schema up to date, check the whole warehouse: all one transaction."""
     clears = engine.clear_staging() if batch.incremental else (
         engine.clear_staging() + engine.clear_history() + engine.clear_star())
-    transform = [Insert(label, statement) for label, statement in q.TRANSFORM_QUERIES]
+    transform = [step for label, statement, filled in q.TRANSFORM_QUERIES
+                 for step in [Insert(label, statement)] + (engine.analyze(filled) if filled else [])]
     return (engine.serialize() + engine.session() + engine.lock() + clears
             + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
-            + engine.load_steps(config, batch) + engine.after_load() + transform
+            + engine.load_steps(config, batch) + engine.analyze(*q.STAGING_TABLES) + transform
             + [Statement("ledger: this run's files", q.LEDGER_RUN)] + engine.checks())
 
 

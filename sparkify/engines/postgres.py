@@ -60,8 +60,10 @@ class PostgresEngine:
         """A full rebuild starts the ledger and what the daily loads keep again."""
         return _clears(q.HISTORY_TABLES, q.CLEAR_HISTORY_QUERIES[self.name])
 
-    def after_load(self) -> list[Statement]:
-        return [Statement("analyze staging", statement) for statement in q.AFTER_LOAD_QUERIES[self.name]]
+    def analyze(self, *tables: q.Table) -> list[Statement]:
+        """Statistics for tables just filled, where the engine's plans need them."""
+        return [Statement(f"analyze {table.name}", statement) for table in tables
+                for statement in q.analyze(table, self.name)]
 
     def checks(self) -> list[Check]:
         """The data-quality checks; those the engine's primary keys enforce are not run."""
