@@ -8,9 +8,10 @@ role ARN, region) through ``sql.Literal``; nothing is built with f-strings or ``
 The ordered lists the scripts loop over:
 
 * ``DROP_TABLE_QUERIES``, ``CREATE_TABLE_QUERIES[engine]`` -- create_tables.py, cleanup.py
-* ``CLEAR_STAGING_QUERIES[engine]``, ``copy_table_queries(...)`` (Redshift) or
-  ``copy_from_stdin(...)`` (PostgreSQL), ``CLEAR_STAR_QUERIES[engine]``, ``INSERT_TABLE_QUERIES``,
-  ``QUALITY_CHECKS`` -- etl.py, all inside one transaction.
+* ``CLEAR_STAGING_QUERIES[engine]`` (a full rebuild: ``CLEAR_HISTORY_QUERIES``,
+  ``CLEAR_STAR_QUERIES`` too), ``record_run(...)``, ``copy_from_s3(..., manifest=True)`` and the
+  ledger's rows (Redshift) or ``copy_from_stdin(...)`` (PostgreSQL), ``TRANSFORM_QUERIES``,
+  ``QUALITY_CHECKS`` -- etl.py, all inside one transaction (``etl.py --incremental`` too).
 """
 
 from __future__ import annotations
@@ -643,7 +644,10 @@ def ledger_rows(entries) -> list[sql.Composed]:
     return statements
 
 
+# The run's number on its files' ledger rows: PostgreSQL's loader writes it with them (CURRENT_RUN);
+# Redshift's rows are inserted before their counts are known, and numbered after (LEDGER_RUN).
 LEDGER_RUN = sql.SQL("UPDATE load_ledger SET run_no = {} WHERE run_no IS NULL").format(THIS_RUN)
+CURRENT_RUN = sql.SQL("SELECT {}").format(THIS_RUN)
 
 # Redshift: each file's lines as its COPY scanned them (STL_LOAD_COMMITS on a provisioned
 # cluster, SYS_LOAD_DETAIL on Serverless; a file split into ranges has a row per range).

@@ -81,7 +81,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
     args = parser.parse_args(argv)
     params = bench_run.server_params(args)
-    seconds = one_more_day(params, bench_run.dataset(args.data_dir, args.events, args.songs, args.seed))
+    try:
+        seconds = one_more_day(params, bench_run.dataset(args.data_dir, args.events, args.songs, args.seed))
+    finally:
+        bench_run.drop_schema(params)
     print(f"{args.events:,} events: one more day incremental {seconds['incremental']:.2f} s, that day alone"
           f" {seconds['day_alone']:.2f} s, full rebuild {seconds['full']:.2f} s")
     print(figures_line(seconds))

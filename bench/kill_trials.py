@@ -50,7 +50,8 @@ from sparkify.generate import generate  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench_run  # noqa: E402  (bench/run.py: the same dwh.cfg writer)
 
-SCHEMA = "sparkify_kill_trials"
+# a schema of this process's own: two trial runs on one server (two CI jobs) never share tables
+SCHEMA = f"sparkify_kill_trials_{os.getpid()}"
 
 
 def digest(params, tables=q.TABLES, leave_out=q.RUN_CLOCK) -> tuple:
@@ -92,10 +93,13 @@ def generated(data_dir: Path) -> Path:
     return new_data
 
 
-def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
+def schema_statement(params, statement: str) -> None:
     with psycopg2.connect(**params) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(sql.Identifier(SCHEMA)))
+        cur.execute(sql.SQL(statement).format(sql.Identifier(SCHEMA)))
     conn.close()
+
+
+def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
     new_data = generated(data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         old_cfg = write_config(tmp, params, SAMPLE_DIR, "old.cfg")
@@ -289,7 +293,11 @@ def main(argv=None) -> int:
 
         params = embedded_connect_params(args.data_dir.resolve() / "pgdata")
     trials = run_incremental_trials if args.incremental else run_trials
-    counts = trials(params, args.data_dir, args.random, args.seed)
+    schema_statement(params, "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}")
+    try:
+        counts = trials(params, args.data_dir, args.random, args.seed)
+    finally:
+        schema_statement(params, "DROP SCHEMA IF EXISTS {0} CASCADE")
     print(" ".join(f"{key}={value}" for key, value in counts.items()))
     runs = counts.get("trials", counts.get("incremental_trials"))
     return 1 if counts["violations"] or counts["reached_new_after_rerun"] != runs else 0

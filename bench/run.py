@@ -56,7 +56,7 @@ from sparkify.loader.render import copy_lines  # noqa: E402
 from sparkify.source import Source, TableInput  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
-SCHEMA = "sparkify_bench"
+SCHEMA = f"sparkify_bench_{os.getpid()}"  # this run's own: two runs on one server never share tables
 STAGE_LINE = re.compile(r"^([a-z][a-z_' ]*?)\s{2,}([\d,]+)\s+([\d.]+)\s")
 
 
@@ -299,6 +299,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     params = server_params(args)
+    try:
+        return measure_all(params, args)
+    finally:
+        drop_schema(params)
+
+
+def drop_schema(params) -> None:
+    with psycopg2.connect(**params) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+    conn.close()
+
+
+def measure_all(params, args) -> int:
     if args.only_scales:
         print(scaling_table(params, args))
         return 0

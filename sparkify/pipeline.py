@@ -43,7 +43,7 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     return (engine.serialize() + engine.session() + engine.lock() + clears
             + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
             + engine.load_steps(config, batch) + engine.analyze(*q.STAGING_TABLES) + transform
-            + [Statement("ledger: this run's files", q.LEDGER_RUN)] + engine.checks())
+            + engine.checks())
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------

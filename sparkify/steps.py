@@ -126,9 +126,11 @@ class LoaderLoad:
     def run(self, cur, show_progress: bool = False) -> StepResult:
         started = time.perf_counter()
         result = loader.load_table(cur, self.spec, show_progress=show_progress, freeze=self.freeze)
-        if self.batch is not None:  # its files in the ledger, run_no filled in by q.LEDGER_RUN
+        if self.batch is not None:  # its files in the ledger, with this run's number
             try:
-                loader.copy_rows(cur, q.LOAD_LEDGER, [entry + (None,) for entry in
+                cur.execute(q.CURRENT_RUN)
+                run_no = cur.fetchone()[0]
+                loader.copy_rows(cur, q.LOAD_LEDGER, [entry + (run_no,) for entry in
                                                       self.batch.entries(self.loaded_at, result.file_rows)])
             except psycopg2.Error as exc:
                 raise DatabaseError(f"recording the files of {self.spec.table.name} in the ledger failed:"

@@ -81,7 +81,7 @@ class RedshiftEngine(PostgresEngine):
             steps.append(LedgerRows(f"ledger: files of {table.name}", table_batch.entries(batch.started_at)))
             steps.append(Statement(f"ledger: rows per file of {table.name}",
                                    q.ledger_row_counts(table, self.errors_view)))
-        return steps
+        return steps + [Statement("ledger: this run's files", q.LEDGER_RUN)]
 
     def validate_steps(self, config: Config) -> list:
         """``COPY ... NOLOAD``, one per staging table, each rolled back where it stands."""
