@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 import psycopg2
 
@@ -64,14 +65,15 @@ class TableBatch:
     def loads(self) -> bool:
         return self.files is None or bool(self.files)
 
-    def entries(self, loaded_at: str, row_counts=None) -> tuple[tuple, ...]:
-        """The ledger rows (``q.LEDGER_COLUMNS``) of the files to load; ``row_counts`` in file order,
-        or None where the engine reads them from its COPY's log. None listed yet: none."""
+    def entries(self, loaded_at: str, row_counts=None) -> Iterator[tuple]:
+        """The ledger rows (``q.LEDGER_COLUMNS``) of the files to load, one at a time (100,000 song
+        files are 40 MB of rows held at once); ``row_counts`` in file order, or None where the engine
+        reads them from its COPY's log. None listed yet: none."""
         if self.files is None:
-            return ()
+            return iter(())
         counts = row_counts if row_counts is not None else [None] * len(self.files)
-        return tuple((self.table.name, obj.uri, obj.size, self.etags[obj.uri], _iso(obj.modified), rows, loaded_at)
-                     for obj, rows in zip(self.files, counts, strict=True))
+        return ((self.table.name, obj.uri, obj.size, self.etags[obj.uri], _iso(obj.modified), rows, loaded_at)
+                for obj, rows in zip(self.files, counts, strict=True))
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,8 @@ class LoaderLoad:
             try:
                 cur.execute(q.CURRENT_RUN)
                 run_no = cur.fetchone()[0]
-                loader.copy_rows(cur, q.LOAD_LEDGER, [entry + (run_no,) for entry in
-                                                      self.batch.entries(self.loaded_at, result.file_rows)])
+                loader.copy_rows(cur, q.LOAD_LEDGER, (entry + (run_no,) for entry in
+                                                      self.batch.entries(self.loaded_at, result.file_rows)))
             except psycopg2.Error as exc:
                 raise DatabaseError(f"recording the files of {self.spec.table.name} in the ledger failed:"
                                     f" {first_line(exc)}{missing_tables(exc)}; rolled back, the warehouse is"

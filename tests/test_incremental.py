@@ -2,6 +2,7 @@
 arrive after their plays, the warehouse equals a full rebuild of the files present (songplay_id
 aside); a run with nothing new changes nothing; a changed file is refused with nothing changed."""
 
+import json
 import os
 import random
 import secrets
@@ -243,3 +244,33 @@ def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(tmp_path, write_co
     conn.rollback()
     assert inbox.etl(inbox.full) == 0
     assert without_ids(star_state(conn)) == without_ids(star_state(rebuilt))
+
+
+TS = 1541105830796  # 2018-11-01 20:57:10.796 UTC
+EVENT = {"artist": "Same Artist", "auth": "Logged In", "firstName": "Lily", "gender": "F", "itemInSession": 0,
+         "lastName": "Koch", "length": 200.0, "level": "paid", "location": "Red Bluff, CA", "method": "PUT",
+         "page": "NextSong", "registration": 1540000000000.0, "sessionId": 7, "song": "Same Title", "status": 200,
+         "ts": TS, "userAgent": "Mozilla/5.0", "userId": "15"}
+SONG = {"num_songs": 1, "artist_id": "ARX", "artist_latitude": None, "artist_longitude": None,
+        "artist_location": "", "artist_name": "Same Artist", "song_id": "SOX", "title": "Same Title",
+        "duration": 200.0, "year": 2000}
+
+
+def test_a_song_id_and_a_start_time_that_come_again_in_a_later_batch(tmp_path, write_config, conn, rebuild_schema):
+    """The same song_id in two song files, and plays at the same moment in two days' files, across
+    batches: songs keeps the copy a rebuild keeps (not the latest to arrive), time keeps one row."""
+    name, rebuilt = rebuild_schema
+    source = tmp_path / "source"
+    days = [source / "log_data" / "2018" / "11" / f"2018-11-0{day}-events.json" for day in (1, 2)]
+    songs = [source / "song_data" / "A" / "A" / letter / f"TRAAA0{letter}.json" for letter in "AB"]
+    for path in days + songs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    days[0].write_text(json.dumps(EVENT) + "\n")
+    days[1].write_text(json.dumps({**EVENT, "userId": "16", "sessionId": 8}) + "\n")  # the same ts
+    songs[0].write_text(json.dumps(SONG))
+    songs[1].write_text(json.dumps({**SONG, "year": 2001}))  # the same song_id, ranked after the first
+    inbox = Inbox(tmp_path, write_config, source, name, SAMPLE / "log_json_path.json")
+    assert_daily_equals_rebuild(inbox, conn, rebuilt, [[days[0], songs[0]], [days[1], songs[1]]])
+    assert [row[3] for row in fetch_all(conn, "songs", "song_id")] == [2000]
+    assert len(fetch_all(conn, "time", "start_time")) == 1
+    assert fetch_all(conn, "time", "start_time")[0][0].timestamp() * 1000 == pytest.approx(TS)

@@ -78,7 +78,7 @@ class RedshiftEngine(PostgresEngine):
             if spec.max_errors:
                 steps.append(KeepErrors(f"keep {table.name} load errors", q.redshift_load_errors(table, self.errors_view),
                                         table, self.errors_view))
-            steps.append(LedgerRows(f"ledger: files of {table.name}", table_batch.entries(batch.started_at)))
+            steps.append(LedgerRows(f"ledger: files of {table.name}", tuple(table_batch.entries(batch.started_at))))
             steps.append(Statement(f"ledger: rows per file of {table.name}",
                                    q.ledger_row_counts(table, self.errors_view)))
         return steps + [Statement("ledger: this run's files", q.LEDGER_RUN)]
