@@ -33,8 +33,7 @@ def run_etl(args, config) -> int:
         return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        target.engine.require(config)
-        batch = ledger.plan(config, target.conn, incremental=args.incremental)
+        batch = plan(target, config, args.incremental)
         if batch.nothing_new:
             cli.log.info("nothing new to load: the warehouse is unchanged")
             return 0
@@ -48,13 +47,18 @@ def run_etl(args, config) -> int:
     return 0
 
 
+def plan(target, config, incremental: bool) -> ledger.Batch:
+    """The files this run loads, once the engine has accepted the settings it loads with."""
+    target.engine.require(config)
+    return ledger.plan(config, target.conn, incremental=incremental)
+
+
 def dry_run_incremental(config, data: str) -> int:
     """--dry-run --incremental: the ledger is read (nothing is changed) to list the new files."""
     with db.open_target(config) as target:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)
-        target.engine.require(config)
-        batch = ledger.plan(config, target.conn, incremental=True)
+        batch = plan(target, config, incremental=True)
         for table in batch.tables:
             for obj in table.files:
                 print(f"-- new in {table.table.name}: {obj.uri}")

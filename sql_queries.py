@@ -626,7 +626,7 @@ TRANSFORM_QUERIES = [
 # --- The ledger: which files each run loaded ---------------------------------------------------
 
 LEDGER_COLUMNS = LOAD_LEDGER.column_names[:-1]  # run_no is filled in by LEDGER_RUN
-READ_LEDGER = sql.SQL("SELECT table_name, file_name, bytes, etag, modified, row_count, loaded_at FROM load_ledger")
+READ_LEDGER = sql.SQL("SELECT table_name, file_name, bytes, etag, modified, loaded_at FROM load_ledger")
 LEDGER_BATCH = 1000  # rows per INSERT: a statement stays far below Redshift's 16 MB limit
 
 

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -111,27 +112,13 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
         assert etl(old_cfg).wait() == 0
         old_state = digest(params)
         steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(new_cfg), ledger.unlisted(load_config(new_cfg))))
-        plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
-        rng = random.Random(seed)
-        counts = {"trials": 0, "violations": 0, "reached_new_after_rerun": 0}
-        for kind, step in plans:
+
+        def back_to_old() -> None:
             if digest(params) != old_state:
                 assert etl(old_cfg).wait() == 0
-            if kind == "step":
-                child = etl(new_cfg, kill_at=step)
-                child.wait()
-            else:
-                child = etl(new_cfg)
-                time.sleep(rng.uniform(0.0, 1.5))
-                if child.poll() is None:
-                    child.send_signal(signal.SIGKILL)
-                child.wait()
-            counts["trials"] += 1
-            if digest(params) not in (old_state, new_state):
-                counts["violations"] += 1
-            if etl(new_cfg).wait() == 0 and digest(params) == new_state:
-                counts["reached_new_after_rerun"] += 1
-    return counts
+
+        return kill_each(params, "trials", steps, random_trials, seed, old_state, new_state, back_to_old,
+                         lambda kill_at: etl(new_cfg, kill_at))
 
 
 def run_incremental_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
@@ -176,26 +163,39 @@ def run_incremental_trials(params, data_dir: Path, random_trials: int, seed: int
         config = load_config(cfg)
         batch = ledger.unlisted(config)
         steps = len(pipeline.etl_steps(engines.PostgresEngine(), config, dataclasses.replace(batch, incremental=True)))
-        plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
-        rng = random.Random(seed)
-        counts = {"incremental_trials": 0, "violations": 0, "reached_new_after_rerun": 0}
-        for kind, step in plans:
+
+        def old_and_later_delivered() -> None:
             if digest(params) != old_state:
                 back_to_old()
             deliver(later)
-            if kind == "step":
-                etl(cfg, step, "--incremental").wait()
-            else:
-                child = etl(cfg, None, "--incremental")
-                time.sleep(rng.uniform(0.0, 1.5))
-                if child.poll() is None:
-                    child.send_signal(signal.SIGKILL)
-                child.wait()
-            counts["incremental_trials"] += 1
-            if digest(params) not in (old_state, new_state):
-                counts["violations"] += 1
-            if etl(cfg, None, "--incremental").wait() == 0 and digest(params) == new_state:
-                counts["reached_new_after_rerun"] += 1
+
+        return kill_each(params, "incremental_trials", steps, random_trials, seed, old_state, new_state,
+                         old_and_later_delivered, lambda kill_at: etl(cfg, kill_at, "--incremental"))
+
+
+def kill_each(params, name: str, steps: int, random_trials: int, seed: int, old_state: tuple, new_state: tuple,
+              reset: Callable[[], None], start: Callable[[int | None], subprocess.Popen]) -> dict:
+    """From the old state (``reset``), a run (``start(kill_at)``) killed just before each of its
+    ``steps`` and its COMMIT, then at ``random_trials`` random moments; after each, the warehouse must
+    be the old or the new state, and a rerun that is not killed must reach the new one."""
+    plans = [("step", n) for n in range(steps + 1)] + [("random", None)] * random_trials
+    rng = random.Random(seed)
+    counts = {name: 0, "violations": 0, "reached_new_after_rerun": 0}
+    for kind, step in plans:
+        reset()
+        if kind == "step":
+            start(step).wait()
+        else:
+            child = start(None)
+            time.sleep(rng.uniform(0.0, 1.5))
+            if child.poll() is None:
+                child.send_signal(signal.SIGKILL)
+            child.wait()
+        counts[name] += 1
+        if digest(params) not in (old_state, new_state):
+            counts["violations"] += 1
+        if start(None).wait() == 0 and digest(params) == new_state:
+            counts["reached_new_after_rerun"] += 1
     return counts
 
 

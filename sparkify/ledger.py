@@ -39,7 +39,6 @@ class Recorded:
     bytes: int
     etag: str
     modified: dt.datetime | None
-    row_count: int | None
     loaded_at: dt.datetime
 
 
@@ -47,8 +46,7 @@ class Recorded:
 class TableBatch:
     """One staging table's input for this run: the files to load and what was found besides."""
 
-    spec: TableInput  # its ``files`` are the files to load
-    etags: dict  # file -> ETag or MD5, for each file to load
+    spec: TableInput  # its ``files`` are the files to load, each with its ETag or MD5
     unchanged: int = 0  # files loaded before, as they were
     gone: tuple[Recorded, ...] = ()  # in the ledger, no longer under the source
 
@@ -72,7 +70,7 @@ class TableBatch:
         if self.files is None:
             return iter(())
         counts = row_counts if row_counts is not None else [None] * len(self.files)
-        return ((self.table.name, obj.uri, obj.size, self.etags[obj.uri], _iso(obj.modified), rows, loaded_at)
+        return ((self.table.name, obj.uri, obj.size, obj.etag, _iso(obj.modified), rows, loaded_at)
                 for obj, rows in zip(self.files, counts, strict=True))
 
 
@@ -106,7 +104,7 @@ def now() -> str:
 
 def unlisted(config: Config) -> Batch:
     """A full rebuild's batch as ``--dry-run`` shows it: every file, listed when the run starts."""
-    return Batch(False, now(), tuple(TableBatch(spec, {}) for spec in config.sources.inputs))
+    return Batch(False, now(), tuple(TableBatch(spec) for spec in config.sources.inputs))
 
 
 def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
@@ -147,7 +145,7 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tup
                 unchanged += 1
             else:
                 changed.append((obj, before))
-        elif obj.size == before.bytes and _same_time(obj.modified, before.modified):
+        elif obj.size == before.bytes and obj.modified is not None and obj.modified == before.modified:
             unchanged += 1
         else:
             to_hash.append((obj, before))
@@ -157,10 +155,10 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tup
             unchanged += 1  # touched, not changed
         else:
             changed.append((obj, before))
-    etags = {obj.uri: obj.etag if obj.etag is not None else hashes[obj.uri] for obj in new}
+    new = [obj if obj.etag is not None else replace(obj, etag=hashes[obj.uri]) for obj in new]
     listed_names = {obj.uri for obj in listed}
     gone = tuple(sorted((r for name, r in recorded.items() if name not in listed_names), key=lambda r: r.file))
-    return TableBatch(replace(spec, files=tuple(new)), etags, unchanged, gone), changed
+    return TableBatch(replace(spec, files=tuple(new)), unchanged, gone), changed
 
 
 def content_hashes(objects: list[SourceObject]) -> dict[str, str]:
@@ -199,10 +197,6 @@ def read_ledger(conn) -> dict[str, dict[str, Recorded]]:
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(sep=" ")
-
-
-def _same_time(listed: dt.datetime | None, recorded: dt.datetime | None) -> bool:
-    return listed is not None and recorded is not None and listed == recorded
 
 
 def _changed_message(changed: list[tuple[SourceObject, Recorded]]) -> str:

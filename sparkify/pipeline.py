@@ -17,7 +17,7 @@ from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
-from .steps import VALIDATE_SHOW, Insert, Statement
+from .steps import VALIDATE_SHOW, Insert, LateMatches, Statement
 from .tables import format_table
 
 
@@ -39,7 +39,8 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     clears = engine.clear_staging() if batch.incremental else (
         engine.clear_staging() + engine.clear_history() + engine.clear_star())
     transform = [step for label, statement, filled in q.TRANSFORM_QUERIES
-                 for step in [Insert(label, statement)] + (engine.analyze(filled) if filled else [])]
+                 for step in [(LateMatches if statement is q.LATE_MATCHES else Insert)(label, statement)]
+                 + (engine.analyze(filled) if filled else [])]
     return (engine.serialize() + engine.session() + engine.lock() + clears
             + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
             + engine.load_steps(config, batch) + engine.analyze(*q.STAGING_TABLES) + transform
@@ -126,7 +127,7 @@ def format_report(report: Report, where: str) -> str:
     lines = [format_table(("stage", "rows", "seconds", "rows/s"), rows)]
     if report.batch is not None:
         lines.extend(report.batch.describe())
-        late = next((r.rows for r in report.results if getattr(r.step, "statement", None) is q.LATE_MATCHES), 0)
+        late = sum(r.rows for r in report.results if r.step.late_matches)
         lines.append(f"earlier plays matched to songs that came in this run: {late:,}")
     share = 100.0 * report.matched_plays / report.plays if report.plays else 0.0
     lines.append(f"songplays matched to a song: {report.matched_plays:,} of {report.plays:,} ({share:.1f}%)")

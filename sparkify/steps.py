@@ -25,17 +25,23 @@ from .sqltext import one_line
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One statement; its rows are the server's row count."""
-
-    label: str
-    statement: sql.Composable
+class Step:
+    """What the runner and the summary ask of every kind of step; by default, none of these."""
 
     is_check: ClassVar[bool] = False  # a data-quality check: counts its violations
     enforced: ClassVar[bool] = False  # a check the engine's constraints make always pass: not run
     stage: ClassVar[bool] = False  # a stage of the run summary (rows, seconds, rows/s)
     validation: ClassVar[bool] = False  # a step of --validate, which changes no table
+    late_matches: ClassVar[bool] = False  # its rows are earlier plays matched to songs that came in this run
+
+
+@dataclass(frozen=True)
+class Statement(Step):
+    """One statement; its rows are the server's row count."""
+
+    label: str
+    statement: sql.Composable
+
     log_level: ClassVar[int] = logging.DEBUG
 
     def describe(self) -> list[str]:
@@ -76,6 +82,13 @@ class Insert(Statement):
 
 
 @dataclass(frozen=True)
+class LateMatches(Insert):
+    """The UPDATE that matches earlier plays to the songs that came in this run (the summary says how many)."""
+
+    late_matches: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
 class Check(Statement):
     """A data-quality check: the number of violations, which must be 0."""
 
@@ -99,7 +112,7 @@ class Enforced(Check):
 
 
 @dataclass(frozen=True)
-class LoaderLoad:
+class LoaderLoad(Step):
     """A staging table loaded by the project's loader (what a Redshift COPY does, on PostgreSQL).
     ``freeze``: COPY ... FREEZE, right where the engine emptied the table with TRUNCATE in this
     transaction."""
@@ -110,10 +123,7 @@ class LoaderLoad:
     batch: TableBatch | None = None  # the files to load, for their rows in the ledger
     loaded_at: str | None = None
 
-    is_check: ClassVar[bool] = False
-    enforced: ClassVar[bool] = False
     stage: ClassVar[bool] = True
-    validation: ClassVar[bool] = False
 
     def describe(self) -> list[str]:
         files = f"{len(self.spec.files):,} files of " if self.spec.files is not None else ""
@@ -140,16 +150,11 @@ class LoaderLoad:
 
 
 @dataclass(frozen=True)
-class LedgerRows:
+class LedgerRows(Step):
     """The files a COPY loaded, in the ledger (their row counts follow from the COPY's log)."""
 
     label: str
     entries: tuple
-
-    is_check: ClassVar[bool] = False
-    enforced: ClassVar[bool] = False
-    stage: ClassVar[bool] = False
-    validation: ClassVar[bool] = False
 
     @property
     def statements(self) -> list[sql.Composed]:
@@ -178,7 +183,7 @@ def ledger_line(entries: list) -> str:
 
 
 @dataclass(frozen=True)
-class LoaderCheck:
+class LoaderCheck(Step):
     """``--validate`` on PostgreSQL: the loader's parse-only mode, which sends nothing."""
 
     label: str

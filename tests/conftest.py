@@ -4,6 +4,7 @@ The server is the embedded PostgreSQL (started in a temporary folder) unless SPA
 names another one, e.g. ``SPARKIFY_TEST_DSN=postgresql://postgres@127.0.0.1:5432/test``.
 """
 
+import contextlib
 import functools
 import os
 import secrets
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 UDACITY = ROOT.parent / "shared" / "data" / "udacity"
 SAMPLE = ROOT / "sample_data"
 DSN = os.environ.get("SPARKIFY_TEST_DSN")
+AWS_REGION = "us-west-2"  # of the fake AWS (fake_aws)
 
 
 def pytest_report_header(config):
@@ -45,18 +47,57 @@ def pg_params(tmp_path_factory):
     return params
 
 
-@pytest.fixture
-def schema(pg_params):
-    """A fresh schema for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_schema(pg_params):
+    """A schema of its own (a random name), dropped on leaving."""
     name = "test_" + secrets.token_hex(6)
     conn = psycopg2.connect(**pg_params)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA "{name}" CASCADE')
-    conn.close()
+    try:
+        yield name
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA "{name}" CASCADE')
+        conn.close()
+
+
+@pytest.fixture
+def schema(pg_params):
+    """A fresh schema for one test, dropped afterwards."""
+    with fresh_schema(pg_params) as name:
+        yield name
+
+
+@pytest.fixture
+def fake_aws(monkeypatch):
+    """moto's fake AWS for the test (credentials that reach nothing real, no endpoint override);
+    sparkify.s3's cached clients are dropped before and after. Yields the region."""
+    moto = pytest.importorskip("moto")
+    from sparkify import s3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": AWS_REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with moto.mock_aws():
+        s3.client_for.cache_clear()
+        try:
+            yield AWS_REGION
+        finally:
+            s3.client_for.cache_clear()
+
+
+def new_bucket(name: str, files: dict[str, bytes] | None = None):
+    """A bucket in the fake AWS (``fake_aws``) holding ``files`` (key -> bytes); its client."""
+    import boto3
+
+    client = boto3.client("s3", region_name=AWS_REGION)
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": AWS_REGION})
+    for key, body in (files or {}).items():
+        client.put_object(Bucket=name, Key=key, Body=body)
+    return client
 
 
 @pytest.fixture
@@ -188,7 +229,7 @@ def s3_batch(config, incremental=False, files_per_table=3):
         files = tuple(SourceObject(f"{spec.data.location}/part-{n}.json", 1000 + n, remote=True,
                                    etag=f"{n:032x}", modified=dt.datetime(2026, 12, 1, 5, n))
                       for n in range(files_per_table))
-        tables.append(TableBatch(dataclasses.replace(spec, files=files), {f.uri: f.etag for f in files}))
+        tables.append(TableBatch(dataclasses.replace(spec, files=files)))
     return Batch(incremental, LISTED_AT, tuple(tables))
 
 

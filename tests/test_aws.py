@@ -17,9 +17,9 @@ import provision  # noqa: E402
 from sparkify import aws, teardown  # noqa: E402
 from sparkify.errors import AwsError, ConfigError  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
-from conftest import without_target  # noqa: E402
+from conftest import AWS_REGION, without_target  # noqa: E402
 
-REGION = "us-west-2"
+REGION = AWS_REGION
 MY_IP = "52.1.2.3"
 TAG = [{"Key": "project", "Value": "sparkify-dwh"}]
 UDACITY_POLICY = {
@@ -72,17 +72,12 @@ def test_the_role_may_list_and_read_every_object_a_copy_reads_and_nothing_else(l
     assert not allows(policy, "s3:PutObject", bucket, prefix)
 
 @pytest.fixture
-def account(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def account(fake_aws, monkeypatch):
     monkeypatch.delenv("SPARKIFY_DB_PASSWORD", raising=False)
     monkeypatch.setattr(aws, "POLL_SECONDS", 0.01)
     monkeypatch.setattr(teardown, "POLL_SECONDS", 0.01)
-    with moto.mock_aws():
-        yield {"iam": boto3.client("iam", region_name=REGION), "ec2": boto3.client("ec2", region_name=REGION),
-               "redshift": boto3.client("redshift", region_name=REGION)}
+    return {"iam": boto3.client("iam", region_name=REGION), "ec2": boto3.client("ec2", region_name=REGION),
+            "redshift": boto3.client("redshift", region_name=REGION)}
 
 
 def state(clients):

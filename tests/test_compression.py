@@ -6,19 +6,16 @@ import bz2
 import gzip
 import shutil
 
-import boto3
 import pytest
 import zstandard
 
 import create_tables
 import etl
 import sql_queries as q
-from conftest import SAMPLE, UDACITY, fetch_all, without_target
-from sparkify import compression, s3
+from conftest import SAMPLE, UDACITY, fetch_all, new_bucket, without_target
+from sparkify import compression
 from sparkify.loader import workers as parallel
 from sparkify.errors import CompressedInput, LoadError
-
-moto = pytest.importorskip("moto")
 
 SOURCE = SAMPLE  # the real data set is the oracle test's (it takes long to compress and load)
 COMPRESS = {"gzip": gzip.compress, "bzip2": bz2.compress, "zstd": zstandard.ZstdCompressor().compress}
@@ -153,23 +150,12 @@ def test_the_reader_refuses_compressed_bytes_anywhere_it_reads_a_file_start():
     assert not isinstance(err.value, CompressedInput)
 
 
-def test_compressed_objects_load_through_s3(plain, conn, tmp_path, write_config, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-west-2"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def test_compressed_objects_load_through_s3(plain, conn, tmp_path, write_config, fake_aws):
     data = compressed_copy(tmp_path / "data", "gzip")
-    with moto.mock_aws():
-        s3.client_for.cache_clear()
-        client = boto3.client("s3", region_name="us-west-2")
-        client.create_bucket(Bucket="sparkify-gz", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        for path in sorted(data.rglob("*.json")):
-            client.put_object(Bucket="sparkify-gz", Key=path.relative_to(data).as_posix(), Body=path.read_bytes())
-        cfg = write_config(log_data="s3://sparkify-gz/log_data", song_data="s3://sparkify-gz/song_data",
-                           log_jsonpath=SOURCE / "log_json_path.json")
-        cfg.write_text(cfg.read_text() + "LOG_COMPRESSION=gzip\nSONG_COMPRESSION=gzip\n")
-        try:
-            assert etl.main(["--config", str(cfg), "-q"]) == 0
-        finally:
-            s3.client_for.cache_clear()
+    new_bucket("sparkify-gz", {path.relative_to(data).as_posix(): path.read_bytes()
+                               for path in sorted(data.rglob("*.json"))})
+    cfg = write_config(log_data="s3://sparkify-gz/log_data", song_data="s3://sparkify-gz/song_data",
+                       log_jsonpath=SOURCE / "log_json_path.json")
+    cfg.write_text(cfg.read_text() + "LOG_COMPRESSION=gzip\nSONG_COMPRESSION=gzip\n")
+    assert etl.main(["--config", str(cfg), "-q"]) == 0
     assert state(conn) == plain

@@ -18,7 +18,7 @@ from sparkify import db, ledger, pipeline
 from sparkify.engines import RedshiftEngine
 from sparkify.config import load_config
 from recording import RecordingConnection, Reply
-from conftest import REDSHIFT_CFG, parse_errors, without_target
+from conftest import REDSHIFT_CFG, new_bucket, parse_errors, without_target
 from sparkify.sqltext import one_line
 
 EVENTS_FILE = "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"
@@ -54,24 +54,10 @@ BUCKET_FILES = {"log_data/2018/11/2018-11-01-events.json": b'{"ts": 1}\n', "log_
 
 
 @pytest.fixture
-def bucket(monkeypatch):
+def bucket(fake_aws):
     """moto's S3 with the config's bucket (a few files under each prefix) and the manifests' bucket."""
-    moto = pytest.importorskip("moto")
-    from sparkify import s3
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-west-2"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with moto.mock_aws():
-        s3.client_for.cache_clear()
-        client = s3.client_for(s3.S3Access("us-west-2"))
-        for name in ("udacity-dend", "sparkify-runs"):
-            client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        for key, body in BUCKET_FILES.items():
-            client.put_object(Bucket="udacity-dend", Key=key, Body=body)
-        yield client
-    s3.client_for.cache_clear()
+    new_bucket("sparkify-runs")
+    return new_bucket("udacity-dend", BUCKET_FILES)
 
 
 def manifests(client) -> dict:
@@ -147,7 +133,7 @@ def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, bucket, c
 def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, capsys):
     """The ledger has the first day (same ETag): the manifest names the second day and the song."""
     etag = bucket.head_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-01-events.json")["ETag"].strip('"')
-    day_one = ("staging_events", EVENTS_FILE, 10, etag, None, 1, datetime.datetime(2026, 12, 1))
+    day_one = ("staging_events", EVENTS_FILE, 10, etag, None, datetime.datetime(2026, 12, 1))
     cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental"]) == 0
     detect, read, run = transactions(cluster)
@@ -165,7 +151,7 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
 
 
 def test_a_changed_file_on_s3_is_refused_before_anything_is_sent(cfg, cluster, bucket, capsys):
-    day_one = ("staging_events", EVENTS_FILE, 10, "0" * 32, None, 1, datetime.datetime(2026, 12, 1))
+    day_one = ("staging_events", EVENTS_FILE, 10, "0" * 32, None, datetime.datetime(2026, 12, 1))
     cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental", "-q"]) == 1
     err = without_target(capsys.readouterr().err)

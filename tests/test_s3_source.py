@@ -10,27 +10,17 @@ import boto3  # noqa: E402
 
 import create_tables  # noqa: E402
 import etl  # noqa: E402
-from conftest import SAMPLE, UDACITY, fetch_all, without_target  # noqa: E402
+from conftest import SAMPLE, UDACITY, fetch_all, new_bucket, without_target  # noqa: E402
 from sparkify import s3  # noqa: E402
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
 
 
 @pytest.fixture
-def bucket(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-west-2"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with moto.mock_aws():
-        s3.client_for.cache_clear()
-        client = boto3.client("s3", region_name="us-west-2")
-        client.create_bucket(Bucket="sparkify-test", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        for path in sorted(SOURCE.rglob("*.json")):
-            client.put_object(Bucket="sparkify-test", Key="data/" + path.relative_to(SOURCE).as_posix(),
-                              Body=path.read_bytes())
-        yield "s3://sparkify-test/data"
-    s3.client_for.cache_clear()
+def bucket(fake_aws):
+    new_bucket("sparkify-test", {"data/" + path.relative_to(SOURCE).as_posix(): path.read_bytes()
+                                 for path in sorted(SOURCE.rglob("*.json"))})
+    return "s3://sparkify-test/data"
 
 
 TABLES = {"staging_events": "ts, session_id, item_in_session, user_id", "staging_songs": "song_id",
