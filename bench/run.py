@@ -271,7 +271,7 @@ def duckdb_peer(data: Path) -> float:
     song_columns = {c.name: c.type for c in q.STAGING_SONGS.columns}
     con.execute(f"INSERT INTO staging_songs SELECT {', '.join(song_columns)} FROM read_json(?, format='auto',"
                 f" columns={song_columns!r})", [str(data / "song_data" / "**" / "*.json")])
-    for statement in [q.record_run(False, "2026-01-01 00:00:00")] + [s for _, s, _ in q.TRANSFORM_QUERIES]:
+    for statement in [q.record_run(False, "2026-01-01 00:00:00")] + [t.statement for t in q.TRANSFORM_QUERIES]:
         con.execute(render(statement))
     seconds = time.perf_counter() - started
     con.close()

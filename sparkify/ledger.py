@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import psycopg2
+from concurrent.futures import ThreadPoolExecutor
 
 import sql_queries as q
 
@@ -30,9 +31,8 @@ CHANGED_SHOWN = 5
 HASH_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """One row of load_ledger."""
+class Recorded(NamedTuple):
+    """One row of load_ledger (a tuple: a daily run reads one per file loaded so far)."""
 
     table: str
     file: str
@@ -110,11 +110,13 @@ def unlisted(config: Config) -> Batch:
 def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
     """Every input file (a full rebuild), or those the ledger on ``conn`` lacks (``incremental``).
     Raises DataSourceError, naming them, if files loaded before have changed since."""
-    recorded = read_ledger(conn) if incremental else {}
+    with ThreadPoolExecutor(1) as reader:  # the server reads the ledger while the files are listed
+        recorded = reader.submit(read_ledger, conn) if incremental else None
+        listings = [sources.list_objects(spec.data, allow_empty=incremental) for spec in config.sources.inputs]
+        recorded = recorded.result() if recorded is not None else {}
     tables = []
     changed: list[tuple[SourceObject, Recorded]] = []
-    for spec in config.sources.inputs:
-        listed = sources.list_objects(spec.data, allow_empty=incremental)
+    for spec, listed in zip(config.sources.inputs, listings):
         if not listed:
             log.warning("no input files under %s yet", spec.data.described())
         table_batch, table_changed = compare(spec, listed, recorded.get(spec.table.name, {}))
@@ -189,8 +191,7 @@ def read_ledger(conn) -> dict[str, dict[str, Recorded]]:
     finally:
         conn.rollback()
     recorded: dict[str, dict[str, Recorded]] = {}
-    for row in rows:
-        entry = Recorded(*row)
+    for entry in map(Recorded._make, rows):
         recorded.setdefault(entry.table, {})[entry.file] = entry
     return recorded
 

@@ -38,9 +38,10 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     schema up to date, check the whole warehouse: all one transaction."""
     clears = engine.clear_staging() if batch.incremental else (
         engine.clear_staging() + engine.clear_history() + engine.clear_star())
-    transform = [step for label, statement, filled in q.TRANSFORM_QUERIES
-                 for step in [(LateMatches if statement is q.LATE_MATCHES else Insert)(label, statement)]
-                 + (engine.analyze(filled) if filled else [])]
+    loaded = {table.table.name for table in batch.tables if table.loads}
+    transform = [step for t in q.TRANSFORM_QUERIES
+                 for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]
+                 + (engine.analyze(t.fills) if t.fills and t.source.name in loaded else [])]
     return (engine.serialize() + engine.session() + engine.lock() + clears
             + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
             + engine.load_steps(config, batch) + engine.analyze(*q.STAGING_TABLES) + transform
@@ -116,7 +117,7 @@ def execute(conn, steps: list, *, show_progress: bool = False, report: Report | 
 
 def _check_result(result: StepResult) -> str:
     if result.step.enforced:
-        return "pass (PRIMARY KEY)"
+        return f"pass ({result.step.constraint})"
     return "pass" if result.rows == 0 else "FAILED"
 
 

@@ -67,10 +67,11 @@ class TableInput:
         return f"{self.data.location} ({self.json_format}{stored})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceObject:
-    """One input object. Kept small (100k song files are 100k of these): a local file opens itself;
-    anything else brings its own ``opener``."""
+    """One input object. Kept small and quick to make (100k song files are 100k of these, listed
+    by every daily run): a local file opens itself; anything else brings its own ``opener``. Never
+    changed once made (not ``frozen``: that makes each one three times slower to build)."""
 
     uri: str
     size: int  # as stored (compressed, where it is)

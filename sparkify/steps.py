@@ -100,12 +100,14 @@ class Check(Statement):
 
 @dataclass(frozen=True)
 class Enforced(Check):
-    """A check the engine's own keys enforce: a violation cannot exist, so it is not run."""
+    """A check the engine's own constraints enforce: a violation cannot exist, so it is not run."""
+
+    constraint: str = "PRIMARY KEY"  # the constraint that enforces it
 
     enforced: ClassVar[bool] = True
 
     def describe(self) -> list[str]:
-        return [f"-- {self.label}: enforced by the PRIMARY KEY, not checked"]
+        return [f"-- {self.label}: enforced by its {self.constraint} constraint, not checked"]
 
     def run(self, cur, show_progress: bool = False) -> StepResult:
         return StepResult(self, 0, 0.0)

@@ -13,6 +13,7 @@ import pytest
 
 import create_tables
 import etl
+import sql_queries as q
 from conftest import SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "udacity"
@@ -216,7 +217,29 @@ def test_dry_run_lists_the_new_files_and_changes_nothing(tmp_path, write_config,
     assert out[1] == "BEGIN;" and out[-1] == "COMMIT;"
     assert sum(line.startswith('COPY "load_ledger"') and line.endswith("-- one row per file (1), with the rows it gave")
                for line in out) == 1
+    # no song file came: loaded_songs is as it was, its statistics too (not analyzed again)
+    assert [line for line in out if line.startswith("ANALYZE")] == [
+        analyze_line(q.STAGING_EVENTS), analyze_line(q.STAGING_SONGS), analyze_line(q.USER_LATEST)]
     assert full_state(conn) == before
+
+
+def analyze_line(table) -> str:
+    columns = ", ".join(f'"{column}"' for column in table.planned)
+    return f'ANALYZE "{table.name}" ({columns});'
+
+
+def test_a_run_that_brings_song_files_analyzes_the_song_records(tmp_path, write_config, conn, rebuild_schema, capsys):
+    name, _ = rebuild_schema
+    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:1] + songs[:5])
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    inbox.deliver(songs[5:])
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("ANALYZE")] == [
+        analyze_line(q.STAGING_EVENTS), analyze_line(q.STAGING_SONGS), analyze_line(q.LOADED_SONGS)]
 
 
 def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(tmp_path, write_config, conn, rebuild_schema):

@@ -27,6 +27,19 @@ def test_sample_matches_oracle(conn, write_config):
     assert matched > 0 and unmatched > 0 and total == matched + unmatched
 
 
+def test_postgres_indexes_the_song_records_by_title_and_artist(conn, write_config):
+    """The song match looks up every play's title and artist in loaded_songs: PostgreSQL gets an
+    index for it (Redshift none: its sort and distribution keys serve)."""
+    run_pipeline(write_config())
+    with conn.cursor() as cur:
+        cur.execute("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                    " AND indexname NOT LIKE '%%_pkey' ORDER BY indexname")
+        assert [(table, definition.split(" USING ")[1]) for table, definition in cur.fetchall()] == [
+            ("loaded_songs", "btree (title, artist_name)")]
+    conn.rollback()
+    assert q.CREATE_INDEX_QUERIES["redshift"] == []
+
+
 def test_sample_exercises_every_rule(conn, write_config):
     run_pipeline(write_config())
     with conn.cursor() as cur:
@@ -86,16 +99,22 @@ def test_failed_check_rolls_back(conn, write_config, monkeypatch, capsys):
 
 
 def test_postgres_leaves_unique_key_checks_to_the_primary_keys(conn, write_config, capsys):
-    """On PostgreSQL a duplicate key cannot get in (the INSERT fails), so those checks are reported,
-    not run (tests/test_redshift_sql.py: Redshift runs them)."""
+    """On PostgreSQL a duplicate key cannot get in (the INSERT fails), nor a NULL where the column is
+    NOT NULL, so those checks are reported, not run (tests/test_redshift_sql.py: Redshift runs the
+    uniqueness checks)."""
     config = write_config()
     run_pipeline(config)
     assert etl.main(["--config", str(config)]) == 0
     out = capsys.readouterr().out
     unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
+    not_null = [name for name, _ in q.NOT_NULL_CHECKS]
     assert [line.split("  ")[0] for line in out.splitlines() if line.endswith("pass (PRIMARY KEY)")] == unique
+    assert [line.split("  ")[0] for line in out.splitlines() if line.endswith("pass (NOT NULL)")] == not_null
     with conn.cursor() as cur, pytest.raises(Exception, match="duplicate key"):
         cur.execute("INSERT INTO users SELECT * FROM users LIMIT 1")
+    conn.rollback()
+    with conn.cursor() as cur, pytest.raises(Exception, match="violates not-null constraint"):
+        cur.execute("UPDATE songplays SET start_time = NULL WHERE songplay_id = 1")
     conn.rollback()
 
 

@@ -71,6 +71,7 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
                         sql.Identifier(table.name), sql.Identifier(column.name)))
     conn.commit()
     monkeypatch.setitem(q.ENGINE_SQL["postgres"], "enforces_primary_keys", False)
+    monkeypatch.setitem(q.ENGINE_SQL["postgres"], "enforces_not_null", False)
     assert etl.main(["--config", str(config), "-q"]) == 0
     before = table_state(conn)
     capsys.readouterr()

@@ -121,29 +121,43 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config, increm
 
 def test_unique_key_checks_run_on_redshift_only(redshift_config, tmp_path):
     """Redshift's primary keys are informational: its plan sends the uniqueness checks; PostgreSQL's
-    marks them enforced and sends none of them."""
+    marks them enforced and sends none of them. NOT NULL both engines enforce: neither sends those."""
     unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
+    not_null = [name for name, _ in q.NOT_NULL_CHECKS]
     redshift = pipeline.etl_steps(RedshiftEngine(), redshift_config, s3_batch(redshift_config))
     sample = load_config(tmp_path / "missing.cfg")
     postgres = pipeline.etl_steps(PostgresEngine(), sample, ledger.unlisted(sample))
     assert [step.label for step in redshift if step.is_check and not step.enforced][:len(unique)] == unique
-    assert [step.label for step in postgres if step.enforced] == unique
-    plan = pipeline.describe_steps(postgres)
-    assert not any(line.startswith(one_line(statement)) for _, statement in q.UNIQUE_KEY_CHECKS for line in plan)
-    assert [line for line in plan if "PRIMARY KEY" in line] == [
-        f"-- {name}: enforced by the PRIMARY KEY, not checked" for name in unique]
+    assert [step.label for step in redshift if step.enforced] == not_null
+    assert [step.label for step in postgres if step.enforced] == unique + not_null
+    for steps, constraints in ((postgres, q.UNIQUE_KEY_CHECKS + q.NOT_NULL_CHECKS), (redshift, q.NOT_NULL_CHECKS)):
+        plan = pipeline.describe_steps(steps)
+        assert not any(line.startswith(one_line(statement)) for _, statement in constraints for line in plan)
+    assert [line for line in pipeline.describe_steps(postgres) if "enforced by" in line] == [
+        f"-- {name}: enforced by its PRIMARY KEY constraint, not checked" for name in unique] + [
+        f"-- {name}: enforced by its NOT NULL constraint, not checked" for name in not_null]
+
+
+def test_checks_left_to_not_null_name_columns_declared_not_null():
+    """A NOT NULL check is skipped as enforced: each names a column its table declares NOT NULL."""
+    tables = {table.name: table for table in q.TABLES}
+    for name, statement in q.NOT_NULL_CHECKS:
+        table, column = name.split(" ")[0].split(".")
+        assert next(c for c in tables[table].columns if c.name == column).not_null, name
+        assert one_line(statement) == f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" IS NULL'
 
 
 def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     config = load_config(tmp_path / "missing.cfg")
     plan = pipeline.describe_steps(pipeline.etl_steps(PostgresEngine(), config, ledger.unlisted(config)))
-    assert plan[1:6] == ["SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()));",
-                         "SET LOCAL work_mem = '256MB';", 'TRUNCATE TABLE "staging_events";',
+    assert plan[1:7] == ["SELECT pg_advisory_xact_lock(hashtext('sparkify:' || current_schema()));",
+                         "SET LOCAL work_mem = '256MB';", "SET LOCAL random_page_cost = 1.1;",
+                         'TRUNCATE TABLE "staging_events";',
                          'TRUNCATE TABLE "staging_songs";', 'TRUNCATE TABLE "load_errors";']
-    assert plan[6:16] == [f'TRUNCATE TABLE "{table.name}";' for table in q.HISTORY_TABLES + q.STAR_TABLES]
-    assert plan[16].startswith("INSERT INTO load_runs ")
-    assert plan[17].startswith('COPY "staging_events" ("artist", "auth", ')
-    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[17]
+    assert plan[7:17] == [f'TRUNCATE TABLE "{table.name}";' for table in q.HISTORY_TABLES + q.STAR_TABLES]
+    assert plan[17].startswith("INSERT INTO load_runs ")
+    assert plan[18].startswith('COPY "staging_events" ("artist", "auth", ')
+    assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[18]
 
 
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")

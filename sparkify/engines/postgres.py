@@ -2,7 +2,8 @@
 
 Staging is loaded by the project's loader (``COPY ... FROM STDIN``); tables are cleared with
 TRUNCATE (transactional here, and it lets the loader's COPY use FREEZE); the primary keys are
-enforced, so the uniqueness checks are not run; a second run waits on an advisory lock.
+enforced, so the uniqueness checks are not run (nor, on either engine, the NOT NULL ones); a second
+run waits on an advisory lock.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class PostgresEngine:
         return [Statement("wait for any other run", statement) for statement in q.SERIALIZE_QUERIES[self.name]]
 
     def creates(self) -> list[Statement]:
-        return [Statement(f"create {table.name}", statement)
-                for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[self.name])]
+        return ([Statement(f"create {table.name}", statement)
+                 for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[self.name])]
+                + [Statement(f"index {table.name}", statement) for table, statement in q.CREATE_INDEX_QUERIES[self.name]])
 
     def session(self) -> list[Statement]:
         return [Statement("settings", statement) for statement in q.SESSION_QUERIES[self.name]]
@@ -66,9 +68,14 @@ class PostgresEngine:
                 for statement in q.analyze(table, self.name)]
 
     def checks(self) -> list[Check]:
-        """The data-quality checks; those the engine's primary keys enforce are not run."""
-        enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS} if self._sql["enforces_primary_keys"] else set()
-        return [(Enforced if name in enforced else Check)(name, statement) for name, statement in q.QUALITY_CHECKS]
+        """The data-quality checks; those the engine's own constraints enforce are not run."""
+        enforced = {}
+        for flag, checks, constraint in (("enforces_primary_keys", q.UNIQUE_KEY_CHECKS, "PRIMARY KEY"),
+                                         ("enforces_not_null", q.NOT_NULL_CHECKS, "NOT NULL")):
+            if self._sql[flag]:
+                enforced.update((name, constraint) for name, _ in checks)
+        return [Enforced(name, statement, enforced[name]) if name in enforced else Check(name, statement)
+                for name, statement in q.QUALITY_CHECKS]
 
     # --- loading staging --------------------------------------------------------------------------
 
