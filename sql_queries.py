@@ -43,9 +43,6 @@ class Table:
     sortkey: tuple[str, ...] = ()
     # PostgreSQL physical design (Redshift has no indexes; its sort keys serve instead).
     indexes: tuple[tuple[str, ...], ...] = ()
-    # The columns whose statistics the transform's plans use: ANALYZE reads only these (the rest
-    # cost a third of a second per run for statistics no plan reads).
-    planned: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -73,7 +70,7 @@ STAGING_EVENTS = Table(
         "session_id BIGINT", "song VARCHAR(512)", "status SMALLINT", "ts BIGINT", "user_agent VARCHAR(1024)",
         "user_id VARCHAR(64)", not_null=("ts",),
     ),
-    diststyle="KEY", distkey="song", planned=("page", "user_id", "ts", "song", "artist", "length"),
+    diststyle="KEY", distkey="song",
 )
 STAGING_SONGS = Table(
     "staging_songs",
@@ -83,7 +80,7 @@ STAGING_SONGS = Table(
         "song_id VARCHAR(64)", "title VARCHAR(512)", "duration DOUBLE PRECISION", "year SMALLINT",
         not_null=("song_id",),
     ),
-    diststyle="KEY", distkey="title", planned=("song_id", "title", "artist_id", "artist_name"),
+    diststyle="KEY", distkey="title",
 )
 SONGPLAYS = Table(
     "songplays",
@@ -159,7 +156,7 @@ LOADED_SONGS = Table(
     "loaded_songs", STAGING_SONGS.columns, diststyle="KEY", distkey="title",
     # every play's song is looked up here by title and artist: an index, not a sort of every song
     # record per run (a daily run's song match took 0.5 s at 100,000 song files, 0.3 s with it)
-    indexes=(("title", "artist_name"),), planned=STAGING_SONGS.planned,
+    indexes=(("title", "artist_name"),),
 )
 # Each user's latest event among the events of each run that saw the user (users is the latest of
 # these): the event's time, session and item decide, as over all events in a full rebuild.
@@ -168,7 +165,7 @@ USER_LATEST = Table(
     _columns("run_no BIGINT", "user_id INTEGER", "ts BIGINT", "session_id BIGINT", "item_in_session INTEGER",
              "level VARCHAR(16)", "first_name VARCHAR(256)", "last_name VARCHAR(256)", "gender VARCHAR(16)",
              not_null=("run_no", "user_id", "ts")),
-    diststyle="KEY", distkey="user_id", planned=("run_no", "user_id", "ts"),
+    diststyle="KEY", distkey="user_id",
 )
 # The song each play named, for the plays a song that arrives later may match (song and artist set).
 PLAY_SONGS = Table(
@@ -205,7 +202,7 @@ ENGINE_SQL = {
         # a statement reads right after it was filled is analyzed there (TRANSFORM_QUERIES). Without:
         # the song match over loaded_songs took 7.9 s instead of 5.7 s at 1M events, and users, over
         # a user_latest just filled, 4.2 s instead of 0.05 s for one day's 4,400 users
-        "analyze": sql.SQL("ANALYZE {} ({})"),
+        "analyze": sql.SQL("ANALYZE {}"),
         "indexes": True,
         # a duplicate key fails its INSERT: the uniqueness checks could only count 0 (and cost two
         # sorts of 800,000 keys at 1M events), so they are not run
@@ -273,6 +270,7 @@ def create_indexes(table: Table, engine: str) -> list[sql.Composed]:
         sql.Identifier("_".join((table.name, *columns, "idx"))), sql.Identifier(table.name), _names(columns))
         for columns in table.indexes]
 
+
 def drop_table(table_name: str) -> sql.Composed:
     return sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table_name))
 
@@ -293,9 +291,9 @@ CLEAR_HISTORY_QUERIES = {engine: [clear_table(table, engine) for table in HISTOR
 
 def analyze(table: Table, engine: str) -> list[sql.Composed]:
     """The statistics a statement reading ``table`` right after it was filled needs, where the engine
-    wants them: of its ``planned`` columns."""
+    wants them."""
     statement = ENGINE_SQL[engine]["analyze"]
-    return [] if statement is None else [statement.format(sql.Identifier(table.name), _names(table.planned))]
+    return [] if statement is None else [statement.format(sql.Identifier(table.name))]
 
 
 SESSION_QUERIES = {engine: ENGINE_SQL[engine]["session"] for engine in ENGINES}

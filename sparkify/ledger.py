@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Iterator, NamedTuple
 
 import psycopg2
-from concurrent.futures import ThreadPoolExecutor
 
 import sql_queries as q
 

@@ -224,8 +224,7 @@ def test_dry_run_lists_the_new_files_and_changes_nothing(tmp_path, write_config,
 
 
 def analyze_line(table) -> str:
-    columns = ", ".join(f'"{column}"' for column in table.planned)
-    return f'ANALYZE "{table.name}" ({columns});'
+    return f'ANALYZE "{table.name}";'
 
 
 def test_a_run_that_brings_song_files_analyzes_the_song_records(tmp_path, write_config, conn, rebuild_schema, capsys):
