@@ -111,9 +111,9 @@ def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
     """Every input file (a full rebuild), or those the ledger on ``conn`` lacks (``incremental``).
     Raises DataSourceError, naming them, if files loaded before have changed since."""
     with ThreadPoolExecutor(1) as reader:  # the server reads the ledger while the files are listed
-        recorded = reader.submit(read_ledger, conn) if incremental else None
+        ledger_read = reader.submit(read_ledger, conn) if incremental else None
         listings = [sources.list_objects(spec.data, allow_empty=incremental) for spec in config.sources.inputs]
-        recorded = recorded.result() if recorded is not None else {}
+        recorded = ledger_read.result() if ledger_read is not None else {}
     tables = []
     changed: list[tuple[SourceObject, Recorded]] = []
     for spec, listed in zip(config.sources.inputs, listings):

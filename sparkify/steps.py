@@ -102,7 +102,7 @@ class Check(Statement):
 class Enforced(Check):
     """A check the engine's own constraints enforce: a violation cannot exist, so it is not run."""
 
-    constraint: str = "PRIMARY KEY"  # the constraint that enforces it
+    constraint: str  # the constraint that enforces it: "PRIMARY KEY", "NOT NULL"
 
     enforced: ClassVar[bool] = True
 
