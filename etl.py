@@ -11,6 +11,7 @@ ledger of loaded files does not have are loaded, and the result is the same.
 import dataclasses
 import sys
 
+import sql_queries as q
 from sparkify import cli, db, engines, ledger, pipeline
 from sparkify.errors import InputProblems
 
@@ -33,17 +34,25 @@ def run_etl(args, config) -> int:
         return validate(args, config, data)
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        batch = plan(target, config, args.incremental)
-        if batch.nothing_new:
-            cli.log.info("nothing new to load: the warehouse is unchanged")
-            return 0
-        steps = pipeline.etl_steps(target.engine, config, batch)
-        report = pipeline.Report(batch=batch if args.incremental else None)
-        try:
-            pipeline.execute(target.conn, steps, show_progress=cli.show_progress(args), report=report)
-        finally:
-            if report.checks and not args.quiet:
-                print(pipeline.format_report(report, target.description))
+        target.engine.require(config)
+        with ledger.Planning(config, target.conn, incremental=args.incremental) as planning:
+            events = planning.batch(q.STAGING_EVENTS)  # the song files are still being listed
+            if events.nothing_new and planning.batch().nothing_new:
+                cli.log.info("nothing new to load: the warehouse is unchanged")
+                return 0
+            report = pipeline.Report()
+
+            def song_steps() -> list:
+                batch = planning.batch()
+                report.batch = batch if args.incremental else None
+                return pipeline.song_steps(target.engine, config, batch)
+
+            try:
+                pipeline.execute(target.conn, pipeline.event_steps(target.engine, config, events), then=song_steps,
+                                 watch=planning.check, show_progress=cli.show_progress(args), report=report)
+            finally:
+                if report.checks and not args.quiet:
+                    print(pipeline.format_report(report, target.description))
     return 0
 
 

@@ -647,21 +647,26 @@ class Transform:
     late_matches: bool = False  # its rows are earlier plays matched to songs that came in this run
 
 
-# After record_run and the loads, in order; each a stage of the run summary.
-TRANSFORM_QUERIES = [
+# In order; each a stage of the run summary. The first read only the events of the run (and what
+# they fill): they run right after staging_events is loaded, while the song files may still be
+# being listed (sparkify.pipeline). The rest run after staging_songs is loaded.
+EVENTS_TRANSFORM = [
+    Transform("keep users' latest events", USER_LATEST_INSERT, fills=USER_LATEST, source=STAGING_EVENTS),
+    Transform("clear changed users", USER_TABLE_DELETE),
+    Transform("insert users", USER_TABLE_INSERT),
+    Transform("insert time", TIME_TABLE_INSERT),
+]
+SONGS_TRANSFORM = [
     Transform("keep song records", KEEP_SONGS, fills=LOADED_SONGS, source=STAGING_SONGS),
     Transform("match earlier plays to new songs", LATE_MATCHES, late_matches=True),
     Transform("insert songplays", SONGPLAY_TABLE_INSERT),
     Transform("keep what plays named", PLAY_SONGS_INSERT),
-    Transform("keep users' latest events", USER_LATEST_INSERT, fills=USER_LATEST, source=STAGING_EVENTS),
-    Transform("clear changed users", USER_TABLE_DELETE),
-    Transform("insert users", USER_TABLE_INSERT),
     Transform("clear changed songs", SONG_TABLE_DELETE),
     Transform("insert songs", SONG_TABLE_INSERT),
     Transform("clear changed artists", ARTIST_TABLE_DELETE),
     Transform("insert artists", ARTIST_TABLE_INSERT),
-    Transform("insert time", TIME_TABLE_INSERT),
 ]
+TRANSFORM_QUERIES = EVENTS_TRANSFORM + SONGS_TRANSFORM
 
 
 # --- The ledger: which files each run loaded ---------------------------------------------------

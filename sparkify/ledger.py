@@ -86,6 +86,10 @@ class Batch:
     def nothing_new(self) -> bool:
         return not any(table.loads for table in self.tables)
 
+    def of(self, table: q.Table) -> TableBatch | None:
+        """The batch of one staging table (None: not planned yet)."""
+        return next((batch for batch in self.tables if batch.table == table), None)
+
     def describe(self) -> list[str]:
         """A line per table: new, unchanged and disappeared files; then each file to load."""
         lines = []
@@ -110,28 +114,79 @@ def unlisted(config: Config) -> Batch:
 def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
     """Every input file (a full rebuild), or those the ledger on ``conn`` lacks (``incremental``).
     Raises DataSourceError, naming them, if files loaded before have changed since."""
-    with ThreadPoolExecutor(1) as reader:  # the server reads the ledger while the files are listed
-        ledger_read = reader.submit(read_ledger, conn) if incremental else None
-        listings = [sources.list_objects(spec.data, allow_empty=incremental) for spec in config.sources.inputs]
-        recorded = ledger_read.result() if ledger_read is not None else {}
-    tables = []
-    changed: list[tuple[SourceObject, Recorded]] = []
-    for spec, listed in zip(config.sources.inputs, listings):
-        if not listed:
-            log.warning("no input files under %s yet", spec.data.described())
-        table_batch, table_changed = compare(spec, listed, recorded.get(spec.table.name, {}))
-        tables.append(table_batch)
-        changed.extend(table_changed)
-    if changed:
-        raise DataSourceError(_changed_message(changed))
-    batch = Batch(incremental, now(), tuple(tables))
+    with Planning(config, conn, incremental=incremental) as planning:
+        return planning.batch()
+
+
+class Planning:
+    """A run's batch in the making. The sources are listed one after another in a thread from the
+    moment it is made, while the ledger is read on ``conn``; ``batch(table)`` waits only for the
+    sources up to that table's. So the ETL loads the event files (listed in an instant) while the
+    song files are still being listed, which is most of a second for 100,000 of them. A context
+    manager: leaving it waits for the listing to end."""
+
+    def __init__(self, config: Config, conn=None, *, incremental: bool = False):
+        self.inputs = config.sources.inputs
+        self.incremental = incremental
+        self.started_at = now()
+        for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
+            sources.check_location(spec.data)
+        self._lister = ThreadPoolExecutor(1, thread_name_prefix="sparkify-list")
+        self._listings = [self._lister.submit(sources.list_objects, spec.data, allow_empty=incremental)
+                          for spec in self.inputs]
+        try:
+            self._recorded = read_ledger(conn) if incremental else {}
+        except BaseException:
+            self.close()
+            raise
+        self._compared: list[tuple[TableBatch, list]] = []
+        self._logged = False
+
+    def __enter__(self) -> Planning:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._lister.shutdown(cancel_futures=True)
+
+    def check(self) -> None:
+        """Raises the error of a listing that has failed already (a DataSourceError), if any: the
+        run stops at once instead of when it needs those files."""
+        for listing in self._listings:
+            if listing.done() and listing.exception() is not None:
+                listing.result()
+
+    def batch(self, upto: q.Table | None = None) -> Batch:
+        """The batch of the sources up to ``upto``'s (every source: None), once they are listed.
+        Raises DataSourceError naming every file that changed after it was loaded, in any source."""
+        count = len(self.inputs) if upto is None else 1 + [spec.table for spec in self.inputs].index(upto)
+        self._compare(count)
+        if any(changed for _, changed in self._compared):
+            self._compare(len(self.inputs))  # the error names the changed files of every source
+            raise DataSourceError(_changed_message([c for _, changed in self._compared for c in changed]))
+        batch = Batch(self.incremental, self.started_at, tuple(table for table, _ in self._compared[:count]))
+        if count == len(self.inputs) and not self._logged:
+            _log(batch)
+            self._logged = True
+        return batch
+
+    def _compare(self, count: int) -> None:
+        for spec, listing in zip(self.inputs[len(self._compared):count], self._listings[len(self._compared):count]):
+            listed = listing.result()
+            if not listed:
+                log.warning("no input files under %s yet", spec.data.described())
+            self._compared.append(compare(spec, listed, self._recorded.get(spec.table.name, {})))
+
+
+def _log(batch: Batch) -> None:
     for line in batch.describe():
         log.info("%s", line)
     for table in batch.tables:
         for gone in table.gone[:CHANGED_SHOWN]:
             log.warning("%s was loaded on %s and is no longer under %s; its rows stay (a full rebuild drops them)",
                         gone.file, gone.loaded_at, table.spec.data.described())
-    return batch
 
 
 def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tuple[TableBatch, list]:

@@ -36,16 +36,37 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     """Lock the tables (where the engine needs it), clear staging (a full rebuild: every table), number
     the run, load the batch's files into staging with their rows in the ledger, bring the star
     schema up to date, check the whole warehouse: all one transaction."""
+    return event_steps(engine, config, batch) + song_steps(engine, config, batch)
+
+
+def event_steps(engine: Engine, config: Config, batch: Batch) -> list:
+    """The steps up to the transform of the events: they need of ``batch`` only the event files, so
+    they can run while the song files are still being listed (``execute``'s ``then``)."""
     clears = engine.clear_staging() if batch.incremental else (
         engine.clear_staging() + engine.clear_history() + engine.clear_star())
-    loaded = {table.table.name for table in batch.tables if table.loads}
-    transform = [step for t in q.TRANSFORM_QUERIES
-                 for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]
-                 + (engine.analyze(t.fills) if t.fills and t.source.name in loaded else [])]
     return (engine.serialize() + engine.session() + engine.lock() + clears
             + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
-            + engine.load_steps(config, batch) + engine.analyze(*q.STAGING_TABLES) + transform
+            + _table_steps(engine, config, batch, q.STAGING_EVENTS, q.EVENTS_TRANSFORM))
+
+
+def song_steps(engine: Engine, config: Config, batch: Batch) -> list:
+    """The rest: the song files loaded, the transform that reads them, the checks."""
+    return (_table_steps(engine, config, batch, q.STAGING_SONGS, q.SONGS_TRANSFORM, loads_done=True)
             + engine.checks())
+
+
+def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, transform: list,
+                 loads_done: bool = False) -> list:
+    """One staging table's load (with its files' ledger rows) and statistics, then the transform
+    statements that read it; a table each statement fills is analyzed after it, unless no file was
+    loaded into its source. ``loads_done``: the engine's step after every load, if any."""
+    table = batch.of(staged)
+    loads = table is not None and table.loads
+    return (engine.load_steps(config, batch, table) + (engine.after_loads() if loads_done else [])
+            + engine.analyze(staged)
+            + [step for t in transform
+               for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]
+               + (engine.analyze(t.fills) if t.fills and t.source == staged and loads else [])])
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------
@@ -85,20 +106,34 @@ def describe_steps(steps: list) -> list[str]:
 
 # --- Execution ------------------------------------------------------------------------------------
 
-def execute(conn, steps: list, *, show_progress: bool = False, report: Report | None = None,
+def execute(conn, steps: list, *, then: Callable[[], list] | None = None, watch: Callable[[], None] | None = None,
+            show_progress: bool = False, report: Report | None = None,
             before_step: Callable[[int], None] | None = None) -> Report:
-    """Run ``steps`` in one transaction; commit only if all succeed and every check finds 0 rows.
+    """Run ``steps``, then the steps ``then()`` gives (planned while the first ran), in one
+    transaction; commit only if all succeed and every check finds 0 rows. ``watch()``, called
+    before each of the first steps, raises if what ``then`` is waiting for has failed already.
 
     On any failure, or Ctrl-C, the transaction is rolled back and the tables are as they were.
-    ``before_step(i)`` is called before step i, and with ``len(steps)`` just before COMMIT.
+    ``before_step(i)`` is called before step i (counted over both), and with the number of steps
+    just before COMMIT.
     """
     report = report or Report()
+    steps = list(steps)
     try:
         with conn.cursor() as cur:
-            for index, step in enumerate(steps):
-                if before_step is not None:
-                    before_step(index)
-                report.results.append(step.run(cur, show_progress))
+            index = 0
+            while True:
+                for step in steps[index:]:
+                    if then is not None and watch is not None:
+                        watch()
+                    if before_step is not None:
+                        before_step(index)
+                    report.results.append(step.run(cur, show_progress))
+                    index += 1
+                if then is None:
+                    break
+                steps += then()
+                then = None
             if any(isinstance(step, Insert) for step in steps):
                 cur.execute(q.MATCHED_PLAYS)
                 report.plays, report.matched_plays = cur.fetchone()
@@ -106,7 +141,7 @@ def execute(conn, steps: list, *, show_progress: bool = False, report: Report | 
             failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
             raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
         if before_step is not None:
-            before_step(len(steps))  # everything done, not yet committed
+            before_step(index)  # everything done, not yet committed
         conn.commit()
     except BaseException:
         if not conn.closed:

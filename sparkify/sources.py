@@ -41,49 +41,66 @@ def read_object(source: Source) -> bytes:
         raise DataSourceError(f"cannot read {source.described()}: {exc.strerror}") from None
 
 
-def _list_local(prefix: str, what: str, stored_as: str) -> list[SourceObject]:
-    prefix = os.path.abspath(prefix) + (os.sep if prefix.endswith(("/", os.sep)) else "")
+def check_location(source: Source) -> None:
+    """A DataSourceError now, before any listing, if a local source's folder does not exist (an S3
+    prefix is checked by its listing)."""
+    if not source.remote:
+        _local_base(source.location, source.key)
+
+
+def _local_base(location: str, what: str) -> tuple[str, str | None]:
+    """The prefix a local location stands for, and the folder to walk for it (None: it is one file)."""
+    prefix = os.path.abspath(location) + (os.sep if location.endswith(("/", os.sep)) else "")
     if os.path.isfile(prefix):
-        info = os.stat(prefix)
-        return [SourceObject(prefix, info.st_size, compression=stored_as, modified=_modified(info.st_mtime_ns))]
+        return prefix, None
     base = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
     if not os.path.isdir(base):
         raise DataSourceError(f"{prefix} ({what}) does not exist: check the path")
+    return prefix, base
+
+
+def _list_local(location: str, what: str, stored_as: str) -> list[SourceObject]:
+    prefix, base = _local_base(location, what)
+    if base is None:
+        info = os.stat(prefix)
+        return [SourceObject(prefix, info.st_size, compression=stored_as, modified=_modified(info.st_mtime_ns))]
     found = sorted(_walk(base, prefix, what))
     return [SourceObject(path, size, compression=stored_as, modified=_modified(mtime)) for path, size, mtime in found]
 
 
 def _modified(mtime_ns: int) -> dt.datetime:
     """A file's modification time as the ledger keeps it: UTC, to the microsecond."""
-    return EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+    return EPOCH + MICROSECOND * (mtime_ns // 1000)  # exact, and three times quicker than timedelta(microseconds=)
 
 
 EPOCH = dt.datetime(1970, 1, 1)
+MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int, int]]:
     """(path, size, modification time in ns) of files under ``directory`` whose path starts with ``prefix``; one scandir per
     folder, descending only where a path can still match (a loop, not recursion: song_data is 40,000
-    folders deep in places, and nested generators cost more than the listing). A folder linked to
-    from inside itself (a symbolic link loop) or that cannot be read is one DataSourceError."""
+    folders deep in places, and nested generators cost more than the listing). Only a symbolic link
+    can lead to a folder twice (into a folder listed already, or to itself: a loop), so only those
+    are followed to where they lead, and that is compared with the folder listed and the other links
+    (each folder's own ``stat`` was a third of the listing). A folder that cannot be read is one
+    DataSourceError."""
     found, folders = [], [directory]
-    seen = {_identity(directory)}
+    every = prefix == os.path.join(directory, "")  # every path under ``directory`` matches
+    # where the folders listed lead: ``directory`` (or, where only some of its folders match, each of
+    # those), and every link followed
+    listed = [os.path.realpath(directory)] if every else []
     while folders:
         folder = folders.pop()
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.is_dir():
-                        if _may_match(entry.path + os.sep, prefix):
-                            info = entry.stat()
-                            identity = (info.st_dev, info.st_ino)
-                            if identity in seen:  # only a symbolic link can lead to a folder twice
-                                raise DataSourceError(f"cannot list {prefix} ({what}): {entry.path} leads to a"
-                                                      f" folder listed already (a symbolic link loop, or a second"
-                                                      f" link to one folder): its files would load twice")
-                            seen.add(identity)
+                        if every or _may_match(entry.path + os.sep, prefix):
+                            if entry.is_symlink() or (not every and folder == directory):
+                                listed.append(_followed(entry.path, listed, prefix, what))
                             folders.append(entry.path)
-                    elif entry.path.startswith(prefix) and entry.is_file():
+                    elif (every or entry.path.startswith(prefix)) and entry.is_file():
                         info = entry.stat()
                         found.append((entry.path, info.st_size, info.st_mtime_ns))
         except OSError as exc:
@@ -91,9 +108,18 @@ def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def _identity(path: str) -> tuple[int, int]:
-    info = os.stat(path)
-    return info.st_dev, info.st_ino
+def _followed(link: str, listed: list[str], prefix: str, what: str) -> str:
+    """Where the folder (or link to one) ``link`` leads; a DataSourceError if that is in, or holds,
+    a folder listed already (or to be listed): its files would load twice."""
+    target = os.path.realpath(link)
+    if any(_within(target, other) or _within(other, target) for other in listed):
+        raise DataSourceError(f"cannot list {prefix} ({what}): {link} leads to a folder listed already (a symbolic"
+                              f" link loop, or a second link to one folder): its files would load twice")
+    return target
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
 
 
 def _may_match(directory: str, prefix: str) -> bool:

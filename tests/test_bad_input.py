@@ -299,6 +299,18 @@ def test_max_errors_takes_a_record_nested_too_deeply_as_one_bad_record(warehouse
         (2, "invalid JSON: nested too deeply")]
 
 
+def test_a_missing_song_folder_is_one_line_and_changes_nothing(warehouse, conn, capsys):
+    """The song files are listed while the events load: the listing's error still stops the run."""
+    import shutil
+
+    data, config, before = warehouse
+    shutil.rmtree(data / "song_data")
+    assert etl.main(["--config", str(config), "-q"]) == 1
+    assert without_target(capsys.readouterr().err) == (
+        f"error: no input files under {data / 'song_data'} ([S3] SONG_DATA): check the path\n")
+    assert full_state(conn) == before
+
+
 def test_a_symbolic_link_loop_under_the_data_is_one_line(warehouse, conn, capsys):
     data, config, before = warehouse
     loop = data / "song_data" / "Z" / "loop"

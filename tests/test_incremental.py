@@ -160,18 +160,24 @@ def test_nothing_new_changes_nothing(tmp_path, write_config, conn, rebuild_schem
     assert full_state(conn) == before
 
 
-def test_a_changed_file_is_refused_with_nothing_changed(tmp_path, write_config, conn, rebuild_schema, capsys):
+@pytest.mark.parametrize("kind", ["event", "song"])
+def test_a_changed_file_is_refused_with_nothing_changed(tmp_path, write_config, conn, rebuild_schema, capsys, kind):
+    """A changed song file is found while the new event files load: they are rolled back too."""
     name, _ = rebuild_schema
     inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:2] + songs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
     before = full_state(conn)
-    changed = inbox.root / logs[0].relative_to(SAMPLE)
+    original = logs[0] if kind == "event" else songs[0]
+    changed = inbox.root / original.relative_to(SAMPLE)
     text = changed.read_text()
-    changed.write_text(text.replace('"level":"free"', '"level":"paid"', 1)
-                       if '"level":"free"' in text else text.replace("free", "paid", 1))
-    assert changed.stat().st_size == logs[0].stat().st_size  # same size: only the content says
+    if kind == "event":
+        changed.write_text(text.replace('"level":"free"', '"level":"paid"', 1)
+                           if '"level":"free"' in text else text.replace("free", "paid", 1))
+    else:
+        changed.write_text(text.replace('"num_songs": 1', '"num_songs": 2', 1))
+    assert changed.read_text() != text and changed.stat().st_size == original.stat().st_size  # only the content says
     inbox.deliver(logs[2:])  # new files too: none is loaded while one has changed
     capsys.readouterr()
     assert inbox.etl(inbox.daily, "--incremental") == 1
@@ -219,7 +225,7 @@ def test_dry_run_lists_the_new_files_and_changes_nothing(tmp_path, write_config,
                for line in out) == 1
     # no song file came: loaded_songs is as it was, its statistics too (not analyzed again)
     assert [line for line in out if line.startswith("ANALYZE")] == [
-        analyze_line(q.STAGING_EVENTS), analyze_line(q.STAGING_SONGS), analyze_line(q.USER_LATEST)]
+        analyze_line(q.STAGING_EVENTS), analyze_line(q.USER_LATEST), analyze_line(q.STAGING_SONGS)]
     assert full_state(conn) == before
 
 

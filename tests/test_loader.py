@@ -110,6 +110,33 @@ def test_prefix_matches_like_s3(tables, tmp_path):
     assert [row[6] for row in rows] == ["log/1.json"]
 
 
+@pytest.mark.parametrize("trailing_slash", [False, True])
+def test_folder_links_are_followed_once(tmp_path, trailing_slash):
+    """A link to a folder outside is listed through the link; a second link to it, or a link into a
+    folder listed already (a loop), is one error; under a prefix, a link to a folder the prefix
+    does not match is followed like any other."""
+    from sparkify import sources
+    from sparkify.source import Source
+
+    for name in ("data/songs/A/1.json", "data/other/2.json", "outside/B/3.json"):
+        write(tmp_path / name, "{}")
+    songs = tmp_path / "data" / "songs"
+    (songs / "out").symlink_to(tmp_path / "outside")
+    (songs / "A" / "sibling").symlink_to(tmp_path / "data" / "other")
+    source = Source(str(songs) + ("/" if trailing_slash else ""), "[S3] SONG_DATA")
+    assert [obj.uri for obj in sources.list_objects(source)] == [
+        str(songs / "A" / "1.json"), str(songs / "A" / "sibling" / "2.json"), str(songs / "out" / "B" / "3.json")]
+    # the link found second is named: either of the two links to outside/, the loop itself
+    for link, named in ((songs / "again", {songs / "again", songs / "out"}), (songs / "A" / "loop", {songs / "A" / "loop"})):
+        link.symlink_to(tmp_path / "outside" / "B" if link.name == "again" else songs / "A")
+        with pytest.raises(DataSourceError) as err:
+            sources.list_objects(source)
+        assert str(err.value) in {
+            f"cannot list {source.location} ([S3] SONG_DATA): {path} leads to a folder listed already (a symbolic"
+            f" link loop, or a second link to one folder): its files would load twice" for path in named}
+        link.unlink()
+
+
 def test_text_survives_byte_for_byte(tables, tmp_path):
     awkward = 'tab\there\nnew "quoted" \'single\' back\\slash \\. end é 🎵 e\u0301'
     write(tmp_path / "s" / "a.json", b"\xef\xbb\xbf" + json.dumps({"title": awkward, "song_id": ""}).encode() + b"\r\n")

@@ -150,3 +150,40 @@ def test_real_udacity_data(conn, write_config):
         assert cur.fetchone() == (8056, 1943, 6820)
     conn.rollback()
     assert_matches_oracle(conn, UDACITY / "log_data", UDACITY / "song_data")
+
+
+def test_execute_runs_the_steps_planned_meanwhile_in_the_same_transaction(conn):
+    """``then`` gives the steps planned while the first ran; ``watch`` stops the run, rolled back,
+    as soon as that planning has failed; ``before_step`` counts over both."""
+    from psycopg2 import sql
+
+    from sparkify import pipeline
+    from sparkify.errors import DataSourceError
+    from sparkify.steps import Statement
+
+    def statement(text):
+        return Statement(text, sql.SQL(text))
+
+    first = [statement("CREATE TABLE planned_meanwhile (n integer)"), statement("INSERT INTO planned_meanwhile VALUES (1)")]
+    seen, watched = [], []
+    pipeline.execute(conn, first, then=lambda: [statement("INSERT INTO planned_meanwhile VALUES (2)")],
+                     watch=lambda: watched.append(True), before_step=seen.append)
+    assert seen == [0, 1, 2, 3] and len(watched) == 2  # watched only while ``then`` was pending
+    with conn.cursor() as cur:
+        cur.execute("SELECT n FROM planned_meanwhile ORDER BY n")
+        assert cur.fetchall() == [(1,), (2,)]
+        cur.execute("DROP TABLE planned_meanwhile")
+    conn.commit()
+
+    def failed():  # the listing fails while the first step runs
+        if watched:
+            raise DataSourceError("the listing failed")
+        watched.append(True)
+
+    watched.clear()
+    with pytest.raises(DataSourceError):
+        pipeline.execute(conn, first, then=lambda: pytest.fail("planned after a failure"), watch=failed)
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('planned_meanwhile')")
+        assert cur.fetchone() == (None,)  # the first step was rolled back
+    conn.rollback()

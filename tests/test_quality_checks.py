@@ -76,14 +76,14 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
     before = table_state(conn)
     capsys.readouterr()
 
-    plain_steps = pipeline.etl_steps
+    plain_steps = pipeline.song_steps  # the checks come last
 
     def planted(engine, cfg, batch):
         steps = plain_steps(engine, cfg, batch)
         first_check = next(i for i, step in enumerate(steps) if step.is_check and not step.enforced)
         return steps[:first_check] + [Statement("plant", sql.SQL(PLANTS[check]))] + steps[first_check:]
 
-    monkeypatch.setattr(pipeline, "etl_steps", planted)
+    monkeypatch.setattr(pipeline, "song_steps", planted)
     assert etl.main(["--config", str(config)]) == 1
     out, err = capsys.readouterr()
     failed = [line.split("  ")[0] for line in out.splitlines() if line.endswith("FAILED")]

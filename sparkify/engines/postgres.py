@@ -14,7 +14,7 @@ from typing import ClassVar
 import sql_queries as q
 
 from ..config import Config
-from ..ledger import Batch
+from ..ledger import Batch, TableBatch
 from ..steps import Check, Enforced, LoaderCheck, LoaderLoad, Statement
 
 
@@ -87,10 +87,16 @@ class PostgresEngine:
     def require(self, config: Config) -> None:
         """ConfigError for a setting this engine cannot load with, before any file is listed."""
 
-    def load_steps(self, config: Config, batch: Batch) -> list:
-        """The loader into each staging table that has files to load; each file's row in the ledger."""
+    def load_steps(self, config: Config, batch: Batch, table: TableBatch | None) -> list:
+        """The loader into one staging table, if it has files to load; each file's row in the ledger."""
+        if table is None or not table.loads:
+            return []
         return [LoaderLoad(f"load {table.table.name}", table.spec, freeze=self.clears_with_truncate, batch=table,
-                           loaded_at=batch.started_at) for table in batch.tables if table.loads]
+                           loaded_at=batch.started_at)]
+
+    def after_loads(self) -> list:
+        """What follows the loads of every staging table (the loader numbers its ledger rows itself)."""
+        return []
 
     def validate_steps(self, config: Config) -> list:
         return [LoaderCheck(f"check {spec.table.name}", spec) for spec in config.sources.inputs]

@@ -23,7 +23,7 @@ import sql_queries as q
 from .. import s3
 from ..config import Config
 from ..errors import ConfigError, DatabaseError, first_line
-from ..ledger import Batch
+from ..ledger import Batch, TableBatch
 from ..results import LoadErrors, Rejection, Validation
 from ..source import S3Access, is_s3
 from ..sqltext import one_line
@@ -62,12 +62,12 @@ class RedshiftEngine(PostgresEngine):
                               f" exactly the files it loads in a manifest written there (s3://bucket/prefix/, a"
                               f" place the role may read; provision.py --manifest-prefix grants it)")
 
-    def load_steps(self, config: Config, batch: Batch) -> list:
-        """One COPY per staging table over exactly the batch's files (a manifest written to [S3]
+    def load_steps(self, config: Config, batch: Batch, table_batch: TableBatch | None) -> list:
+        """One COPY of a staging table over exactly the batch's files (a manifest written to [S3]
         MANIFEST_PREFIX), then those files in the ledger with the rows the COPY's log gives each."""
         self.require(config)
         steps: list = []
-        for table_batch in (table for table in batch.tables if table.loads):
+        if table_batch is not None and table_batch.loads:
             spec, table = table_batch.spec, table_batch.table
             manifest = Manifest(manifest_uri(config.sources.manifest_prefix, batch.started_at, table),
                                 table_batch.files, config.sources.access)
@@ -81,7 +81,11 @@ class RedshiftEngine(PostgresEngine):
             steps.append(LedgerRows(f"ledger: files of {table.name}", tuple(table_batch.entries(batch.started_at))))
             steps.append(Statement(f"ledger: rows per file of {table.name}",
                                    q.ledger_row_counts(table, self.errors_view)))
-        return steps + [Statement("ledger: this run's files", q.LEDGER_RUN)]
+        return steps
+
+    def after_loads(self) -> list:
+        """Every ledger row of the run numbered with it (inserted before their COPY's counts were known)."""
+        return [Statement("ledger: this run's files", q.LEDGER_RUN)]
 
     def validate_steps(self, config: Config) -> list:
         """``COPY ... NOLOAD``, one per staging table, each rolled back where it stands."""
