@@ -119,11 +119,12 @@ def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
 
 
 class Planning:
-    """A run's batch in the making. The sources are listed one after another in a thread from the
-    moment it is made, while the ledger is read on ``conn``; ``batch(table)`` waits only for the
-    sources up to that table's. So the ETL loads the event files (listed in an instant) while the
-    song files are still being listed, which is most of a second for 100,000 of them. A context
-    manager: leaving it waits for the listing to end."""
+    """A run's batch in the making. Each source is listed in a thread of its own from the moment it
+    is made, while the ledger is read on ``conn``; ``batch(table)`` waits only for the sources up to
+    that table's. So the ETL loads the event files (listed in an instant) while the song files are
+    still being listed, which is most of a second for 100,000 of them (a full rebuild, which has no
+    ledger to compare with, also hashes its local files there). The threads never wait for this
+    one, so an interrupted run ends. A context manager: leaving it waits for the listing to end."""
 
     def __init__(self, config: Config, conn=None, *, incremental: bool = False):
         self.inputs = config.sources.inputs
@@ -131,15 +132,14 @@ class Planning:
         self.started_at = now()
         for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
             sources.check_location(spec.data)
-        self._lister = ThreadPoolExecutor(1, thread_name_prefix="sparkify-list")
-        self._listings = [self._lister.submit(sources.list_objects, spec.data, allow_empty=incremental)
-                          for spec in self.inputs]
+        self._planner = ThreadPoolExecutor(len(self.inputs), thread_name_prefix="sparkify-list")
+        self._listings = [self._planner.submit(self._list, spec) for spec in self.inputs]
         try:
             self._recorded = read_ledger(conn) if incremental else {}
         except BaseException:
             self.close()
             raise
-        self._compared: list[tuple[TableBatch, list]] = []
+        self._planned: list[tuple[TableBatch, list]] = []
         self._logged = False
 
     def __enter__(self) -> Planning:
@@ -149,11 +149,11 @@ class Planning:
         self.close()
 
     def close(self) -> None:
-        self._lister.shutdown(cancel_futures=True)
+        self._planner.shutdown(cancel_futures=True)
 
     def check(self) -> None:
-        """Raises the error of a listing that has failed already (a DataSourceError), if any: the
-        run stops at once instead of when it needs those files."""
+        """Raises the error of a source whose listing has failed already (a DataSourceError), if
+        any: the run stops at once instead of when it needs those files."""
         for listing in self._listings:
             if listing.done() and listing.exception() is not None:
                 listing.result()
@@ -163,21 +163,26 @@ class Planning:
         Raises DataSourceError naming every file that changed after it was loaded, in any source."""
         count = len(self.inputs) if upto is None else 1 + [spec.table for spec in self.inputs].index(upto)
         self._compare(count)
-        if any(changed for _, changed in self._compared):
-            self._compare(len(self.inputs))  # the error names the changed files of every source
-            raise DataSourceError(_changed_message([c for _, changed in self._compared for c in changed]))
-        batch = Batch(self.incremental, self.started_at, tuple(table for table, _ in self._compared[:count]))
+        if any(changed for _, changed in self._planned):
+            self._compare(len(self.inputs))  # the error names every source's
+            raise DataSourceError(_changed_message([c for _, changed in self._planned for c in changed]))
+        batch = Batch(self.incremental, self.started_at, tuple(table for table, _ in self._planned[:count]))
         if count == len(self.inputs) and not self._logged:
             _log(batch)
             self._logged = True
         return batch
 
+    def _list(self, spec: TableInput):
+        listed = sources.list_objects(spec.data, allow_empty=self.incremental)
+        if not listed:
+            log.warning("no input files under %s yet", spec.data.described())
+        return listed if self.incremental else compare(spec, listed, {})
+
     def _compare(self, count: int) -> None:
-        for spec, listing in zip(self.inputs[len(self._compared):count], self._listings[len(self._compared):count]):
-            listed = listing.result()
-            if not listed:
-                log.warning("no input files under %s yet", spec.data.described())
-            self._compared.append(compare(spec, listed, self._recorded.get(spec.table.name, {})))
+        for spec, listing in zip(self.inputs[len(self._planned):count], self._listings[len(self._planned):count]):
+            result = listing.result()
+            self._planned.append(compare(spec, result, self._recorded.get(spec.table.name, {}))
+                                 if self.incremental else result)
 
 
 def _log(batch: Batch) -> None:
