@@ -27,6 +27,18 @@ def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
     assert re.match(r"\s*1,000\s+100\s+[\d.,]+\s+[\d.,]+\s+[\d,]+\s+[\d,]+$", lines[-3])
 
 
+def test_daily_load_benchmark_prints_each_repetition_and_the_medians(tmp_path, pg_params):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "incremental.py"), "--events", "2000", "--songs", "200", "--repeat", "2",
+         "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    seconds = r"one more day incremental [\d.]+ s, that day alone [\d.]+ s, full rebuild [\d.]+ s"
+    lines = result.stdout.splitlines()
+    assert [bool(re.fullmatch(pattern, line)) for pattern, line in zip(
+        [f"repetition 1: {seconds}", f"repetition 2: {seconds}", f"2,000 events, median of 2: {seconds}",
+         r"incremental_over_day_alone=\d+\.\d\d incremental_over_full=\d+\.\d\d\d"], lines, strict=True)] == [True] * 4
+
+
 def test_s3_read_benchmark_runs_against_moto_server():
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "s3_read.py"), "--objects", "60", "--pools", "1,16",
                              "--latency-ms", "0,10"], capture_output=True, text=True, timeout=300)
