@@ -26,8 +26,11 @@ def run_etl(args, config) -> int:
     if args.dry_run:
         engine = engines.planned(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
-        steps = (pipeline.validate_steps(engine, config) if args.validate
-                 else pipeline.etl_steps(engine, config, ledger.unlisted(config)))
+        if args.validate:
+            steps = pipeline.validate_steps(engine, config)
+        else:
+            engine.require(config)
+            steps = pipeline.etl_steps(engine, config, ledger.unlisted(config))
         cli.print_plan(pipeline.describe_steps(steps))
         return 0
     if args.validate:
@@ -56,18 +59,13 @@ def run_etl(args, config) -> int:
     return 0
 
 
-def plan(target, config, incremental: bool) -> ledger.Batch:
-    """The files this run loads, once the engine has accepted the settings it loads with."""
-    target.engine.require(config)
-    return ledger.plan(config, target.conn, incremental=incremental)
-
-
 def dry_run_incremental(config, data: str) -> int:
     """--dry-run --incremental: the ledger is read (nothing is changed) to list the new files."""
     with db.open_target(config) as target:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)
-        batch = plan(target, config, incremental=True)
+        target.engine.require(config)
+        batch = ledger.plan(config, target.conn, incremental=True)
         for table in batch.tables:
             for obj in table.files:
                 print(f"-- new in {table.table.name}: {obj.uri}")

@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; the figures are their medians")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, not {args.repeat}")
     params = bench_run.server_params(args)
     data = bench_run.dataset(args.data_dir, args.events, args.songs, args.seed)
     runs = []

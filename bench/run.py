@@ -354,8 +354,7 @@ def measure_all(params, args) -> int:
     import incremental  # bench/incremental.py, beside this script (it uses this one's helpers)
 
     one_more_day = incremental.one_more_day(params, data)
-    print(f"one more day: incremental {one_more_day['incremental']:.2f} s, that day alone"
-          f" {one_more_day['day_alone']:.2f} s, full rebuild {one_more_day['full']:.2f} s")
+    print(incremental.describe(one_more_day))
     print(incremental.figures_line(one_more_day))
 
     if args.scales:

@@ -172,13 +172,17 @@ class Planning:
             self._logged = True
         return batch
 
-    def _list(self, spec: TableInput):
+    def _list(self, spec: TableInput) -> list[SourceObject] | tuple[TableBatch, list]:
+        """In a listing thread: a daily run's files as listed, compared in the main thread once the
+        ledger is read (this thread never waits for it); a full rebuild's compared here, with no
+        ledger (its local files hashed while the events load)."""
         listed = sources.list_objects(spec.data, allow_empty=self.incremental)
         if not listed:
             log.warning("no input files under %s yet", spec.data.described())
         return listed if self.incremental else compare(spec, listed, {})
 
     def _compare(self, count: int) -> None:
+        """The first ``count`` sources planned: each waited for, and a daily run's compared."""
         for spec, listing in zip(self.inputs[len(self._planned):count], self._listings[len(self._planned):count]):
             result = listing.result()
             self._planned.append(compare(spec, result, self._recorded.get(spec.table.name, {}))

@@ -118,36 +118,38 @@ def execute(conn, steps: list, *, then: Callable[[], list] | None = None, watch:
     just before COMMIT.
     """
     report = report or Report()
-    steps = list(steps)
+    ran: list = []
     try:
         with conn.cursor() as cur:
-            index = 0
-            while True:
-                for step in steps[index:]:
-                    if then is not None and watch is not None:
-                        watch()
-                    if before_step is not None:
-                        before_step(index)
-                    report.results.append(step.run(cur, show_progress))
-                    index += 1
-                if then is None:
-                    break
-                steps += then()
-                then = None
-            if any(isinstance(step, Insert) for step in steps):
+            for index, step in enumerate(_in_order(steps, then, watch)):
+                if before_step is not None:
+                    before_step(index)
+                report.results.append(step.run(cur, show_progress))
+                ran.append(step)
+            if any(isinstance(step, Insert) for step in ran):
                 cur.execute(q.MATCHED_PLAYS)
                 report.plays, report.matched_plays = cur.fetchone()
         if report.failed_checks:
             failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
             raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
         if before_step is not None:
-            before_step(index)  # everything done, not yet committed
+            before_step(len(ran))  # everything done, not yet committed
         conn.commit()
     except BaseException:
         if not conn.closed:
             conn.rollback()
         raise
     return report
+
+
+def _in_order(steps: list, then: Callable[[], list] | None, watch: Callable[[], None] | None):
+    """``steps``, each after ``watch()`` where something is still being planned; then ``then()``'s."""
+    for step in steps:
+        if then is not None and watch is not None:
+            watch()
+        yield step
+    if then is not None:
+        yield from then()
 
 
 def _check_result(result: StepResult) -> str:

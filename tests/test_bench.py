@@ -8,6 +8,9 @@ from psycopg2.extensions import make_dsn
 
 from conftest import ROOT
 
+ONE_MORE_DAY = r"one more day incremental [\d.]+ s, that day alone [\d.]+ s, full rebuild [\d.]+ s"
+FIGURES = r"incremental_over_day_alone=\d+\.\d\d incremental_over_full=\d+\.\d\d\d"
+
 
 def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
     result = subprocess.run(
@@ -23,6 +26,9 @@ def test_benchmark_runs_and_prints_its_figures(tmp_path, pg_params):
                   "loader: events -> staging, the same files gzip'd"):
         assert label in labels
     assert any(re.fullmatch(r"gzip_events_over_plain=\d+\.\d\d", line) for line in lines)
+    day = next(index for index, line in enumerate(lines) if line.startswith("one more day"))
+    assert re.fullmatch(ONE_MORE_DAY, lines[day])
+    assert re.fullmatch(FIGURES, lines[day + 1])
     assert re.fullmatch(r"end_to_end_over_copy_limit=\d+\.\d\d peak_rss_mb=\d+", lines[-1])
     assert re.match(r"\s*1,000\s+100\s+[\d.,]+\s+[\d.,]+\s+[\d,]+\s+[\d,]+$", lines[-3])
 
@@ -32,11 +38,18 @@ def test_daily_load_benchmark_prints_each_repetition_and_the_medians(tmp_path, p
         [sys.executable, str(ROOT / "bench" / "incremental.py"), "--events", "2000", "--songs", "200", "--repeat", "2",
          "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    seconds = r"one more day incremental [\d.]+ s, that day alone [\d.]+ s, full rebuild [\d.]+ s"
     lines = result.stdout.splitlines()
     assert [bool(re.fullmatch(pattern, line)) for pattern, line in zip(
-        [f"repetition 1: {seconds}", f"repetition 2: {seconds}", f"2,000 events, median of 2: {seconds}",
-         r"incremental_over_day_alone=\d+\.\d\d incremental_over_full=\d+\.\d\d\d"], lines, strict=True)] == [True] * 4
+        [f"repetition 1: {ONE_MORE_DAY}", f"repetition 2: {ONE_MORE_DAY}", f"2,000 events, median of 2: {ONE_MORE_DAY}",
+         FIGURES], lines, strict=True)] == [True] * 4
+
+
+def test_daily_load_benchmark_refuses_no_repetitions(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "incremental.py"), "--repeat", "0",
+                             "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith("error: --repeat must be at least 1, not 0")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_s3_read_benchmark_runs_against_moto_server():

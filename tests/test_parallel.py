@@ -186,3 +186,29 @@ def test_a_file_gone_since_listing_is_one_line(data, config, conn, monkeypatch, 
     monkeypatch.setattr(sources, "list_objects", list_with_a_vanished_file)
     assert run(config, monkeypatch, workers) == 1
     assert without_target(capsys.readouterr().err) == f"error: cannot read {gone}: No such file or directory\n"
+
+
+def test_a_ctrl_c_while_the_workers_start_is_taken_once_they_have(config, conn, monkeypatch, capsys, tiny_tasks):
+    """Ctrl-C pressed while the worker processes start is held back, not ignored: the run stops,
+    nothing is committed, and no worker is left."""
+    import multiprocessing
+    import signal
+
+    planned = parallel.plan
+
+    def ctrl_c_at_the_first_task(objects):  # a generator: runs as the first worker is given its task
+        signal.raise_signal(signal.SIGINT)
+        yield from planned(objects)
+
+    assert run(config, monkeypatch, 0) == 0
+    before = full_state(conn)
+    monkeypatch.setattr(parallel, "plan", ctrl_c_at_the_first_task)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal
+    try:
+        assert run(config, monkeypatch, 2) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert without_target(capsys.readouterr().err).splitlines()[-1] == (
+        "interrupted: nothing was committed, the warehouse is as it was")
+    assert full_state(conn) == before
+    assert multiprocessing.active_children() == []

@@ -64,8 +64,8 @@ class RedshiftEngine(PostgresEngine):
 
     def load_steps(self, config: Config, batch: Batch, table_batch: TableBatch | None) -> list:
         """One COPY of a staging table over exactly the batch's files (a manifest written to [S3]
-        MANIFEST_PREFIX), then those files in the ledger with the rows the COPY's log gives each."""
-        self.require(config)
+        MANIFEST_PREFIX, which ``require`` has checked), then those files in the ledger with the rows
+        the COPY's log gives each."""
         steps: list = []
         if table_batch is not None and table_batch.loads:
             spec, table = table_batch.spec, table_batch.table

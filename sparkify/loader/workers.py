@@ -10,13 +10,15 @@ A worker never reports an error itself: a task that fails in any way (bad input,
 object cut by a range) comes back empty, and this process reads that part again with the
 one-process loader, from the start of the failing range to the end of its file, so every error
 message and line number is the one the one-process loader gives. Workers ignore Ctrl-C; the
-parent handles it, and shuts the pool down on any failure; a worker whose parent was killed
+parent handles it (one pressed while the workers start is taken once they have), and shuts the
+pool down on any failure; a worker whose parent was killed
 outright exits by itself within a second.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import multiprocessing
 import os
@@ -183,6 +185,25 @@ def render(task: Task) -> Rendered:
         return Rendered(None, begin=begin)
 
 
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Ctrl-C held back while worker processes start, then taken as usual (not lost). A Ctrl-C that
+    reached a worker while Python starts in it would print its traceback, so SIGINT is blocked in
+    this thread, and the workers it starts inherit it blocked across exec (each then ignores it);
+    one taken meanwhile by another thread of this process is noted, not raised in the middle of a
+    start. Either is raised again here once the workers have started."""
+    held = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one held here is taken now, and noted
+        signal.signal(signal.SIGINT, handler)  # (which first runs the handler of any signal taken)
+    if held:
+        signal.raise_signal(signal.SIGINT)
+
+
 def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, progress,
                stored_as: str = compression.NONE) -> Iterator[bytes]:
     """COPY lines for every object, rendered by ``workers`` processes (each builds ``mapping`` from
@@ -200,15 +221,9 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
                 window.append((task, pool.submit(render, task[0])))
 
         try:
-            # the workers start here; a Ctrl-C that reached them while they start would print their
-            # tracebacks, so they start with SIGINT ignored (an ignored signal stays ignored across
-            # exec) and the parent's own handling is back at once
-            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
+            with _ctrl_c_held():  # the workers start here
                 for _ in range(workers * 2):
                     submit()
-            finally:
-                signal.signal(signal.SIGINT, handler)
             while window:
                 (task, covered), future = window.popleft()
                 submit()
