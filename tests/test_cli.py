@@ -117,28 +117,21 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
     assert SENTINEL not in result.stdout + result.stderr
 
 
-def test_dry_run_on_redshift_needs_a_manifest_prefix(tmp_path):
+@pytest.mark.parametrize("s3, message", [
+    ("LOG_DATA=local/logs\nMANIFEST_PREFIX=s3://bucket/runs/\n",
+     "[S3] LOG_DATA must be an s3:// URI on Redshift, not '{tmp_path}/local/logs'"),
+    ("LOG_DATA=s3://bucket/log_data\n",
+     "[S3] MANIFEST_PREFIX is missing: on Redshift each run's COPY names exactly the files it loads in a manifest"
+     " written there (s3://bucket/prefix/, a place the role may read; provision.py --manifest-prefix grants it)"),
+], ids=["local source", "no manifest prefix"])
+def test_redshift_settings_are_checked_before_a_dry_run(tmp_path, s3, message):
     config = tmp_path / "dwh.cfg"
     config.write_text("[CLUSTER]\nHOST=h\nDB_PORT=5439\nDB_NAME=dwh\nDB_USER=u\nENGINE=redshift\n"
-                      "[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\nLOG_DATA=s3://bucket/log_data\n"
+                      f"[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\n{s3}"
                       "SONG_DATA=s3://bucket/song_data\nLOG_JSONPATH=s3://bucket/paths.json\n")
     result = run("etl.py", "--config", str(config), "--dry-run")
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.splitlines()[-1] == (
-        f"error: {config}: [S3] MANIFEST_PREFIX is missing: on Redshift each run's COPY names exactly the files it"
-        f" loads in a manifest written there (s3://bucket/prefix/, a place the role may read; provision.py"
-        f" --manifest-prefix grants it)")
-
-
-def test_redshift_needs_s3_sources(tmp_path):
-    config = tmp_path / "dwh.cfg"
-    config.write_text("[CLUSTER]\nHOST=h\nDB_PORT=5439\nDB_NAME=dwh\nDB_USER=u\nENGINE=redshift\n"
-                      "[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\nLOG_DATA=local/logs\n"
-                      "SONG_DATA=s3://bucket/song_data\nLOG_JSONPATH=s3://bucket/paths.json\n")
-    result = run("etl.py", "--config", str(config), "--dry-run")
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == (
-        f"error: {config}: [S3] LOG_DATA must be an s3:// URI on Redshift, not '{tmp_path / 'local' / 'logs'}'")
+    assert result.stderr.splitlines()[-1] == f"error: {config}: {message.format(tmp_path=tmp_path)}"
 
 
 def test_cleanup_asks_before_dropping_on_a_server(write_config, conn):

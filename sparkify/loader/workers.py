@@ -11,8 +11,8 @@ object cut by a range) comes back empty, and this process reads that part again 
 one-process loader, from the start of the failing range to the end of its file, so every error
 message and line number is the one the one-process loader gives. Workers ignore Ctrl-C; the
 parent handles it (one pressed while the workers start is taken once they have), and shuts the
-pool down on any failure; a worker whose parent was killed
-outright exits by itself within a second.
+pool down on any failure; a worker whose parent was killed outright exits by itself within a
+second.
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ def _ctrl_c_held():
     reached a worker while Python starts in it would print its traceback, so SIGINT is blocked in
     this thread, and the workers it starts inherit it blocked across exec (each then ignores it);
     one taken meanwhile by another thread of this process is noted, not raised in the middle of a
-    start. Either is raised again here once the workers have started."""
+    start. Either is raised again here once the workers have started. (Python's own
+    multiprocessing.resource_tracker blocks signals the same way while it starts its process.)"""
     held = []
     handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
