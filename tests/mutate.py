@@ -239,7 +239,7 @@ MUTATIONS = [
     m("daily loads: a table analyzed after a run that loaded nothing into its source", "sparkify/pipeline.py",
       "if t.fills and t.source == staged and loads else []", "if t.fills else []", INC),
     m("planning: a listing that failed while the events load not noticed until the songs load", "sparkify/pipeline.py",
-      "                    if then is not None and watch is not None:\n                        watch()\n", "",
+      "        if then is not None and watch is not None:\n            watch()\n", "",
       "tests/test_pipeline.py"),
     m("planning: a changed song file let through once the events are planned", "sparkify/ledger.py",
       "if any(changed for _, changed in self._planned):", "if any(changed for _, changed in self._planned[:1]):", INC),
@@ -247,6 +247,8 @@ MUTATIONS = [
       '[("songplays", "start_time"), ("songplays", "user_id")]',
       '[("songplays", "start_time"), ("songplays", "user_id"), ("songplays", "song_id")]',
       "tests/test_redshift_sql.py"),
+    m("loader: a Ctrl-C while the workers start ignored", "sparkify/loader/workers.py",
+      "    if held:\n        signal.raise_signal(signal.SIGINT)\n", "", "tests/test_parallel.py"),
 ]
 
 
