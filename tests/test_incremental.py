@@ -29,6 +29,12 @@ def rebuild_schema(pg_params):
         rebuilt.close()
 
 
+@pytest.fixture
+def inbox(tmp_path, write_config, rebuild_schema):
+    """An empty inbox for the shipped sample, whose full rebuilds go to ``rebuild_schema``."""
+    return Inbox(tmp_path, write_config, SAMPLE, rebuild_schema[0], SAMPLE / "log_json_path.json")
+
+
 class Inbox:
     """An input folder that files arrive in, batch by batch, and two configs over it: the daily
     warehouse (the test's schema) and a full rebuild (another schema)."""
@@ -106,9 +112,8 @@ def _lines(path: Path) -> int:
     return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-def test_daily_batches_of_the_sample_equal_a_full_rebuild(tmp_path, write_config, conn, rebuild_schema):
-    name, rebuilt = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+def test_daily_batches_of_the_sample_equal_a_full_rebuild(conn, inbox, rebuild_schema):
+    _, rebuilt = rebuild_schema
     assert_daily_equals_rebuild(inbox, conn, rebuilt, batches(SAMPLE, 4, seed=7))
     with conn.cursor() as cur:  # the songs that came after their plays matched some of them
         cur.execute("SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL")
@@ -123,10 +128,9 @@ def test_daily_batches_of_the_real_data_equal_a_full_rebuild(tmp_path, write_con
     assert_daily_equals_rebuild(inbox, conn, rebuilt, batches(REAL, 4, seed=2018))
 
 
-def test_songs_that_arrive_after_their_plays_match_them(tmp_path, write_config, conn, rebuild_schema, capsys):
+def test_songs_that_arrive_after_their_plays_match_them(conn, inbox, rebuild_schema, capsys):
     """Every play first, every song later: the second run matches what a rebuild matches, and says so."""
-    name, rebuilt = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    _, rebuilt = rebuild_schema
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -144,9 +148,7 @@ def test_songs_that_arrive_after_their_plays_match_them(tmp_path, write_config, 
     assert "staging_events: 0 new files, 4 loaded before" in out
 
 
-def test_nothing_new_changes_nothing(tmp_path, write_config, conn, rebuild_schema, capsys):
-    name, _ = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+def test_nothing_new_changes_nothing(conn, inbox, capsys):
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs + songs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -161,10 +163,8 @@ def test_nothing_new_changes_nothing(tmp_path, write_config, conn, rebuild_schem
 
 
 @pytest.mark.parametrize("kind", ["event", "song"])
-def test_a_changed_file_is_refused_with_nothing_changed(tmp_path, write_config, conn, rebuild_schema, capsys, kind):
+def test_a_changed_file_is_refused_with_nothing_changed(conn, inbox, capsys, kind):
     """A changed song file is found while the new event files load: they are rolled back too."""
-    name, _ = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:2] + songs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -189,10 +189,7 @@ def test_a_changed_file_is_refused_with_nothing_changed(tmp_path, write_config, 
     assert inbox.etl(inbox.daily, "--incremental") == 0
 
 
-def test_a_file_that_disappeared_is_reported_and_its_rows_stay(tmp_path, write_config, conn, rebuild_schema,
-                                                               capsys):
-    name, _ = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+def test_a_file_that_disappeared_is_reported_and_its_rows_stay(conn, inbox, capsys):
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs + songs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -207,9 +204,7 @@ def test_a_file_that_disappeared_is_reported_and_its_rows_stay(tmp_path, write_c
     assert full_state(conn) == before
 
 
-def test_dry_run_lists_the_new_files_and_changes_nothing(tmp_path, write_config, conn, rebuild_schema, capsys):
-    name, _ = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+def test_dry_run_lists_the_new_files_and_changes_nothing(conn, inbox, capsys):
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:3] + songs)
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -233,9 +228,7 @@ def analyze_line(table) -> str:
     return f'ANALYZE "{table.name}";'
 
 
-def test_a_run_that_brings_song_files_analyzes_the_song_records(tmp_path, write_config, conn, rebuild_schema, capsys):
-    name, _ = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+def test_a_run_that_brings_song_files_analyzes_the_song_records(conn, inbox, capsys):
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:1] + songs[:5])
     assert inbox.etl(inbox.daily, "--incremental") == 0
@@ -247,10 +240,9 @@ def test_a_run_that_brings_song_files_analyzes_the_song_records(tmp_path, write_
         analyze_line(q.STAGING_EVENTS), analyze_line(q.STAGING_SONGS), analyze_line(q.LOADED_SONGS)]
 
 
-def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(tmp_path, write_config, conn, rebuild_schema):
+def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(conn, inbox, rebuild_schema):
     """The full rebuild keeps the ledger too: the next daily run loads only the day that came."""
-    name, rebuilt = rebuild_schema
-    inbox = Inbox(tmp_path, write_config, SAMPLE, name, SAMPLE / "log_json_path.json")
+    _, rebuilt = rebuild_schema
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:-1] + songs)
     assert inbox.etl(inbox.daily) == 0
