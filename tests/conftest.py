@@ -8,6 +8,7 @@ import contextlib
 import functools
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -129,6 +130,18 @@ def write_config(tmp_path, pg_params, schema):
         return cfg
 
     return write
+
+
+@contextlib.contextmanager
+def ctrl_c_as_at_a_terminal():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt here, and children started here get it as at a
+    terminal. A process started as a background job (or a test worker) may have SIGINT ignored
+    (POSIX), which stays ignored across exec, and Python then never turns it into KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def fetch_all(conn, table, order_by):

@@ -1,7 +1,6 @@
 """Hostile config and secrets: no config value can rewrite a statement, no secret reaches output."""
 
 import ast
-import contextlib
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import psycopg2
 import pytest
 
 import etl
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, ctrl_c_as_at_a_terminal
 from sparkify.config import load_config
 from sparkify.errors import ConfigError
 
@@ -42,18 +41,6 @@ BASE = {
            "LOG_JSONPATH": "s3://udacity-dend/log_json_path.json", "REGION": "us-west-2"},
 }
 
-
-
-@contextlib.contextmanager
-def ctrl_c_reaches_children():
-    """Children started here get Ctrl-C as at a terminal. A process started as a background job
-    inherits SIGINT ignored (POSIX), keeps it ignored across exec, and Python then never turns it
-    into KeyboardInterrupt: so the children get the default, whatever this process was given."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def write_cfg(path: Path, values: dict) -> Path:
@@ -173,7 +160,7 @@ def interrupted_load(tmp_path, cfg):
     generate(str(tmp_path / "big"), events=150_000, songs=2_000, days=3, seed=3)
     big = cfg({("S3", "LOG_DATA"): str(tmp_path / "big" / "log_data"),
                ("S3", "SONG_DATA"): str(tmp_path / "big" / "song_data")})
-    with ctrl_c_reaches_children():
+    with ctrl_c_as_at_a_terminal():
         child = subprocess.Popen([sys.executable, "etl.py", "--config", big], cwd=ROOT, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
     first = child.stderr.readline()  # "target: ...", printed just before the load starts
@@ -274,7 +261,7 @@ def test_ctrl_c_with_loader_workers_is_one_line(tmp_path, write_config, conn):
                        log_jsonpath=tmp_path / "big" / "log_json_path.json")
     assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
     for delay in (0.0, 0.4, 0.9):  # while the workers start, and while they render
-        with ctrl_c_reaches_children():
+        with ctrl_c_as_at_a_terminal():
             child = subprocess.Popen([sys.executable, "etl.py", "--config", str(cfg)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True, env={**os.environ, "SPARKIFY_LOAD_WORKERS": "2"})

@@ -3,7 +3,9 @@ and for bad input the same one-line error with the same line number. Ranges are 
 that every sample file is cut into many of them."""
 
 import json
+import multiprocessing
 import shutil
+import signal
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 import create_tables
 import etl
-from conftest import SAMPLE, UDACITY, full_state, without_target
+from conftest import SAMPLE, UDACITY, ctrl_c_as_at_a_terminal, full_state, without_target
 from sparkify.loader import workers as parallel
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
@@ -191,9 +193,6 @@ def test_a_file_gone_since_listing_is_one_line(data, config, conn, monkeypatch, 
 def test_a_ctrl_c_while_the_workers_start_is_taken_once_they_have(config, conn, monkeypatch, capsys, tiny_tasks):
     """Ctrl-C pressed while the worker processes start is held back, not ignored: the run stops,
     nothing is committed, and no worker is left."""
-    import multiprocessing
-    import signal
-
     planned = parallel.plan
 
     def ctrl_c_at_the_first_task(objects):  # a generator: runs as the first worker is given its task
@@ -203,11 +202,8 @@ def test_a_ctrl_c_while_the_workers_start_is_taken_once_they_have(config, conn, 
     assert run(config, monkeypatch, 0) == 0
     before = full_state(conn)
     monkeypatch.setattr(parallel, "plan", ctrl_c_at_the_first_task)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal
-    try:
+    with ctrl_c_as_at_a_terminal():
         assert run(config, monkeypatch, 2) == 130
-    finally:
-        signal.signal(signal.SIGINT, previous)
     assert without_target(capsys.readouterr().err).splitlines()[-1] == (
         "interrupted: nothing was committed, the warehouse is as it was")
     assert full_state(conn) == before
