@@ -248,7 +248,11 @@ MUTATIONS = [
       '[("songplays", "start_time"), ("songplays", "user_id"), ("songplays", "song_id")]',
       "tests/test_redshift_sql.py"),
     m("loader: a Ctrl-C while the workers start ignored", "sparkify/loader/workers.py",
-      "    if held:\n        signal.raise_signal(signal.SIGINT)\n", "", "tests/test_parallel.py"),
+      "    for signum in dict.fromkeys(held):\n        signal.raise_signal(signum)\n", "", "tests/test_parallel.py"),
+    m("loader: a SIGTERM while a worker is spawned not held", "sparkify/loader/workers.py",
+      "_HELD = (signal.SIGINT, signal.SIGTERM)", "_HELD = (signal.SIGINT,)", "tests/test_parallel.py"),
+    m("loader: a worker killed outright a traceback", "sparkify/loader/workers.py",
+      "    except BrokenProcessPool:", "    except ZeroDivisionError:", "tests/test_parallel.py"),
 ]
 
 

@@ -252,15 +252,22 @@ def test_wrong_password_is_one_line_and_not_retried(tmp_path, pg_params, schema)
     assert SENTINEL not in result.stdout + result.stderr
 
 
-def test_ctrl_c_with_loader_workers_is_one_line(tmp_path, write_config, conn):
-    """Ctrl-C on a terminal reaches the whole process group: the loader's workers too."""
+@pytest.mark.parametrize("signum, code, line", [
+    (signal.SIGINT, 130, "interrupted: nothing was committed, the warehouse is as it was"),
+    (signal.SIGTERM, 143, "terminated: nothing was committed, the warehouse is as it was"),
+], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_to_the_process_group_with_loader_workers_is_one_line(tmp_path, write_config, conn, signum, code,
+                                                                      line):
+    """Ctrl-C on a terminal reaches the whole process group, the loader's workers too; so does the
+    SIGTERM of a service manager or of `timeout` (a worker that died of it broke the pool, and
+    Python printed the pool thread's traceback)."""
     from sparkify.generate import generate
 
     generate(str(tmp_path / "big"), events=150_000, songs=2_000, days=3, seed=3)
     cfg = write_config(log_data=tmp_path / "big" / "log_data", song_data=tmp_path / "big" / "song_data",
                        log_jsonpath=tmp_path / "big" / "log_json_path.json")
     assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
-    for delay in (0.0, 0.4, 0.9):  # while the workers start, and while they render
+    for delay in (0.0, 0.2, 0.3, 0.4, 0.6, 0.9):  # while the workers start, and while they render
         with ctrl_c_as_at_a_terminal():
             child = subprocess.Popen([sys.executable, "etl.py", "--config", str(cfg)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -268,10 +275,10 @@ def test_ctrl_c_with_loader_workers_is_one_line(tmp_path, write_config, conn):
         first = child.stderr.readline()
         assert first.startswith("target: "), first
         time.sleep(delay)
-        os.killpg(child.pid, signal.SIGINT)
+        os.killpg(child.pid, signum)
         out, err = child.communicate(timeout=60)
-        assert child.returncode == 130, (delay, err)
-        assert err.splitlines()[-1] == "interrupted: nothing was committed, the warehouse is as it was", (delay, err)
+        assert child.returncode == code, (delay, err)
+        assert err.splitlines()[-1] == line, (delay, err)
         assert "Traceback" not in err and "error" not in err, (delay, err)
     with conn.cursor() as cur:
         cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")

@@ -9,8 +9,8 @@ exactly those of the one-process loader.
 A worker never reports an error itself: a task that fails in any way (bad input, a pretty-printed
 object cut by a range) comes back empty, and this process reads that part again with the
 one-process loader, from the start of the failing range to the end of its file, so every error
-message and line number is the one the one-process loader gives. Workers ignore Ctrl-C; the
-parent handles it (one pressed while the workers start is taken once they have), and shuts the
+message and line number is the one the one-process loader gives. Workers ignore Ctrl-C and SIGTERM;
+the parent handles them (either, taken while the workers start, once they have), and shuts the
 pool down on any failure; a worker whose parent was killed outright exits by itself within a
 second.
 """
@@ -21,11 +21,13 @@ import collections
 import contextlib
 import io
 import multiprocessing
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -55,6 +57,10 @@ BATCH_BYTES = 4 << 20
 COMPRESSED_EXPANSION = 8
 
 COMPRESSED_WHOLE_BYTES = 16 << 20
+
+# Ctrl-C, and the polite kill (cli.run turns it into Terminated): the parent's to handle, held
+# while workers start
+_HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,11 @@ _stored_as = compression.NONE
 def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.NONE) -> None:
     global _mapping, _stored_as
     _stored_as = stored_as
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and SIGTERM, which a terminal or a service manager sends the whole process group, are
+    # the parent's to handle: a worker they killed while it sent its rows would leave the pool
+    # reading the rest of them for ever
+    for signum in _HELD:
+        signal.signal(signum, signal.SIG_IGN)
     # ``parent`` comes from the parent itself: if it died while this worker was starting, getppid()
     # already names another process, and the worker ends at once
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
@@ -186,23 +196,25 @@ def render(task: Task) -> Rendered:
 
 
 @contextlib.contextmanager
-def _ctrl_c_held():
-    """Ctrl-C held back while worker processes start, then taken as usual (not lost). A Ctrl-C that
-    reached a worker while Python starts in it would print its traceback, so SIGINT is blocked in
-    this thread, and the workers it starts inherit it blocked across exec (each then ignores it);
-    one taken meanwhile by another thread of this process is noted, not raised in the middle of a
-    start. Either is raised again here once the workers have started. (Python's own
+def _signals_held():
+    """Ctrl-C and SIGTERM held back while worker processes start, then taken as usual (not lost).
+    Raised in the middle of a start, either would leave a spawned worker that was never sent what
+    to run (it dies on a cut pickle, with a traceback, and is never joined). So both are blocked in
+    this thread, and the workers it starts inherit them blocked across exec (each then ignores
+    them); one taken meanwhile by another thread of this process is noted, not raised. Each is
+    raised again here once the workers have started. (Python's own
     multiprocessing.resource_tracker blocks signals the same way while it starts its process.)"""
     held = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handlers = {signum: signal.signal(signum, lambda signum, frame: held.append(signum)) for signum in _HELD}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one held here is taken now, and noted
-        signal.signal(signal.SIGINT, handler)  # (which first runs the handler of any signal taken)
-    if held:
-        signal.raise_signal(signal.SIGINT)
+        for signum, handler in handlers.items():  # (which first runs the handler of any signal taken)
+            signal.signal(signum, handler)
+    for signum in dict.fromkeys(held):
+        signal.raise_signal(signum)
 
 
 def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, progress,
@@ -214,27 +226,38 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
     window: collections.deque = collections.deque()
     stitch = _Stitcher(mapping, origins, progress)
     context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(spec, os.getpid(), stored_as)) as pool:
-        def submit() -> None:
-            task = next(tasks, None)
-            if task is not None:
-                window.append((task, pool.submit(render, task[0])))
+    # Python starts its resource tracker process with its own signal mask, which it then unblocks:
+    # started here, before the pool (which needs it), it cannot unblock the mask held below
+    multiprocessing.resource_tracker.ensure_running()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(spec, os.getpid(), stored_as))
 
-        try:
-            with _ctrl_c_held():  # the workers start here
-                for _ in range(workers * 2):
-                    submit()
-            while window:
-                (task, covered), future = window.popleft()
+    def submit() -> None:
+        task = next(tasks, None)
+        if task is not None:
+            window.append((task, pool.submit(render, task[0])))
+
+    try:
+        with _signals_held():  # the workers start here
+            for _ in range(workers * 2):
                 submit()
-                if task.end is not None:
-                    yield from stitch.part_of_file(task, covered[0], future.result())
-                else:
-                    yield from stitch.whole_files(covered, future.result())
-        finally:
-            for _, future in window:
-                future.cancel()
+        while window:
+            (task, covered), future = window.popleft()
+            submit()
+            if task.end is not None:
+                yield from stitch.part_of_file(task, covered[0], future.result())
+            else:
+                yield from stitch.whole_files(covered, future.result())
+    except BrokenProcessPool:  # a worker died: nothing of the others is used either
+        for process in multiprocessing.active_children():  # the pool's workers, which ignore its SIGTERM
+            process.kill()  # (and may wait for ever on a lock the dead one held)
+        raise LoadError(f"a worker process of the loader ended abruptly (killed, perhaps for want of memory):"
+                        f" nothing was committed; run again, or set {WORKERS_ENV}=0 to load in this process alone"
+                        ) from None
+    finally:
+        # The pool's own thread cancels the tasks not started: cancelled here, one could race with
+        # that thread marking it failed when a worker died, and Python would print its traceback.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Stitcher:
