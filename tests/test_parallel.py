@@ -4,9 +4,12 @@ that every sample file is cut into many of them."""
 
 import json
 import multiprocessing
+import multiprocessing.resource_tracker
+import multiprocessing.util
 import shutil
 import signal
 
+import psutil
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,17 +218,12 @@ def test_a_sigterm_while_a_worker_is_spawned_is_taken_once_the_workers_have_star
     """SIGTERM raised in the middle of a worker's start (spawned, not yet sent what to run) is held
     until the workers have started: the run stops with the one line, nothing is committed, and no
     process is left (an interrupted start left a child that died on a cut pickle, with a traceback)."""
-    import multiprocessing.resource_tracker
-    import multiprocessing.util
-
-    import psutil
-
-    spawned = multiprocessing.util.spawnv_passfds
+    spawned, fired = multiprocessing.util.spawnv_passfds, []
 
     def sigterm_right_after_the_first_spawn(*args):
         pid = spawned(*args)
-        if "--multiprocessing-fork" in args[1] and not hasattr(sigterm_right_after_the_first_spawn, "done"):
-            sigterm_right_after_the_first_spawn.done = True  # a worker, not the resource tracker
+        if "--multiprocessing-fork" in args[1] and not fired:  # a worker, not the resource tracker
+            fired.append(pid)
             signal.raise_signal(signal.SIGTERM)
         return pid
 
@@ -234,6 +232,7 @@ def test_a_sigterm_while_a_worker_is_spawned_is_taken_once_the_workers_have_star
     capfd.readouterr()
     monkeypatch.setattr(multiprocessing.util, "spawnv_passfds", sigterm_right_after_the_first_spawn)
     assert run(config, monkeypatch, 2) == 128 + signal.SIGTERM
+    assert fired
     assert full_state(conn) == before
     tracker = multiprocessing.resource_tracker._resource_tracker._pid  # lives as long as this process
     # every worker started was joined: none left, none a zombie
@@ -245,12 +244,12 @@ def test_a_sigterm_while_a_worker_is_spawned_is_taken_once_the_workers_have_star
 def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, tiny_tasks):
     """A worker killed outright (the kernel's out-of-memory killer, say): one line, exit 1, nothing
     committed, and the other worker ends too (it used to be a traceback of BrokenProcessPool)."""
-    stitched = parallel._Stitcher.part_of_file
+    stitched, killed = parallel._Stitcher.part_of_file, []
 
     def kill_a_worker_first(self, *args):
-        if not hasattr(kill_a_worker_first, "done"):
-            kill_a_worker_first.done = True
+        if not killed:
             victim = multiprocessing.active_children()[0]
+            killed.append(victim.pid)
             victim.kill()
             victim.join()
         return stitched(self, *args)
@@ -260,6 +259,7 @@ def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, ti
     capfd.readouterr()
     monkeypatch.setattr(parallel._Stitcher, "part_of_file", kill_a_worker_first)
     assert run(config, monkeypatch, 2) == 1
+    assert killed
     assert without_target(capfd.readouterr().err) == (
         "error: a worker process of the loader ended abruptly (killed, perhaps for want of memory): nothing was"
         f" committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
