@@ -14,10 +14,6 @@ from .errors import NotConfirmed, SparkifyError, Terminated
 log = logging.getLogger("sparkify")
 
 
-def _terminate(signum, frame):
-    raise Terminated
-
-
 def parser(doc: str, *, config_help: str | None = None, dry_run_help: str | None = None) -> argparse.ArgumentParser:
     """The flags every script has; ``doc`` is the script's module docstring."""
     summary, _, details = (doc or "").strip().partition("\n")
@@ -37,7 +33,21 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     ``work``; known errors become one line on stderr."""
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    taken: list[int] = []  # the signals this run received
+
+    def terminate(signum, frame):
+        taken.append(signum)
+        raise Terminated
+
+    def interrupt(signum, frame):
+        taken.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    # Ctrl-C as Python takes it by default (not where it was ignored: a background job)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
     try:
         config = load_config(args.config) if load else None
         if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
@@ -46,17 +56,24 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
 
             print(f"target: {describe(config)}", file=sys.stderr)
         return work(args, config)
-    except SparkifyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: nothing was committed, the warehouse is as it was", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("terminated: nothing was committed, the warehouse is as it was", file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except BaseException as exc:  # noqa: BLE001 -- each kind is named below; anything else is re-raised
+        # A signal raised in the middle of library code may surface as another error on its way out
+        # (Python's threading.Condition.wait, interrupted between releasing its lock and taking it
+        # again, raises RuntimeError): once one was taken, the run stopped because of it.
+        if isinstance(exc, Terminated) or signal.SIGTERM in taken:
+            print("terminated: nothing was committed, the warehouse is as it was", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        if isinstance(exc, KeyboardInterrupt) or signal.SIGINT in taken:
+            print("interrupted: nothing was committed, the warehouse is as it was", file=sys.stderr)
+            return 130
+        if isinstance(exc, SparkifyError):
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

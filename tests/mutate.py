@@ -254,6 +254,9 @@ MUTATIONS = [
     m("loader: a worker killed outright a traceback", "sparkify/loader/workers.py",
       "        raise LoadError(f\"a worker process", "        raise\n        raise LoadError(f\"a worker process",
       "tests/test_parallel.py"),
+    m("cli: an error a signal caused on its way out not taken for the signal", "sparkify/cli.py",
+      "if isinstance(exc, Terminated) or signal.SIGTERM in taken:", "if isinstance(exc, Terminated):",
+      "tests/test_hostile.py"),
 ]
 
 

@@ -284,3 +284,36 @@ def test_a_signal_to_the_process_group_with_loader_workers_is_one_line(tmp_path,
         cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
         assert cur.fetchone() == (0, 0)
     conn.rollback()
+
+
+@pytest.mark.parametrize("signum, code, line", [
+    (signal.SIGINT, 130, "interrupted: nothing was committed, the warehouse is as it was"),
+    (signal.SIGTERM, 143, "terminated: nothing was committed, the warehouse is as it was"),
+], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_that_breaks_library_code_on_its_way_out_is_still_one_line(write_config, conn, monkeypatch, capsys,
+                                                                           signum, code, line):
+    """A signal raised in the middle of a library's lock handling may come out as another error
+    (seen in CI: SIGTERM inside ThreadPoolExecutor.submit, then "RuntimeError: release unlocked
+    lock" from threading.Condition): the run still says it was stopped, in one line."""
+    from sparkify import ledger
+
+    cfg = write_config()
+    assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
+    planning = ledger.Planning.__enter__
+
+    def a_lock_left_released(self):
+        try:
+            signal.raise_signal(signum)
+        except BaseException:  # what threading.Condition.__exit__ then raises
+            raise RuntimeError("release unlocked lock") from None
+        return planning(self)
+
+    monkeypatch.setattr(ledger.Planning, "__enter__", a_lock_left_released)
+    capsys.readouterr()
+    with ctrl_c_as_at_a_terminal():
+        assert etl.main(["--config", str(cfg), "-q"]) == code
+    assert capsys.readouterr().err.splitlines()[-1] == line
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
+        assert cur.fetchone() == (0, 0)
+    conn.rollback()
