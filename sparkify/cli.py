@@ -13,6 +13,11 @@ from .errors import NotConfirmed, SparkifyError, Terminated
 
 log = logging.getLogger("sparkify")
 
+# The signals that stop a run: what each raises where the run stands, and what the run then says
+# and exits with (SIGTERM first: it wins over a Ctrl-C taken in the same run)
+_STOPS = ((signal.SIGTERM, Terminated, "terminated", 128 + signal.SIGTERM),
+          (signal.SIGINT, KeyboardInterrupt, "interrupted", 130))
+
 
 def parser(doc: str, *, config_help: str | None = None, dry_run_help: str | None = None) -> argparse.ArgumentParser:
     """The flags every script has; ``doc`` is the script's module docstring."""
@@ -35,19 +40,15 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
                         stream=sys.stderr, force=True)
     taken: list[int] = []  # the signals this run received
 
-    def terminate(signum, frame):
+    def stop(signum, frame):
         taken.append(signum)
-        raise Terminated
+        raise next(raised for number, raised, _, _ in _STOPS if number == signum)
 
-    def interrupt(signum, frame):
-        taken.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, stop)
     # Ctrl-C as Python takes it by default (not where it was ignored: a background job)
     previous_int = signal.getsignal(signal.SIGINT)
     if previous_int is signal.default_int_handler:
-        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGINT, stop)
     try:
         config = load_config(args.config) if load else None
         if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
@@ -60,12 +61,10 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
         # A signal raised in the middle of library code may surface as another error on its way out
         # (Python's threading.Condition.wait, interrupted between releasing its lock and taking it
         # again, raises RuntimeError): once one was taken, the run stopped because of it.
-        if isinstance(exc, Terminated) or signal.SIGTERM in taken:
-            print("terminated: nothing was committed, the warehouse is as it was", file=sys.stderr)
-            return 128 + signal.SIGTERM
-        if isinstance(exc, KeyboardInterrupt) or signal.SIGINT in taken:
-            print("interrupted: nothing was committed, the warehouse is as it was", file=sys.stderr)
-            return 130
+        for signum, raised, word, code in _STOPS:
+            if isinstance(exc, raised) or signum in taken:
+                print(f"{word}: nothing was committed, the warehouse is as it was", file=sys.stderr)
+                return code
         if isinstance(exc, SparkifyError):
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code

@@ -66,77 +66,72 @@ def start_etl(data_dir, config):
 
 @pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])  # as the load starts, during it, and later on
 def test_sigterm_rolls_back_stops_the_server_and_says_so(pgdata, big, delay):
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q", config=big).returncode == 0
-    child = start_etl(data_dir, big)
+    assert run("create_tables.py", pgdata, "-q", config=big).returncode == 0
+    child = start_etl(pgdata, big)
     time.sleep(delay)
     child.send_signal(signal.SIGTERM)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 143, err
     assert err.splitlines()[-1] == "terminated: nothing was committed, the warehouse is as it was"
     assert "Traceback" not in err
-    assert wait_for_no_server(data_dir) == []  # the server this run started is stopped
-    assert json.loads((data_dir / ".handle_pids.json").read_text()) == []
-    again = run("etl.py", data_dir, "-q", config=big)
+    assert wait_for_no_server(pgdata) == []  # the server this run started is stopped
+    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+    again = run("etl.py", pgdata, "-q", config=big)
     assert (again.returncode, again.stderr) == (0, "")
 
 
 def test_a_killed_postmaster_does_not_stop_the_next_run(pgdata, big):
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q", config=big).returncode == 0
-    child = start_etl(data_dir, big)
+    assert run("create_tables.py", pgdata, "-q", config=big).returncode == 0
+    child = start_etl(pgdata, big)
     time.sleep(0.5)
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
     os.kill(postmaster, signal.SIGKILL)
     child.communicate(timeout=60)
     assert child.returncode == 1
-    again = run("etl.py", data_dir, "-q", config=big)  # at once: the old postmaster may still be a zombie
+    again = run("etl.py", pgdata, "-q", config=big)  # at once: the old postmaster may still be a zombie
     assert (again.returncode, again.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage\n", b"\xff\xfe\x00", b"999999999\n", b"1\n/somewhere\n"],
                          ids=["empty", "garbage", "not UTF-8", "a dead pid", "a live pid of another program"])
 def test_a_stale_or_broken_pid_file_is_mended(pgdata, content):
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q").returncode == 0
-    assert wait_for_no_server(data_dir) == []
-    (data_dir / "postmaster.pid").write_bytes(content)
-    (data_dir / ".handle_pids.json").write_text("[999999999]")  # a run that was killed
-    result = run("etl.py", data_dir, "-q")
+    assert run("create_tables.py", pgdata, "-q").returncode == 0
+    assert wait_for_no_server(pgdata) == []
+    (pgdata / "postmaster.pid").write_bytes(content)
+    (pgdata / ".handle_pids.json").write_text("[999999999]")  # a run that was killed
+    result = run("etl.py", pgdata, "-q")
     assert (result.returncode, result.stderr) == (0, "")
-    assert wait_for_no_server(data_dir) == []  # and the server was stopped at the end, as usual
-    assert json.loads((data_dir / ".handle_pids.json").read_text()) == []
+    assert wait_for_no_server(pgdata) == []  # and the server was stopped at the end, as usual
+    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
 
 
 @pytest.mark.parametrize("handles", ["not json", '{"a": 1}', "[1, \"x\"]"])
 def test_a_broken_handle_list_is_started_afresh(pgdata, handles):
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q").returncode == 0
-    (data_dir / ".handle_pids.json").write_text(handles)
-    assert run("etl.py", data_dir, "-q").returncode == 0
-    assert wait_for_no_server(data_dir) == []
+    assert run("create_tables.py", pgdata, "-q").returncode == 0
+    (pgdata / ".handle_pids.json").write_text(handles)
+    assert run("etl.py", pgdata, "-q").returncode == 0
+    assert wait_for_no_server(pgdata) == []
 
 
 def test_a_damaged_pid_file_of_a_live_server_is_one_line(pgdata):
-    data_dir = pgdata
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from sparkify.db import embedded_connect_params;"
-                               f" embedded_connect_params({str(data_dir)!r}); print('up', flush=True); sys.stdin.read()"],
+                               f" embedded_connect_params({str(pgdata)!r}); print('up', flush=True); sys.stdin.read()"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "up\n"
-        pid_file = data_dir / "postmaster.pid"
+        pid_file = pgdata / "postmaster.pid"
         original = pid_file.read_text()
         postmaster = int(original.split()[0])
         pid_file.write_text(f"{postmaster}\n")
-        result = run("etl.py", data_dir, "-q")
+        result = run("etl.py", pgdata, "-q")
         assert result.returncode == 1
         assert result.stderr == (f"error: {pid_file} is damaged, and the embedded PostgreSQL (pid {postmaster}) still"
                                  f" runs on this folder: stop it (kill {postmaster}), then run again\n")
         pid_file.write_text(original)
     finally:
         holder.communicate("", timeout=60)
-    assert wait_for_no_server(data_dir) == []
+    assert wait_for_no_server(pgdata) == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the package opens folders only when run as root")
@@ -156,9 +151,8 @@ def test_as_root_the_folders_opened_for_the_server_are_named(pgdata):
 
 def test_sample_config_needs_no_file(pgdata):
     """The embedded default with no config at all still loads the shipped sample."""
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q").returncode == 0
-    result = run("etl.py", data_dir)
+    assert run("create_tables.py", pgdata, "-q").returncode == 0
+    result = run("etl.py", pgdata)
     assert result.returncode == 0, result.stderr
     assert "data-quality checks passed: 19 of 19" in result.stdout
     assert "data: the shipped sample data" in result.stderr
@@ -167,9 +161,8 @@ def test_sample_config_needs_no_file(pgdata):
 def test_files_naming_a_zombie_are_stale(pgdata):
     """A killed postmaster that nobody has reaped yet still "exists" (kill -0 succeeds), and PostgreSQL
     itself then refuses to start beside its socket lock: a zombie's pid counts as dead."""
-    data_dir = pgdata
-    assert run("create_tables.py", data_dir, "-q").returncode == 0
-    assert wait_for_no_server(data_dir) == []
+    assert run("create_tables.py", pgdata, "-q").returncode == 0
+    assert wait_for_no_server(pgdata) == []
     # owned by the server's user, as a killed postmaster is (PostgreSQL takes a pid it may not
     # signal for a dead one); never waited for until the end
     zombie = subprocess.Popen(["true"], user="embedded_postgres" if os.geteuid() == 0 else None)
@@ -178,11 +171,11 @@ def test_files_naming_a_zombie_are_stale(pgdata):
         while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
             time.sleep(0.05)
         assert psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE
-        (data_dir / "postmaster.pid").write_text(f"{zombie.pid}\n{data_dir}\n1700000000\n5432\n{data_dir}\n\n"
+        (pgdata / "postmaster.pid").write_text(f"{zombie.pid}\n{pgdata}\n1700000000\n5432\n{pgdata}\n\n"
                                                   "  0  0\nready\n")
-        (data_dir / ".s.PGSQL.5432.lock").write_text(f"{zombie.pid}\n{data_dir}\n1700000000\n5432\n{data_dir}\n")
-        result = run("etl.py", data_dir, "-q")
+        (pgdata / ".s.PGSQL.5432.lock").write_text(f"{zombie.pid}\n{pgdata}\n1700000000\n5432\n{pgdata}\n")
+        result = run("etl.py", pgdata, "-q")
         assert (result.returncode, result.stderr) == (0, "")
     finally:
         zombie.wait()
-    assert wait_for_no_server(data_dir) == []
+    assert wait_for_no_server(pgdata) == []

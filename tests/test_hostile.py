@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+import create_tables
 import etl
 from conftest import ROOT, SAMPLE, ctrl_c_as_at_a_terminal
 from sparkify.config import load_config
@@ -252,10 +253,20 @@ def test_wrong_password_is_one_line_and_not_retried(tmp_path, pg_params, schema)
     assert SENTINEL not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("signum, code, line", [
-    (signal.SIGINT, 130, "interrupted: nothing was committed, the warehouse is as it was"),
-    (signal.SIGTERM, 143, "terminated: nothing was committed, the warehouse is as it was"),
-], ids=["Ctrl-C", "SIGTERM"])
+STOPS = [(signal.SIGINT, 130, "interrupted: nothing was committed, the warehouse is as it was"),
+         (signal.SIGTERM, 143, "terminated: nothing was committed, the warehouse is as it was")]
+
+
+def loaded_rows(conn) -> tuple[int, int]:
+    """Rows in staging_events and in songplays (both 0: nothing of a stopped run was committed)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
+        counts = cur.fetchone()
+    conn.rollback()
+    return counts
+
+
+@pytest.mark.parametrize("signum, code, line", STOPS, ids=["Ctrl-C", "SIGTERM"])
 def test_a_signal_to_the_process_group_with_loader_workers_is_one_line(tmp_path, write_config, conn, signum, code,
                                                                       line):
     """Ctrl-C on a terminal reaches the whole process group, the loader's workers too; so does the
@@ -280,16 +291,10 @@ def test_a_signal_to_the_process_group_with_loader_workers_is_one_line(tmp_path,
         assert child.returncode == code, (delay, err)
         assert err.splitlines()[-1] == line, (delay, err)
         assert "Traceback" not in err and "error" not in err, (delay, err)
-    with conn.cursor() as cur:
-        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
-        assert cur.fetchone() == (0, 0)
-    conn.rollback()
+    assert loaded_rows(conn) == (0, 0)
 
 
-@pytest.mark.parametrize("signum, code, line", [
-    (signal.SIGINT, 130, "interrupted: nothing was committed, the warehouse is as it was"),
-    (signal.SIGTERM, 143, "terminated: nothing was committed, the warehouse is as it was"),
-], ids=["Ctrl-C", "SIGTERM"])
+@pytest.mark.parametrize("signum, code, line", STOPS, ids=["Ctrl-C", "SIGTERM"])
 def test_a_signal_that_breaks_library_code_on_its_way_out_is_still_one_line(write_config, conn, monkeypatch, capsys,
                                                                            signum, code, line):
     """A signal raised in the middle of a library's lock handling may come out as another error
@@ -298,7 +303,7 @@ def test_a_signal_that_breaks_library_code_on_its_way_out_is_still_one_line(writ
     from sparkify import ledger
 
     cfg = write_config()
-    assert subprocess.run([sys.executable, "create_tables.py", "--config", str(cfg), "-q"], cwd=ROOT).returncode == 0
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
     planning = ledger.Planning.__enter__
 
     def a_lock_left_released(self):
@@ -313,7 +318,4 @@ def test_a_signal_that_breaks_library_code_on_its_way_out_is_still_one_line(writ
     with ctrl_c_as_at_a_terminal():
         assert etl.main(["--config", str(cfg), "-q"]) == code
     assert capsys.readouterr().err.splitlines()[-1] == line
-    with conn.cursor() as cur:
-        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays)")
-        assert cur.fetchone() == (0, 0)
-    conn.rollback()
+    assert loaded_rows(conn) == (0, 0)
