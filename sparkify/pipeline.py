@@ -17,7 +17,7 @@ from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
-from .steps import VALIDATE_SHOW, Insert, LateMatches, Statement
+from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, Statement
 from .tables import format_table
 
 
@@ -50,9 +50,10 @@ def event_steps(engine: Engine, config: Config, batch: Batch) -> list:
 
 
 def song_steps(engine: Engine, config: Config, batch: Batch) -> list:
-    """The rest: the song files loaded, the transform that reads them, the checks."""
+    """The rest: the song files loaded, the transform that reads them, the checks, the plays counted
+    for the summary."""
     return (_table_steps(engine, config, batch, q.STAGING_SONGS, q.SONGS_TRANSFORM, loads_done=True)
-            + engine.checks())
+            + engine.checks() + [PlayCounts("count the plays and those matched to a song", q.MATCHED_PLAYS)])
 
 
 def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, transform: list,
@@ -118,22 +119,19 @@ def execute(conn, steps: list, *, then: Callable[[], list] | None = None, watch:
     just before COMMIT.
     """
     report = report or Report()
-    ran: list = []
+    ran = 0
     try:
         with conn.cursor() as cur:
-            for index, step in enumerate(_in_order(steps, then, watch)):
+            for step in _in_order(steps, then, watch):
                 if before_step is not None:
-                    before_step(index)
+                    before_step(ran)
                 report.results.append(step.run(cur, show_progress))
-                ran.append(step)
-            if any(isinstance(step, Insert) for step in ran):
-                cur.execute(q.MATCHED_PLAYS)
-                report.plays, report.matched_plays = cur.fetchone()
+                ran += 1
         if report.failed_checks:
             failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
             raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
         if before_step is not None:
-            before_step(len(ran))  # everything done, not yet committed
+            before_step(ran)  # everything done, not yet committed
         conn.commit()
     except BaseException:
         if not conn.closed:

@@ -62,14 +62,22 @@ class StepResult:
     rows: int
     seconds: float
     load: LoadResult | None = None
+    matched: int | None = None  # of a step that counts the plays: those that matched a song
 
 
 @dataclass
 class Report:
     results: list[StepResult] = field(default_factory=list)
-    plays: int = 0
-    matched_plays: int = 0
     batch: Any = None  # the run's sparkify.ledger.Batch: which files were new
+
+    @property
+    def plays(self) -> int:
+        """The plays in songplays at the end of the run (0: not counted)."""
+        return next((result.rows for result in self.results if result.step.counts_plays), 0)
+
+    @property
+    def matched_plays(self) -> int:
+        return next((result.matched for result in self.results if result.step.counts_plays), 0)
 
     @property
     def checks(self) -> list[StepResult]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import psycopg2
@@ -33,6 +33,7 @@ class Step:
     stage: ClassVar[bool] = False  # a stage of the run summary (rows, seconds, rows/s)
     validation: ClassVar[bool] = False  # a step of --validate, which changes no table
     late_matches: ClassVar[bool] = False  # its rows are earlier plays matched to songs that came in this run
+    counts_plays: ClassVar[bool] = False  # gives the summary's plays and how many matched a song
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,17 @@ class Statement(Step):
         context = self.before(cur)
         try:
             cur.execute(self.statement)
-            rows = self.rows(cur, context)
+            result = self.result(cur, context)
         except psycopg2.Error as exc:
             raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
                                 f" warehouse is unchanged{self.failure_details(cur, context)}") from None
-        seconds = time.perf_counter() - started
-        log.log(self.log_level, "%s: %s rows in %.2fs", self.label, rows, seconds)
-        return StepResult(self, rows, seconds)
+        result = replace(result, seconds=time.perf_counter() - started)
+        log.log(self.log_level, "%s: %s rows in %.2fs", self.label, result.rows, result.seconds)
+        return result
+
+    def result(self, cur, context) -> StepResult:
+        """What the statement gave (its seconds are added by ``run``): by default, its ``rows``."""
+        return StepResult(self, self.rows(cur, context), 0.0)
 
     def before(self, cur):
         """Anything to read before the statement runs, handed to ``rows`` and ``failure_details``."""
@@ -86,6 +91,17 @@ class LateMatches(Insert):
     """The UPDATE that matches earlier plays to the songs that came in this run (the summary says how many)."""
 
     late_matches: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class PlayCounts(Statement):
+    """The plays in songplays (its rows) and how many of them matched a song, for the summary."""
+
+    counts_plays: ClassVar[bool] = True
+
+    def result(self, cur, context) -> StepResult:
+        plays, matched = cur.fetchone()
+        return StepResult(self, plays, 0.0, matched=matched)
 
 
 @dataclass(frozen=True)
