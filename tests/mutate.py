@@ -257,6 +257,10 @@ MUTATIONS = [
     m("cli: an error a signal caused on its way out not taken for the signal", "sparkify/cli.py",
       "if isinstance(exc, raised) or signum in taken:", "if isinstance(exc, raised):",
       "tests/test_hostile.py"),
+    m("summary: the plays not counted by a step of the plan (so not in --dry-run)", "sparkify/pipeline.py",
+      "+ engine.checks() + [PlayCounts(\"count the plays and those matched to a song\", q.MATCHED_PLAYS)])",
+      "+ engine.checks())",
+      PIPE, "tests/test_redshift_ops.py"),
 ]
 
 

@@ -16,15 +16,19 @@ def run_pipeline(config):
     assert etl.main(["--config", str(config), "--quiet"]) == 0
 
 
-def test_sample_matches_oracle(conn, write_config):
+def test_sample_matches_oracle(conn, write_config, capsys):
     config = write_config()
-    run_pipeline(config)
+    assert create_tables.main(["--config", str(config), "--quiet"]) == 0
+    assert etl.main(["--config", str(config)]) == 0
     assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*), COUNT(song_id), COUNT(*) - COUNT(song_id) FROM songplays")
         total, matched, unmatched = cur.fetchone()
     conn.rollback()
     assert matched > 0 and unmatched > 0 and total == matched + unmatched
+    # the summary's count is the table's
+    assert (f"songplays matched to a song: {matched:,} of {total:,} ({100.0 * matched / total:.1f}%)"
+            in capsys.readouterr().out.splitlines())
 
 
 def test_postgres_indexes_the_song_records_by_title_and_artist(conn, write_config):
