@@ -33,7 +33,7 @@ from pathlib import Path
 
 import psycopg2
 
-import run as bench_run
+import harness
 
 
 def link_inbox(root: Path, data: Path, logs: list[Path], songs: bool) -> Path:
@@ -52,7 +52,7 @@ def link_inbox(root: Path, data: Path, logs: list[Path], songs: bool) -> Path:
 
 def timed_etl(config: str, *flags: str) -> float:
     started = time.perf_counter()
-    bench_run.run_child([str(bench_run.ROOT / "etl.py"), "--config", config, "-q", *flags])
+    harness.run_child([str(harness.ROOT / "etl.py"), "--config", config, "-q", *flags])
     return time.perf_counter() - started
 
 
@@ -70,24 +70,24 @@ def checkpoint(params) -> None:
 def one_more_day(params, data: Path) -> dict[str, float]:
     """Seconds of the daily load of the last day, of that day alone, and of a full rebuild."""
     logs = sorted((data / "log_data").rglob("*.json"))
-    create = str(bench_run.ROOT / "create_tables.py")
+    create = str(harness.ROOT / "create_tables.py")
     with tempfile.TemporaryDirectory() as tmp:
         daily = link_inbox(Path(tmp) / "daily", data, logs[:-1], songs=True)
         alone = link_inbox(Path(tmp) / "alone", data, logs[-1:], songs=False)
         for folder in (daily, alone):
             os.symlink(data / "log_json_path.json", folder / "log_json_path.json")
-        daily_cfg = bench_run.write_config(tmp, params, daily, name="daily.cfg")
-        alone_cfg = bench_run.write_config(tmp, params, alone, name="alone.cfg")
-        bench_run.reset_schema(params)
-        bench_run.run_child([create, "--config", daily_cfg, "-q"])
+        daily_cfg = harness.write_config(tmp, params, daily, name="daily.cfg")
+        alone_cfg = harness.write_config(tmp, params, alone, name="alone.cfg")
+        harness.reset_schema(params)
+        harness.run_child([create, "--config", daily_cfg, "-q"])
         timed_etl(daily_cfg)  # every day but the last (and the files warm in the page cache)
         os.symlink(logs[-1], daily / logs[-1].relative_to(data))
         checkpoint(params)
         incremental = timed_etl(daily_cfg, "--incremental")
         checkpoint(params)
         full = timed_etl(daily_cfg)
-        bench_run.reset_schema(params)
-        bench_run.run_child([create, "--config", alone_cfg, "-q"])
+        harness.reset_schema(params)
+        harness.run_child([create, "--config", alone_cfg, "-q"])
         checkpoint(params)
         day_alone = timed_etl(alone_cfg, "--incremental")  # an empty ledger: the day, and no songs yet
     return {"incremental": incremental, "day_alone": day_alone, "full": full}
@@ -103,21 +103,21 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--songs", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--data-dir", type=Path, default=bench_run.ROOT / "bench" / "data")
+    parser.add_argument("--data-dir", type=Path, default=harness.ROOT / "bench" / "data")
     parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; the figures are their medians")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
-    params = bench_run.server_params(args)
-    data = bench_run.dataset(args.data_dir, args.events, args.songs, args.seed)
+    params = harness.server_params(args)
+    data = harness.dataset(args.data_dir, args.events, args.songs, args.seed)
     runs = []
     try:
         for repetition in range(1, args.repeat + 1):
             runs.append(one_more_day(params, data))
             print(f"repetition {repetition}: {describe(runs[-1])}", flush=True)
     finally:
-        bench_run.drop_schema(params)
+        harness.drop_schema(params)
     medians = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
     print(f"{args.events:,} events, median of {len(runs)}: {describe(medians)}")
     print(figures_line(medians))

@@ -49,7 +49,7 @@ from sparkify.config import load_config  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench_run  # noqa: E402  (bench/run.py: the same dwh.cfg writer)
+import harness  # noqa: E402  (bench/harness.py: the same dwh.cfg writer)
 
 # a schema of this process's own: two trial runs on one server (two CI jobs) never share tables
 SCHEMA = f"sparkify_kill_trials_{os.getpid()}"
@@ -76,7 +76,7 @@ def star_digest(params) -> tuple:
 
 
 def write_config(directory: str, params: dict, data: Path, name: str) -> str:
-    return bench_run.write_config(directory, params, data, name=name, schema=SCHEMA)
+    return harness.write_config(directory, params, data, name=name, schema=SCHEMA)
 
 
 def etl(config: str, kill_at: int | None = None, *flags: str) -> subprocess.Popen:

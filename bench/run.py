@@ -31,110 +31,28 @@ import io
 import itertools
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extras import execute_values
 
-import psycopg2  # noqa: E402
-from psycopg2 import sql  # noqa: E402
-from psycopg2.extensions import parse_dsn  # noqa: E402
-from psycopg2.extras import execute_values  # noqa: E402
+from harness import ROOT, connect, dataset, drop_schema, reset_schema, run_child, server_params, write_config
 
-import sql_queries as q  # noqa: E402
-from sparkify import loader, sources  # noqa: E402
-from sparkify.loader.load import read_paths_file  # noqa: E402
-from sparkify.loader.mapping import MappingSpec  # noqa: E402
-from sparkify.loader.reader import read_objects  # noqa: E402
-from sparkify.loader.render import copy_lines  # noqa: E402
-from sparkify.source import Source, TableInput  # noqa: E402
-from sparkify.generate import generate  # noqa: E402
+import incremental  # after harness, which puts the project's root on sys.path
+import sql_queries as q
+from sparkify import loader, sources
+from sparkify.loader.load import read_paths_file
+from sparkify.loader.mapping import MappingSpec
+from sparkify.loader.reader import read_objects
+from sparkify.loader.render import copy_lines
+from sparkify.source import Source, TableInput
 
-SCHEMA = f"sparkify_bench_{os.getpid()}"  # this run's own: two runs on one server never share tables
 STAGE_LINE = re.compile(r"^([a-z][a-z_' ]*?)\s{2,}([\d,]+)\s+([\d.]+)\s")
-
-
-def dataset(data_dir: Path, events: int, songs: int, seed: int) -> Path:
-    """The generated data set, made once and reused (a marker file says it is complete)."""
-    path = data_dir / f"e{events}-s{songs}-seed{seed}"
-    if not (path / ".complete").exists():
-        print(f"generating {events:,} events and {songs:,} songs in {path} ...", file=sys.stderr)
-        generate(str(path), events=events, songs=songs, days=30, seed=seed)
-        (path / ".complete").write_text("")
-    return path
-
-
-def server_params(args) -> dict:
-    dsn = args.dsn or os.environ.get("SPARKIFY_BENCH_DSN")
-    if dsn:
-        return parse_dsn(dsn)
-    from sparkify.db import embedded_connect_params
-
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    return embedded_connect_params(args.data_dir.resolve() / "pgdata")
-
-
-def connect(params):
-    return psycopg2.connect(**params, options=f"-c search_path={SCHEMA}")
-
-
-def reset_schema(params) -> None:
-    with psycopg2.connect(**params) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}").format(sql.Identifier(SCHEMA)))
-    conn.close()
-
-
-def write_config(directory: str, params: dict, data: Path, name: str = "bench.cfg", schema: str = SCHEMA) -> str:
-    """A dwh.cfg for the server in ``params``, the data set in ``data`` and ``schema``."""
-    path = os.path.join(directory, name)
-    with open(path, "w") as handle:
-        handle.write(
-            "[CLUSTER]\n"
-            f"HOST={params.get('host', 'localhost')}\nDB_PORT={params.get('port', 5432)}\n"
-            f"DB_NAME={params.get('dbname', 'postgres')}\nDB_USER={params.get('user', 'postgres')}\n"
-            f"DB_PASSWORD={params.get('password', '')}\nSCHEMA={schema}\n"
-            f"[S3]\nLOG_DATA={data / 'log_data'}\nSONG_DATA={data / 'song_data'}\n"
-            f"LOG_JSONPATH={data / 'log_json_path.json'}\n"
-        )
-    return path
-
-
-# Runs a script and, at its exit, writes the peak resident memory of that program (VmHWM of the
-# process after exec, so nothing of the benchmark's own memory is counted), and that of its largest
-# worker process (the loader's, for large input), to $SPARKIFY_RSS_FILE.
-_MEASURED = """
-import atexit, os, resource, runpy, sys
-def _peak():
-    with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker process
-    with open(os.environ["SPARKIFY_RSS_FILE"], "w") as out:
-        out.write(f"{kb * 1024} {workers_kb * 1024}")
-atexit.register(_peak)
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
-def run_child(argv: list[str]) -> tuple[float, tuple[int, int], str]:
-    """Run a script; (seconds, (peak RSS in bytes of that program alone, of its largest worker), stdout)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        rss_file = os.path.join(tmp, "rss")
-        started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", _MEASURED, *argv], cwd=ROOT, capture_output=True, text=True,
-                                env={**os.environ, "SPARKIFY_RSS_FILE": rss_file})
-        seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            raise SystemExit(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}")
-        with open(rss_file) as handle:
-            peak = tuple(int(n) for n in handle.read().split())
-    return seconds, peak, result.stdout
 
 
 def run_project(params, data: Path) -> dict:
@@ -305,12 +223,6 @@ def main(argv=None) -> int:
         drop_schema(params)
 
 
-def drop_schema(params) -> None:
-    with psycopg2.connect(**params) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
-    conn.close()
-
-
 def measure_all(params, args) -> int:
     if args.only_scales:
         print(scaling_table(params, args))
@@ -351,8 +263,6 @@ def measure_all(params, args) -> int:
           f" sends, {formats['csv']:.2f} s; peak RSS of the largest loader worker process:"
           f" {round(project['worker_rss'] / 2**20)} MB)")
     print(f"gzip_events_over_plain={gzip_seconds / plain_seconds:.2f}")
-    import incremental  # bench/incremental.py, beside this script (it uses this one's helpers)
-
     one_more_day = incremental.one_more_day(params, data)
     print(incremental.describe(one_more_day))
     print(incremental.figures_line(one_more_day))
