@@ -261,6 +261,11 @@ MUTATIONS = [
       "+ engine.checks() + [PlayCounts(\"count the plays and those matched to a song\", q.MATCHED_PLAYS)])",
       "+ engine.checks())",
       PIPE, "tests/test_redshift_ops.py"),
+    m("workers: the spill folder of a failed load left behind", WORKERS,
+      "        shutil.rmtree(spill, ignore_errors=True)  # what a failed run left in flight\n", "",
+      "tests/test_parallel.py"),
+    m("workers: the spill folders of killed runs never removed", WORKERS,
+      "owner.isdigit() and not _alive(int(owner)):", "owner.isdigit() and not owner:", "tests/test_parallel.py"),
 ]
 
 

@@ -2,12 +2,21 @@
 and for bad input the same one-line error with the same line number. Ranges are made tiny here so
 that every sample file is cut into many of them."""
 
+import io
 import json
 import multiprocessing
+import os
 import multiprocessing.resource_tracker
 import multiprocessing.util
+import pickle
+import select
 import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,8 +25,12 @@ from hypothesis import strategies as st
 
 import create_tables
 import etl
-from conftest import SAMPLE, UDACITY, ctrl_c_as_at_a_terminal, full_state, without_target
+import sql_queries as q
+from conftest import ROOT, SAMPLE, UDACITY, ctrl_c_as_at_a_terminal, full_state, without_target
+from sparkify.generate import generate
 from sparkify.loader import workers as parallel
+from sparkify.loader.mapping import MappingSpec
+from sparkify.loader.rows import copy_chunks
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
 
@@ -32,6 +45,15 @@ def tiny_tasks(monkeypatch):
 def run(config, monkeypatch, workers: int, capsys=None) -> int:
     monkeypatch.setenv(parallel.WORKERS_ENV, str(workers))
     return etl.main(["--config", str(config), "-q"])
+
+
+@pytest.fixture
+def spill_root(tmp_path, monkeypatch):
+    """The temporary folder the loader makes its spill folder in, this test's own."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
 
 
 @pytest.fixture
@@ -149,13 +171,6 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("moment", ["running", "starting"])
 def test_workers_end_when_their_parent_is_killed(tmp_path, moment):
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    from conftest import ROOT
-
     script = tmp_path / "kill_parent.py"
     script.write_text(WORKER_PIDS_THEN_SIGKILL)
     result = subprocess.run([sys.executable, str(script), str(ROOT), moment], capture_output=True, text=True,
@@ -241,7 +256,7 @@ def test_a_sigterm_while_a_worker_is_spawned_is_taken_once_the_workers_have_star
     assert err == "terminated: nothing was committed, the warehouse is as it was\n"
 
 
-def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, tiny_tasks):
+def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, tiny_tasks, spill_root):
     """A worker killed outright (the kernel's out-of-memory killer, say): one line, exit 1, nothing
     committed, and the other worker ends too (it used to be a traceback of BrokenProcessPool)."""
     stitched, killed = parallel._Stitcher.part_of_file, []
@@ -265,3 +280,75 @@ def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, ti
         f" committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
     assert full_state(conn) == before
     assert multiprocessing.active_children() == []
+    assert list(spill_root.iterdir()) == []  # the rows in flight went with the spill folder
+
+
+def test_a_worker_sends_its_rows_through_a_file_and_the_pipe_only_a_few_bytes(tmp_path, monkeypatch):
+    """A worker leaves its COPY lines in the spill folder: the parent takes them from there (and the
+    file goes), and what goes through the pool's pipe fits one atomic write (PIPE_BUF), whatever the
+    rows, so a worker killed while it sends cannot leave the pool reading half a message for ever."""
+    files = sorted((SOURCE / "song_data").rglob("*.json"))[:parallel.BATCH_FILES]
+    mapping = MappingSpec(q.STAGING_SONGS, "auto").build()
+    monkeypatch.setattr(parallel, "_mapping", mapping)
+    monkeypatch.setattr(parallel, "_spill", str(tmp_path))
+    result = parallel.render(parallel.Task(tuple(map(str, files))))
+    assert result.rows == (1,) * len(files) and [path.name for path in tmp_path.iterdir()] == [result.spilled]
+    assert result.take(str(tmp_path)) == b"".join(  # what the one-process loader renders
+        text for path in files for _, text in copy_chunks(io.BytesIO(path.read_bytes()), str(path), mapping))
+    assert list(tmp_path.iterdir()) == []
+    # the largest result a task can give: a batch of BATCH_FILES files, as many rows each as fit in
+    # two bytes (a batch holds at most BATCH_BYTES, so only a few files could have more), as the
+    # pool sends it: (work id, exception, result) pickled, after a 4-byte length
+    largest = parallel.Rendered(f"{2**22}-{2**40}", (2**16 - 1,) * parallel.BATCH_FILES, 2**40, 2**40)
+    assert 4 + len(pickle.dumps((2**40, None, largest))) + 100 <= select.PIPE_BUF
+
+
+def test_a_run_leaves_no_spill_folder_and_removes_those_of_killed_runs(config, conn, monkeypatch, spill_root):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = spill_root / f"{parallel.SPILL_PREFIX}{gone.pid}-x1y2"  # a run killed outright, rows in flight
+    stale.mkdir()
+    (stale / "77-3").write_bytes(b"rows")
+    running = spill_root / f"{parallel.SPILL_PREFIX}1-a3b4"  # a run whose process is still there
+    running.mkdir()
+    assert run(config, monkeypatch, 2) == 0
+    assert sorted(path.name for path in spill_root.iterdir()) == [running.name]
+
+
+def test_workers_killed_while_the_parent_is_stopped_end_the_run_with_one_line(tmp_path, write_config, conn):
+    """The parent stopped (SIGSTOP) while the workers render megabytes of rows: each finishes a task
+    and sends it, and blocks; then every worker is SIGKILLed, and the parent continued. Through the
+    pool's pipe, a worker killed in the middle of its message left the pool reading the rest of it
+    for ever (5 runs of 5 hung); now the run ends with the one line, and nothing is committed."""
+    data = tmp_path / "big"
+    generate(str(data), events=150_000, songs=300, days=2, seed=3)  # two 35 MB files: 4 MB tasks
+    config = write_config(log_data=data / "log_data", song_data=data / "song_data",
+                          log_jsonpath=data / "log_json_path.json")
+    assert create_tables.main(["--config", str(config), "-q"]) == 0
+    run = subprocess.Popen([sys.executable, str(ROOT / "etl.py"), "--config", str(config), "-q"],
+                           env={**os.environ, parallel.WORKERS_ENV: "2"}, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(run.pid)
+    deadline = time.monotonic() + 60
+    while len(workers := [child for child in parent.children() if "resource_tracker" not in " ".join(
+            child.cmdline())]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(workers) == 2
+    time.sleep(0.3)  # the workers have their first tasks
+    parent.suspend()
+    time.sleep(1)  # each has rendered a task and is sending it, or waiting to
+    for worker in workers:
+        worker.kill()
+    parent.resume()
+    try:
+        err = run.communicate(timeout=60)[1]
+    finally:
+        run.kill()
+    assert run.returncode == 1
+    assert without_target(err) == (
+        "error: a worker process of the loader ended abruptly (killed, perhaps for want of memory): nothing was"
+        f" committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays),"
+                    " (SELECT COUNT(*) FROM load_ledger)")
+        assert cur.fetchone() == (0, 0, 0)
+    conn.rollback()

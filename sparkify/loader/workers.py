@@ -13,6 +13,11 @@ message and line number is the one the one-process loader gives. Workers ignore 
 the parent handles them (either, taken while the workers start, once they have), and shuts the
 pool down on any failure; a worker whose parent was killed outright exits by itself within a
 second.
+
+A worker leaves its COPY lines in a file of the run's spill folder and sends the parent only where
+they are and how many rows they hold: a message small enough for one atomic write to the pool's
+pipe. A worker killed outright (the out-of-memory killer) while it sent megabytes of rows through
+that pipe would leave the pool's thread waiting for the rest of the message for ever.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ import contextlib
 import io
 import multiprocessing
 import multiprocessing.resource_tracker
+import itertools
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -75,10 +83,26 @@ class Task:
 
 @dataclass(frozen=True)
 class Rendered:
-    text: bytes | None  # COPY lines; None: failed, read this part again in the parent
+    """A task's result as the worker sends it: a few hundred bytes at most, whatever the rows."""
+
+    spilled: str | None  # the file in the spill folder holding its COPY lines ("": none); None: failed,
+    #                      read this part again here
     rows: tuple[int, ...] = ()  # per file (whole files), or one entry (a range)
     lines: int = 0  # lines that start in the range
     begin: int = 0  # where the range's first line starts
+
+    def take(self, spill: str) -> bytes:
+        """Its COPY lines, read from its file in the folder ``spill``, which is then removed."""
+        if not self.spilled:
+            return b""
+        with open(os.path.join(spill, self.spilled), "rb") as handle:
+            text = handle.read()
+        self.discard(spill)
+        return text
+
+    def discard(self, spill: str) -> None:
+        if self.spilled:
+            os.unlink(os.path.join(spill, self.spilled))
 
 
 def worker_count(objects) -> int:
@@ -129,10 +153,15 @@ _mapping = None
 
 _stored_as = compression.NONE
 
+_spill = ""  # the run's spill folder
 
-def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.NONE) -> None:
-    global _mapping, _stored_as
+_spilled = itertools.count()
+
+
+def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.NONE, spill: str = "") -> None:
+    global _mapping, _stored_as, _spill
     _stored_as = stored_as
+    _spill = spill
     # Ctrl-C and SIGTERM, which a terminal or a service manager sends the whole process group, are
     # the parent's to handle: a worker they killed while it sent its rows would leave the pool
     # reading the rest of them for ever
@@ -177,22 +206,58 @@ def render(task: Task) -> Rendered:
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
             out = list(copy_chunks(io.BytesIO(data), task.paths[0], _mapping,
                                            first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
-            return Rendered(b"".join(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
+            return Rendered(_spill_lines(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
         contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
                 contents.append(compression.decompress(handle.read(), _stored_as, path))
         text = copy_files(contents, _mapping)
         if text is not None:  # every file one object on one line: one row each
-            return Rendered(text, (1,) * len(contents))
+            return Rendered(_spill_lines([text]), (1,) * len(contents))
         texts, rows = [], []
         for path, data in zip(task.paths, contents):
             out = list(copy_chunks(io.BytesIO(data), path, _mapping))
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))
-        return Rendered(b"".join(texts), tuple(rows))
-    except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
+        return Rendered(_spill_lines(texts), tuple(rows))
+    except Exception:  # noqa: BLE001 -- any failure (a full disk too): the parent reads this part itself
         return Rendered(None, begin=begin)
+
+
+def _spill_lines(texts) -> str:
+    """The name of a new file of the spill folder holding ``texts``, one after another ("": none)."""
+    texts = [text for text in texts if text]
+    if not texts:
+        return ""
+    name = f"{os.getpid()}-{next(_spilled)}"
+    with open(os.path.join(_spill, name), "wb") as handle:
+        handle.writelines(texts)
+    return name
+
+
+SPILL_PREFIX = "sparkify-load-"
+
+
+def _spill_folder() -> str:
+    """A new spill folder for this run, named after this process; those of runs whose process is
+    gone (killed outright, with rows in flight) are removed first."""
+    root = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            owner = entry.name[len(SPILL_PREFIX):].split("-", 1)[0]
+            if entry.name.startswith(SPILL_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-", dir=root)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -224,13 +289,14 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
     how the files are compressed."""
     tasks = iter(plan(objects))
     window: collections.deque = collections.deque()
-    stitch = _Stitcher(mapping, origins, progress)
     context = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
     # Python starts its resource tracker process with its own signal mask, which it then unblocks:
     # started here, before the pool (which needs it), it cannot unblock the mask held below
     multiprocessing.resource_tracker.ensure_running()
+    spill = _spill_folder()
+    stitch = _Stitcher(mapping, origins, progress, spill)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(spec, os.getpid(), stored_as))
+                               initargs=(spec, os.getpid(), stored_as, spill))
 
     def submit() -> None:
         task = next(tasks, None)
@@ -258,6 +324,7 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
         # The pool's own thread cancels the tasks not started: cancelled here, one could race with
         # that thread marking it failed when a worker died, and Python would print its traceback.
         pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(spill, ignore_errors=True)  # what a failed run left in flight
 
 
 class _Stitcher:
@@ -265,8 +332,8 @@ class _Stitcher:
     (``origins``), line numbers across the ranges of a file, and the parent's own reading of any
     part that failed."""
 
-    def __init__(self, mapping, origins, progress):
-        self.mapping, self.origins, self.progress = mapping, origins, progress
+    def __init__(self, mapping, origins, progress, spill: str):
+        self.mapping, self.origins, self.progress, self.spill = mapping, origins, progress, spill
         self.row = 0
         self.file_lines: dict[str, int] = {}  # lines so far of a file cut into ranges
         self.file_rows: dict[str, int] = {}
@@ -274,12 +341,13 @@ class _Stitcher:
 
     def part_of_file(self, task: Task, obj, result: Rendered) -> Iterator[bytes]:
         uri = obj.uri
-        if uri in self.redone:
+        if uri in self.redone:  # the rest of this file was read here already
+            result.discard(self.spill)
             return
         if task.start == 0:
             self.origins.add(self.row + 1, obj)
             self.file_lines[uri] = self.file_rows[uri] = 0
-        if result.text is None:  # read from this range's first line to the end of the file here
+        if result.spilled is None:  # read from this range's first line to the end of the file here
             self.redone.add(uri)
             with obj.open() as handle:
                 handle.seek(result.begin)
@@ -290,15 +358,15 @@ class _Stitcher:
         self.row += result.rows[0]
         self.file_lines[uri] += result.lines
         self.file_rows[uri] += result.rows[0]
-        if result.text:
-            yield result.text
+        if text := result.take(self.spill):
+            yield text
         if task.end >= obj.size:
             if self.file_rows[uri] == 0:  # every range parsed, and not one object in the file
                 raise LoadError(f"{uri}, line 1: {EMPTY_FILE}")
             self.progress.update(1)
 
     def whole_files(self, covered, result: Rendered) -> Iterator[bytes]:
-        if result.text is None:  # read each of these files here
+        if result.spilled is None:  # read each of these files here
             for obj in covered:
                 self.origins.add(self.row + 1, obj)
                 with obj.open() as handle:
@@ -308,8 +376,8 @@ class _Stitcher:
         for obj, rows in zip(covered, result.rows):
             self.origins.add(self.row + 1, obj)
             self.row += rows
-        if result.text:
-            yield result.text
+        if text := result.take(self.spill):
+            yield text
         self.progress.update(len(covered))
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
 
