@@ -25,9 +25,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import itertools
 import multiprocessing
 import multiprocessing.resource_tracker
-import itertools
 import os
 import shutil
 import signal
@@ -83,7 +83,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A task's result as the worker sends it: a few hundred bytes at most, whatever the rows."""
+    """A task's result as the worker sends it: about 3 kB at most, whatever the rows (one write to
+    the pool's pipe, which the kernel makes whole or not at all)."""
 
     spilled: str | None  # the file in the spill folder holding its COPY lines ("": none); None: failed,
     #                      read this part again here
@@ -163,8 +164,8 @@ def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.N
     _stored_as = stored_as
     _spill = spill
     # Ctrl-C and SIGTERM, which a terminal or a service manager sends the whole process group, are
-    # the parent's to handle: a worker they killed while it sent its rows would leave the pool
-    # reading the rest of them for ever
+    # the parent's to handle: a worker they killed would break the pool, and the run would end
+    # with a broken worker's line instead of the signal's
     for signum in _HELD:
         signal.signal(signum, signal.SIG_IGN)
     # ``parent`` comes from the parent itself: if it died while this worker was starting, getppid()
@@ -255,8 +256,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # another user's: alive
-        return True
+    except OSError:  # another user's process
+        pass
     return True
 
 
