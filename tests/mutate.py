@@ -266,6 +266,9 @@ MUTATIONS = [
       "tests/test_parallel.py"),
     m("workers: the spill folders of killed runs never removed", WORKERS,
       "owner.isdigit() and not _alive(int(owner)):", "owner.isdigit() and not owner:", "tests/test_parallel.py"),
+    m("workers: a worker that cannot write its rows not said", WORKERS,
+      "if result.unwritable and not self.unwritable:", "if result.unwritable and self.unwritable:",
+      "tests/test_parallel.py"),
 ]
 
 

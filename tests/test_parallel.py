@@ -352,3 +352,34 @@ def test_workers_killed_while_the_parent_is_stopped_end_the_run_with_one_line(tm
                     " (SELECT COUNT(*) FROM load_ledger)")
         assert cur.fetchone() == (0, 0, 0)
     conn.rollback()
+
+
+def test_a_spill_folder_that_cannot_be_made_is_one_line(config, conn, monkeypatch, capsys, tmp_path):
+    assert run(config, monkeypatch, 0) == 0
+    before = full_state(conn)
+    capsys.readouterr()
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    assert run(config, monkeypatch, 2) == 1
+    assert without_target(capsys.readouterr().err) == (
+        f"error: cannot make the loader's spill folder in {missing}: No such file or directory; nothing was"
+        f" committed: free space there, point TMPDIR at another folder, or set {parallel.WORKERS_ENV}=0 to load"
+        " in this process alone\n")
+    assert full_state(conn) == before
+
+
+def test_workers_that_cannot_write_their_rows_leave_them_to_this_process_and_say_so_once(
+        config, conn, monkeypatch, capsys, tiny_tasks, tmp_path):
+    """A full disk under the spill folder: every part is read by this process instead (the same
+    rows), and one warning says why."""
+    assert run(config, monkeypatch, 0) == 0
+    serial = full_state(conn)
+    unwritable = tmp_path / "gone"  # the workers' files cannot be made there
+    monkeypatch.setattr(parallel, "_spill_folder", lambda: str(unwritable))
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    assert etl.main(["--config", str(config)]) == 0
+    assert full_state(conn) == serial
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "cannot write" in line]
+    assert warnings == [
+        f"the loader's workers cannot write to {unwritable} (No such file or directory): this process reads their"
+        " parts instead, more slowly; free space there, or point TMPDIR at another folder"] * 2  # one per table

@@ -26,6 +26,7 @@ import collections
 import contextlib
 import io
 import itertools
+import logging
 import multiprocessing
 import multiprocessing.resource_tracker
 import os
@@ -44,6 +45,8 @@ from ..errors import LoadError
 from .mapping import MappingSpec
 from .reader import EMPTY_FILE
 from .rows import copy_chunks, copy_files
+
+log = logging.getLogger(__name__)
 
 WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: none); unset: automatic
 
@@ -91,6 +94,7 @@ class Rendered:
     rows: tuple[int, ...] = ()  # per file (whole files), or one entry (a range)
     lines: int = 0  # lines that start in the range
     begin: int = 0  # where the range's first line starts
+    unwritable: str = ""  # failed because the spill file could not be written: why ("No space left on device")
 
     def take(self, spill: str) -> bytes:
         """Its COPY lines, read from its file in the folder ``spill``, which is then removed."""
@@ -221,8 +225,14 @@ def render(task: Task) -> Rendered:
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))
         return Rendered(_spill_lines(texts), tuple(rows))
-    except Exception:  # noqa: BLE001 -- any failure (a full disk too): the parent reads this part itself
+    except _Unwritable as exc:  # the parent reads this part itself, and says why once
+        return Rendered(None, begin=begin, unwritable=str(exc))
+    except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
         return Rendered(None, begin=begin)
+
+
+class _Unwritable(Exception):
+    """A spill file could not be written (a full disk, say)."""
 
 
 def _spill_lines(texts) -> str:
@@ -231,8 +241,11 @@ def _spill_lines(texts) -> str:
     if not texts:
         return ""
     name = f"{os.getpid()}-{next(_spilled)}"
-    with open(os.path.join(_spill, name), "wb") as handle:
-        handle.writelines(texts)
+    try:
+        with open(os.path.join(_spill, name), "wb") as handle:
+            handle.writelines(texts)
+    except OSError as exc:
+        raise _Unwritable(exc.strerror or type(exc).__name__) from None
     return name
 
 
@@ -248,7 +261,12 @@ def _spill_folder() -> str:
             owner = entry.name[len(SPILL_PREFIX):].split("-", 1)[0]
             if entry.name.startswith(SPILL_PREFIX) and owner.isdigit() and not _alive(int(owner)):
                 shutil.rmtree(entry.path, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-", dir=root)
+    try:
+        return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-", dir=root)
+    except OSError as exc:
+        raise LoadError(f"cannot make the loader's spill folder in {root}: {exc.strerror or exc}; nothing was"
+                        f" committed: free space there, point TMPDIR at another folder, or set {WORKERS_ENV}=0"
+                        f" to load in this process alone") from None
 
 
 def _alive(pid: int) -> bool:
@@ -335,6 +353,7 @@ class _Stitcher:
 
     def __init__(self, mapping, origins, progress, spill: str):
         self.mapping, self.origins, self.progress, self.spill = mapping, origins, progress, spill
+        self.unwritable = False  # said already that a worker could not write its spill file
         self.row = 0
         self.file_lines: dict[str, int] = {}  # lines so far of a file cut into ranges
         self.file_rows: dict[str, int] = {}
@@ -349,6 +368,7 @@ class _Stitcher:
             self.origins.add(self.row + 1, obj)
             self.file_lines[uri] = self.file_rows[uri] = 0
         if result.spilled is None:  # read from this range's first line to the end of the file here
+            self._say_unwritable(result)
             self.redone.add(uri)
             with obj.open() as handle:
                 handle.seek(result.begin)
@@ -368,6 +388,7 @@ class _Stitcher:
 
     def whole_files(self, covered, result: Rendered) -> Iterator[bytes]:
         if result.spilled is None:  # read each of these files here
+            self._say_unwritable(result)
             for obj in covered:
                 self.origins.add(self.row + 1, obj)
                 with obj.open() as handle:
@@ -381,6 +402,13 @@ class _Stitcher:
             yield text
         self.progress.update(len(covered))
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
+
+    def _say_unwritable(self, result: Rendered) -> None:
+        if result.unwritable and not self.unwritable:
+            self.unwritable = True
+            log.warning("the loader's workers cannot write to %s (%s): this process reads their parts instead,"
+                        " more slowly; free space there, or point TMPDIR at another folder", self.spill,
+                        result.unwritable)
 
     def _serial(self, stream, uri: str, first_line: int, first_byte: int, require_object: bool) -> Iterator[bytes]:
         for rows, text in copy_chunks(stream, uri, self.mapping, first_line=first_line,
