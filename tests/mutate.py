@@ -267,7 +267,7 @@ MUTATIONS = [
     m("workers: the spill folders of killed runs never removed", WORKERS,
       "owner.isdigit() and not _alive(int(owner)):", "owner.isdigit() and not owner:", "tests/test_parallel.py"),
     m("workers: a worker that cannot write its rows not said", WORKERS,
-      "if result.unwritable and not self.unwritable:", "if result.unwritable and self.unwritable:",
+      "if result.unwritable and not self.said_unwritable:", "if result.unwritable and self.said_unwritable:",
       "tests/test_parallel.py"),
 ]
 

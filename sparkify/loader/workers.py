@@ -241,10 +241,13 @@ def _spill_lines(texts) -> str:
     if not texts:
         return ""
     name = f"{os.getpid()}-{next(_spilled)}"
+    path = os.path.join(_spill, name)
     try:
-        with open(os.path.join(_spill, name), "wb") as handle:
+        with open(path, "wb") as handle:
             handle.writelines(texts)
     except OSError as exc:
+        with contextlib.suppress(OSError):  # what a full disk let in goes at once
+            os.unlink(path)
         raise _Unwritable(exc.strerror or type(exc).__name__) from None
     return name
 
@@ -353,7 +356,7 @@ class _Stitcher:
 
     def __init__(self, mapping, origins, progress, spill: str):
         self.mapping, self.origins, self.progress, self.spill = mapping, origins, progress, spill
-        self.unwritable = False  # said already that a worker could not write its spill file
+        self.said_unwritable = False  # said already that a worker could not write its spill file
         self.row = 0
         self.file_lines: dict[str, int] = {}  # lines so far of a file cut into ranges
         self.file_rows: dict[str, int] = {}
@@ -404,8 +407,8 @@ class _Stitcher:
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
 
     def _say_unwritable(self, result: Rendered) -> None:
-        if result.unwritable and not self.unwritable:
-            self.unwritable = True
+        if result.unwritable and not self.said_unwritable:
+            self.said_unwritable = True
             log.warning("the loader's workers cannot write to %s (%s): this process reads their parts instead,"
                         " more slowly; free space there, or point TMPDIR at another folder", self.spill,
                         result.unwritable)
