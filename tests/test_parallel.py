@@ -28,6 +28,7 @@ import etl
 import sql_queries as q
 from conftest import ROOT, SAMPLE, UDACITY, ctrl_c_as_at_a_terminal, full_state, without_target
 from sparkify.generate import generate
+from sparkify.loader import spill
 from sparkify.loader import workers as parallel
 from sparkify.loader.mapping import MappingSpec
 from sparkify.loader.rows import copy_chunks
@@ -293,7 +294,7 @@ def test_a_worker_sends_its_rows_through_a_file_and_the_pipe_only_a_few_bytes(tm
     monkeypatch.setattr(parallel, "_spill", str(tmp_path))
     result = parallel.render(parallel.Task(tuple(map(str, files))))
     assert result.rows == (1,) * len(files) and [path.name for path in tmp_path.iterdir()] == [result.spilled]
-    assert result.take(str(tmp_path)) == b"".join(  # what the one-process loader renders
+    assert spill.take(str(tmp_path), result.spilled) == b"".join(  # what the one-process loader renders
         text for path in files for _, text in copy_chunks(io.BytesIO(path.read_bytes()), str(path), mapping))
     assert list(tmp_path.iterdir()) == []
     # the largest result a task can give: a batch of BATCH_FILES files, as many rows each as fit in
@@ -306,10 +307,10 @@ def test_a_worker_sends_its_rows_through_a_file_and_the_pipe_only_a_few_bytes(tm
 def test_a_run_leaves_no_spill_folder_and_removes_those_of_killed_runs(config, conn, monkeypatch, spill_root):
     gone = subprocess.Popen(["true"])
     gone.wait()
-    stale = spill_root / f"{parallel.SPILL_PREFIX}{gone.pid}-x1y2"  # a run killed outright, rows in flight
+    stale = spill_root / f"{spill.PREFIX}{gone.pid}-x1y2"  # a run killed outright, rows in flight
     stale.mkdir()
     (stale / "77-3").write_bytes(b"rows")
-    running = spill_root / f"{parallel.SPILL_PREFIX}1-a3b4"  # a run whose process is still there
+    running = spill_root / f"{spill.PREFIX}1-a3b4"  # a run whose process is still there
     running.mkdir()
     assert run(config, monkeypatch, 2) == 0
     assert sorted(path.name for path in spill_root.iterdir()) == [running.name]
@@ -375,7 +376,7 @@ def test_workers_that_cannot_write_their_rows_leave_them_to_this_process_and_say
     assert run(config, monkeypatch, 0) == 0
     serial = full_state(conn)
     unwritable = tmp_path / "gone"  # the workers' files cannot be made there
-    monkeypatch.setattr(parallel, "_spill_folder", lambda: str(unwritable))
+    monkeypatch.setattr(spill, "make_folder", lambda: str(unwritable))
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
     assert etl.main(["--config", str(config)]) == 0
     assert full_state(conn) == serial

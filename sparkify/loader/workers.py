@@ -14,10 +14,8 @@ the parent handles them (either, taken while the workers start, once they have),
 pool down on any failure; a worker whose parent was killed outright exits by itself within a
 second.
 
-A worker leaves its COPY lines in a file of the run's spill folder and sends the parent only where
-they are and how many rows they hold: a message small enough for one atomic write to the pool's
-pipe. A worker killed outright (the out-of-memory killer) while it sent megabytes of rows through
-that pipe would leave the pool's thread waiting for the rest of the message for ever.
+A worker leaves its COPY lines in a file of the run's spill folder and sends the parent only their
+file's name and how many rows they hold (``sparkify.loader.spill`` says why).
 """
 
 from __future__ import annotations
@@ -25,14 +23,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
-import itertools
 import logging
 import multiprocessing
 import multiprocessing.resource_tracker
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +36,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .. import compression
+from . import spill as spills
 from ..errors import LoadError
 from .mapping import MappingSpec
 from .reader import EMPTY_FILE
@@ -96,19 +92,6 @@ class Rendered:
     begin: int = 0  # where the range's first line starts
     unwritable: str = ""  # failed because the spill file could not be written: why ("No space left on device")
 
-    def take(self, spill: str) -> bytes:
-        """Its COPY lines, read from its file in the folder ``spill``, which is then removed."""
-        if not self.spilled:
-            return b""
-        with open(os.path.join(spill, self.spilled), "rb") as handle:
-            text = handle.read()
-        self.discard(spill)
-        return text
-
-    def discard(self, spill: str) -> None:
-        if self.spilled:
-            os.unlink(os.path.join(spill, self.spilled))
-
 
 def worker_count(objects) -> int:
     """How many workers: SPARKIFY_LOAD_WORKERS if set, else the machine's cores for large local
@@ -160,8 +143,6 @@ _stored_as = compression.NONE
 
 _spill = ""  # the run's spill folder
 
-_spilled = itertools.count()
-
 
 def _start_worker(spec: MappingSpec, parent: int, stored_as: str = compression.NONE, spill: str = "") -> None:
     global _mapping, _stored_as, _spill
@@ -211,75 +192,25 @@ def render(task: Task) -> Rendered:
             lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
             out = list(copy_chunks(io.BytesIO(data), task.paths[0], _mapping,
                                            first_line=1 if begin == 0 else 2, require_object=False, takeover=False))
-            return Rendered(_spill_lines(text for _, text in out), (sum(rows for rows, _ in out),), lines, begin)
+            texts = [text for _, text in out]
+            return Rendered(spills.write(_spill, texts), (sum(count for count, _ in out),), lines, begin)
         contents = []
         for path in task.paths:
             with open(path, "rb") as handle:
                 contents.append(compression.decompress(handle.read(), _stored_as, path))
         text = copy_files(contents, _mapping)
         if text is not None:  # every file one object on one line: one row each
-            return Rendered(_spill_lines([text]), (1,) * len(contents))
+            return Rendered(spills.write(_spill, [text]), (1,) * len(contents))
         texts, rows = [], []
         for path, data in zip(task.paths, contents):
             out = list(copy_chunks(io.BytesIO(data), path, _mapping))
             texts += [text for _, text in out]
             rows.append(sum(count for count, _ in out))
-        return Rendered(_spill_lines(texts), tuple(rows))
-    except _Unwritable as exc:  # the parent reads this part itself, and says why once
+        return Rendered(spills.write(_spill, texts), tuple(rows))
+    except spills.Unwritable as exc:  # the parent reads this part itself, and says why once
         return Rendered(None, begin=begin, unwritable=str(exc))
     except Exception:  # noqa: BLE001 -- any failure: the parent reads this part itself and reports it
         return Rendered(None, begin=begin)
-
-
-class _Unwritable(Exception):
-    """A spill file could not be written (a full disk, say)."""
-
-
-def _spill_lines(texts) -> str:
-    """The name of a new file of the spill folder holding ``texts``, one after another ("": none)."""
-    texts = [text for text in texts if text]
-    if not texts:
-        return ""
-    name = f"{os.getpid()}-{next(_spilled)}"
-    path = os.path.join(_spill, name)
-    try:
-        with open(path, "wb") as handle:
-            handle.writelines(texts)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # what a full disk let in goes at once
-            os.unlink(path)
-        raise _Unwritable(exc.strerror or type(exc).__name__) from None
-    return name
-
-
-SPILL_PREFIX = "sparkify-load-"
-
-
-def _spill_folder() -> str:
-    """A new spill folder for this run, named after this process; those of runs whose process is
-    gone (killed outright, with rows in flight) are removed first."""
-    root = tempfile.gettempdir()
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(root):
-            owner = entry.name[len(SPILL_PREFIX):].split("-", 1)[0]
-            if entry.name.startswith(SPILL_PREFIX) and owner.isdigit() and not _alive(int(owner)):
-                shutil.rmtree(entry.path, ignore_errors=True)
-    try:
-        return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-", dir=root)
-    except OSError as exc:
-        raise LoadError(f"cannot make the loader's spill folder in {root}: {exc.strerror or exc}; nothing was"
-                        f" committed: free space there, point TMPDIR at another folder, or set {WORKERS_ENV}=0"
-                        f" to load in this process alone") from None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        pass
-    return True
 
 
 @contextlib.contextmanager
@@ -315,7 +246,12 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
     # Python starts its resource tracker process with its own signal mask, which it then unblocks:
     # started here, before the pool (which needs it), it cannot unblock the mask held below
     multiprocessing.resource_tracker.ensure_running()
-    spill = _spill_folder()
+    try:
+        spill = spills.make_folder()
+    except OSError as exc:
+        raise LoadError(f"cannot make the loader's spill folder in {spills.root()}: {exc.strerror or exc};"
+                        f" nothing was committed: free space there, point TMPDIR at another folder, or set"
+                        f" {WORKERS_ENV}=0 to load in this process alone") from None
     stitch = _Stitcher(mapping, origins, progress, spill)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(spec, os.getpid(), stored_as, spill))
@@ -346,7 +282,7 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
         # The pool's own thread cancels the tasks not started: cancelled here, one could race with
         # that thread marking it failed when a worker died, and Python would print its traceback.
         pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(spill, ignore_errors=True)  # what a failed run left in flight
+        spills.remove_folder(spill)  # with what a failed load left in flight
 
 
 class _Stitcher:
@@ -365,7 +301,7 @@ class _Stitcher:
     def part_of_file(self, task: Task, obj, result: Rendered) -> Iterator[bytes]:
         uri = obj.uri
         if uri in self.redone:  # the rest of this file was read here already
-            result.discard(self.spill)
+            spills.discard(self.spill, result.spilled)
             return
         if task.start == 0:
             self.origins.add(self.row + 1, obj)
@@ -382,7 +318,7 @@ class _Stitcher:
         self.row += result.rows[0]
         self.file_lines[uri] += result.lines
         self.file_rows[uri] += result.rows[0]
-        if text := result.take(self.spill):
+        if text := spills.take(self.spill, result.spilled):
             yield text
         if task.end >= obj.size:
             if self.file_rows[uri] == 0:  # every range parsed, and not one object in the file
@@ -401,7 +337,7 @@ class _Stitcher:
         for obj, rows in zip(covered, result.rows):
             self.origins.add(self.row + 1, obj)
             self.row += rows
-        if text := result.take(self.spill):
+        if text := spills.take(self.spill, result.spilled):
             yield text
         self.progress.update(len(covered))
         self.progress.set_postfix_str(f"{self.row:,} rows", refresh=False)
