@@ -35,6 +35,9 @@ from sparkify.loader.rows import copy_chunks
 
 SOURCE = UDACITY if UDACITY.exists() else SAMPLE
 
+WORKER_KILLED = ("error: a worker process of the loader ended abruptly (killed, perhaps for want of memory): nothing"
+                 f" was committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
+
 
 @pytest.fixture
 def tiny_tasks(monkeypatch):
@@ -276,9 +279,7 @@ def test_a_worker_killed_midway_is_one_line(config, conn, monkeypatch, capfd, ti
     monkeypatch.setattr(parallel._Stitcher, "part_of_file", kill_a_worker_first)
     assert run(config, monkeypatch, 2) == 1
     assert killed
-    assert without_target(capfd.readouterr().err) == (
-        "error: a worker process of the loader ended abruptly (killed, perhaps for want of memory): nothing was"
-        f" committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
+    assert without_target(capfd.readouterr().err) == WORKER_KILLED
     assert full_state(conn) == before
     assert multiprocessing.active_children() == []
     assert list(spill_root.iterdir()) == []  # the rows in flight went with the spill folder
@@ -345,9 +346,7 @@ def test_workers_killed_while_the_parent_is_stopped_end_the_run_with_one_line(tm
     finally:
         run.kill()
     assert run.returncode == 1
-    assert without_target(err) == (
-        "error: a worker process of the loader ended abruptly (killed, perhaps for want of memory): nothing was"
-        f" committed; run again, or set {parallel.WORKERS_ENV}=0 to load in this process alone\n")
+    assert without_target(err) == WORKER_KILLED
     with conn.cursor() as cur:
         cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM songplays),"
                     " (SELECT COUNT(*) FROM load_ledger)")

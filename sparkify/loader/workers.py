@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: none); unset: automatic
 
+ALONE = f"set {WORKERS_ENV}=0 to load in this process alone"  # the way round any trouble with workers
+
 # smaller inputs load faster in one process than the workers take to start (~0.5 s)
 MIN_BYTES = 32 << 20
 
@@ -250,8 +252,8 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
         spill = spills.make_folder()
     except OSError as exc:
         raise LoadError(f"cannot make the loader's spill folder in {spills.root()}: {exc.strerror or exc};"
-                        f" nothing was committed: free space there, point TMPDIR at another folder, or set"
-                        f" {WORKERS_ENV}=0 to load in this process alone") from None
+                        f" nothing was committed: free space there, point TMPDIR at another folder, or {ALONE}"
+                        ) from None
     stitch = _Stitcher(mapping, origins, progress, spill)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(spec, os.getpid(), stored_as, spill))
@@ -276,8 +278,7 @@ def pooled_lines(objects, mapping, spec: MappingSpec, workers: int, origins, pro
         for process in multiprocessing.active_children():  # the pool's workers, which ignore its SIGTERM
             process.kill()  # (and may wait for ever on a lock the dead one held)
         raise LoadError(f"a worker process of the loader ended abruptly (killed, perhaps for want of memory):"
-                        f" nothing was committed; run again, or set {WORKERS_ENV}=0 to load in this process alone"
-                        ) from None
+                        f" nothing was committed; run again, or {ALONE}") from None
     finally:
         # The pool's own thread cancels the tasks not started: cancelled here, one could race with
         # that thread marking it failed when a worker died, and Python would print its traceback.
