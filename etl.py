@@ -38,21 +38,26 @@ def run_etl(args, config) -> int:
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
         target.engine.require(config)
-        with ledger.Planning(config, target.conn, incremental=args.incremental) as planning:
-            events = planning.batch(q.STAGING_EVENTS)  # the song files are still being listed
-            if events.nothing_new and planning.batch().nothing_new:
-                cli.log.info("nothing new to load: the warehouse is unchanged")
-                return 0
+        with ledger.Planning(config, incremental=args.incremental) as planning:
             report = pipeline.Report()
+
+            def event_steps() -> list:  # the ledger read after the lock: as the last run left it
+                events = planning.batch(q.STAGING_EVENTS)  # the song files are still being listed
+                if events.nothing_new and planning.batch().nothing_new:
+                    raise ledger.NothingNew
+                return pipeline.event_steps(target.engine, config, events)
 
             def song_steps() -> list:
                 batch = planning.batch()
                 report.batch = batch if args.incremental else None
                 return pipeline.song_steps(target.engine, config, batch)
 
+            first = pipeline.first_steps(target.engine, config, args.incremental, planning.keep)
             try:
-                pipeline.execute(target.conn, pipeline.event_steps(target.engine, config, events), then=song_steps,
-                                 watch=planning.check, show_progress=cli.show_progress(args), report=report)
+                pipeline.execute(target.conn, first, then=[event_steps, song_steps], watch=planning.check,
+                                 show_progress=cli.show_progress(args), report=report)
+            except ledger.NothingNew:
+                cli.log.info("nothing new to load: the warehouse is unchanged")
             finally:
                 if report.checks and not args.quiet:
                     print(pipeline.format_report(report, target.description))
@@ -65,7 +70,11 @@ def dry_run_incremental(config, data: str) -> int:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)
         target.engine.require(config)
-        batch = ledger.plan(config, target.conn, incremental=True)
+        with ledger.Planning(config, incremental=True) as planning, target.conn.cursor() as cur:
+            for step in pipeline.ledger_reads(config, planning.keep):
+                step.run(cur)
+            batch = planning.batch()
+        target.conn.rollback()
         for table in batch.tables:
             for obj in table.files:
                 print(f"-- new in {table.table.name}: {obj.uri}")

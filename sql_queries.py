@@ -672,7 +672,15 @@ TRANSFORM_QUERIES = EVENTS_TRANSFORM + SONGS_TRANSFORM
 # --- The ledger: which files each run loaded ---------------------------------------------------
 
 LEDGER_COLUMNS = LOAD_LEDGER.column_names[:-1]  # run_no is filled in by LEDGER_RUN
-READ_LEDGER = sql.SQL("SELECT table_name, file_name, bytes, etag, modified, loaded_at FROM load_ledger")
+
+
+def read_ledger(table: Table) -> sql.Composed:
+    """One staging table's rows of the ledger. A run reads them inside its transaction, after its
+    lock, so a run that waited for another sees the files that one loaded."""
+    return sql.SQL("SELECT table_name, file_name, bytes, etag, modified, loaded_at FROM load_ledger"
+                   " WHERE table_name = {}").format(sql.Literal(table.name))
+
+
 LEDGER_BATCH = 1000  # rows per INSERT: a statement stays far below Redshift's 16 MB limit
 
 

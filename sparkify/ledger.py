@@ -16,13 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Iterator, NamedTuple
 
-import psycopg2
-
 import sql_queries as q
 
 from . import sources
 from .config import Config
-from .errors import DatabaseError, DataSourceError, first_line
+from .errors import DataSourceError
 from .source import SourceObject, TableInput
 
 log = logging.getLogger(__name__)
@@ -111,34 +109,35 @@ def unlisted(config: Config) -> Batch:
     return Batch(False, now(), tuple(TableBatch(spec) for spec in config.sources.inputs))
 
 
-def plan(config: Config, conn=None, *, incremental: bool = False) -> Batch:
-    """Every input file (a full rebuild), or those the ledger on ``conn`` lacks (``incremental``).
-    Raises DataSourceError, naming them, if files loaded before have changed since."""
-    with Planning(config, conn, incremental=incremental) as planning:
+def plan(config: Config) -> Batch:
+    """A full rebuild's batch: every input file, listed now."""
+    with Planning(config) as planning:
         return planning.batch()
+
+
+class NothingNew(Exception):
+    """A daily run found no file it had not loaded: it stops, and its transaction is rolled back."""
 
 
 class Planning:
     """A run's batch in the making. Each source is listed in a thread of its own from the moment it
-    is made, while the ledger is read on ``conn``; ``batch(table)`` waits only for the sources up to
-    that table's. So the ETL loads the event files (listed in an instant) while the song files are
-    still being listed, which is most of a second for 100,000 of them (a full rebuild, which has no
-    ledger to compare with, also hashes its local files there). The threads never wait for this
-    one, so an interrupted run ends. A context manager: leaving it waits for the listing to end."""
+    is made; ``batch(table)`` waits only for the sources up to that table's. So the ETL loads the
+    event files (listed in an instant) while the song files are still being listed, which is most of
+    a second for 100,000 of them (a full rebuild, which has no ledger to compare with, also hashes
+    its local files there). A daily run compares each source with the ledger rows ``keep`` was
+    given (by the run's ``pipeline.ledger_reads`` steps, after its lock). The threads never wait
+    for this one, so an interrupted run ends. A context manager: leaving it waits for the listing
+    to end."""
 
-    def __init__(self, config: Config, conn=None, *, incremental: bool = False):
+    def __init__(self, config: Config, *, incremental: bool = False):
         self.inputs = config.sources.inputs
         self.incremental = incremental
+        self._recorded: dict[str, dict[str, Recorded]] = {}  # table -> file -> its row of the ledger
         self.started_at = now()
         for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
             sources.check_location(spec.data)
         self._planner = ThreadPoolExecutor(len(self.inputs), thread_name_prefix="sparkify-list")
         self._listings = [self._planner.submit(self._list, spec) for spec in self.inputs]
-        try:
-            self._recorded = read_ledger(conn) if incremental else {}
-        except BaseException:
-            self.close()
-            raise
         self._planned: list[tuple[TableBatch, list]] = []
         self._logged = False
 
@@ -150,6 +149,10 @@ class Planning:
 
     def close(self) -> None:
         self._planner.shutdown(cancel_futures=True)
+
+    def keep(self, table: q.Table, rows: list) -> None:
+        """``table``'s rows of the ledger (``q.read_ledger``), for a daily run to compare its files with."""
+        self._recorded[table.name] = {entry.file: entry for entry in map(Recorded._make, rows)}
 
     def check(self) -> None:
         """Raises the error of a source whose listing has failed already (a DataSourceError), if
@@ -173,9 +176,9 @@ class Planning:
         return batch
 
     def _list(self, spec: TableInput) -> list[SourceObject] | tuple[TableBatch, list]:
-        """In a listing thread: a daily run's files as listed, compared in the main thread once the
-        ledger is read (this thread never waits for it); a full rebuild's compared here, with no
-        ledger (its local files hashed while the events load)."""
+        """In a listing thread: a daily run's files as listed, compared in the main thread with the
+        ledger (this thread never waits for it); a full rebuild's compared here, with no ledger (its
+        local files hashed while the events load)."""
         listed = sources.list_objects(spec.data, allow_empty=self.incremental)
         if not listed:
             log.warning("no input files under %s yet", spec.data.described())
@@ -185,8 +188,7 @@ class Planning:
         """The first ``count`` sources planned: each waited for, and a daily run's compared."""
         for spec, listing in zip(self.inputs[len(self._planned):count], self._listings[len(self._planned):count]):
             result = listing.result()
-            self._planned.append(compare(spec, result, self._recorded.get(spec.table.name, {}))
-                                 if self.incremental else result)
+            self._planned.append(compare(spec, result, self._recorded[spec.table.name]) if self.incremental else result)
 
 
 def _log(batch: Batch) -> None:
@@ -240,24 +242,6 @@ def _md5(obj: SourceObject) -> str:
         while chunk := stream.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def read_ledger(conn) -> dict[str, dict[str, Recorded]]:
-    """table -> file -> Recorded, read in a transaction of its own (rolled back: it changes nothing)."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(q.READ_LEDGER)
-            rows = cur.fetchall()
-    except psycopg2.Error as exc:
-        hint = (": run create_tables.py (this version keeps a ledger of loaded files in load_ledger)"
-                if getattr(exc, "pgcode", None) == "42P01" else "")
-        raise DatabaseError(f"cannot read the ledger of loaded files: {first_line(exc)}{hint}") from None
-    finally:
-        conn.rollback()
-    recorded: dict[str, dict[str, Recorded]] = {}
-    for entry in map(Recorded._make, rows):
-        recorded.setdefault(entry.table, {})[entry.file] = entry
-    return recorded
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

@@ -8,7 +8,7 @@ say how each runs, reads in ``--dry-run`` and shows in the summary.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import sql_queries as q
 
@@ -17,7 +17,7 @@ from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
-from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, Statement
+from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, Statement
 from .tables import format_table
 
 
@@ -36,7 +36,23 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     """Lock the tables (where the engine needs it), clear staging (a full rebuild: every table), number
     the run, load the batch's files into staging with their rows in the ledger, bring the star
     schema up to date, check the whole warehouse: all one transaction."""
-    return event_steps(engine, config, batch) + song_steps(engine, config, batch)
+    return (first_steps(engine, config, batch.incremental) + event_steps(engine, config, batch)
+            + song_steps(engine, config, batch))
+
+
+def first_steps(engine: Engine, config: Config, incremental: bool,
+                keep: Callable[[q.Table, list], None] | None = None) -> list:
+    """What the transaction starts with: it waits for any other run and holds the project's tables
+    until it ends; then a daily run reads each staging table's rows of the ledger, handed to
+    ``keep`` (the run's ``sparkify.ledger.Planning``, which plans the files with them): read after
+    the lock, they include what a run this one waited for loaded."""
+    return engine.serialize() + engine.session() + engine.lock() + (ledger_reads(config, keep) if incremental else [])
+
+
+def ledger_reads(config: Config, keep: Callable[[q.Table, list], None] | None = None) -> list:
+    """Each staging table's rows of the ledger, handed to ``keep``."""
+    return [ReadLedger(f"read the ledger of {spec.table.name}", q.read_ledger(spec.table), spec.table, keep)
+            for spec in config.sources.inputs]
 
 
 def event_steps(engine: Engine, config: Config, batch: Batch) -> list:
@@ -44,8 +60,7 @@ def event_steps(engine: Engine, config: Config, batch: Batch) -> list:
     they can run while the song files are still being listed (``execute``'s ``then``)."""
     clears = engine.clear_staging() if batch.incremental else (
         engine.clear_staging() + engine.clear_history() + engine.clear_star())
-    return (engine.serialize() + engine.session() + engine.lock() + clears
-            + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
+    return (clears + [Statement("number this run", q.record_run(batch.incremental, batch.started_at))]
             + _table_steps(engine, config, batch, q.STAGING_EVENTS, q.EVENTS_TRANSFORM))
 
 
@@ -107,15 +122,16 @@ def describe_steps(steps: list) -> list[str]:
 
 # --- Execution ------------------------------------------------------------------------------------
 
-def execute(conn, steps: list, *, then: Callable[[], list] | None = None, watch: Callable[[], None] | None = None,
-            show_progress: bool = False, report: Report | None = None,
+def execute(conn, steps: list, *, then: Sequence[Callable[[], list]] = (),
+            watch: Callable[[], None] | None = None, show_progress: bool = False, report: Report | None = None,
             before_step: Callable[[int], None] | None = None) -> Report:
-    """Run ``steps``, then the steps ``then()`` gives (planned while the first ran), in one
-    transaction; commit only if all succeed and every check finds 0 rows. ``watch()``, called
-    before each of the first steps, raises if what ``then`` is waiting for has failed already.
+    """Run ``steps``, then the steps each of ``then`` gives in turn (each planned when the steps
+    before it have run, in the same transaction: it may read what they did), in one transaction;
+    commit only if all succeed and every check finds 0 rows. ``watch()``, called before each step
+    while some of ``then`` is still to come, raises if what they wait for has failed already.
 
     On any failure, or Ctrl-C, the transaction is rolled back and the tables are as they were.
-    ``before_step(i)`` is called before step i (counted over both), and with the number of steps
+    ``before_step(i)`` is called before step i (counted over all), and with the number of steps
     just before COMMIT.
     """
     report = report or Report()
@@ -140,14 +156,15 @@ def execute(conn, steps: list, *, then: Callable[[], list] | None = None, watch:
     return report
 
 
-def _in_order(steps: list, then: Callable[[], list] | None, watch: Callable[[], None] | None):
-    """``steps``, each after ``watch()`` where something is still being planned; then ``then()``'s."""
-    for step in steps:
-        if then is not None and watch is not None:
-            watch()
-        yield step
-    if then is not None:
-        yield from then()
+def _in_order(steps: list, then: Sequence[Callable[[], list]], watch: Callable[[], None] | None):
+    """``steps``, then each of ``then``'s in turn; each step after ``watch()`` while something is
+    still to be planned."""
+    groups = [lambda: steps, *then]
+    for number, plan in enumerate(groups, start=1):
+        for step in plan():
+            if number < len(groups) and watch is not None:
+                watch()
+            yield step
 
 
 def _check_result(result: StepResult) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import psycopg2
 from psycopg2 import sql
@@ -102,6 +102,22 @@ class PlayCounts(Statement):
     def result(self, cur, context) -> StepResult:
         plays, matched = cur.fetchone()
         return StepResult(self, plays, 0.0, matched=matched)
+
+
+@dataclass(frozen=True)
+class ReadLedger(Statement):
+    """A daily run's read of one staging table's rows of the ledger, inside its transaction after
+    its lock (so a run that waited for another sees what that one loaded); the rows go to
+    ``keep(table, rows)`` (the run's ``sparkify.ledger.Planning``), which plans that table's files."""
+
+    table: q.Table
+    keep: Callable[[q.Table, list], None] | None  # None: only printed (--dry-run)
+
+    def result(self, cur, context) -> StepResult:
+        rows = cur.fetchall()
+        if self.keep is not None:
+            self.keep(self.table, rows)
+        return StepResult(self, len(rows), 0.0)
 
 
 @dataclass(frozen=True)

@@ -315,4 +315,5 @@ def all_redshift_statements(config):
                    for table in q.STAGING_TABLES for before in (None, 41)]
     return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
                          q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
-                         q.MATCHED_PLAYS, q.READ_LEDGER] + [q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
+                         q.MATCHED_PLAYS] + [q.read_ledger(table) for table in q.STAGING_TABLES] + [
+        q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]

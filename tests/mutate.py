@@ -239,7 +239,7 @@ MUTATIONS = [
     m("daily loads: a table analyzed after a run that loaded nothing into its source", "sparkify/pipeline.py",
       "if t.fills and t.source == staged and loads else []", "if t.fills else []", INC),
     m("planning: a listing that failed while the events load not noticed until the songs load", "sparkify/pipeline.py",
-      "        if then is not None and watch is not None:\n            watch()\n", "",
+      "            if number < len(groups) and watch is not None:\n                watch()\n", "",
       "tests/test_pipeline.py"),
     m("planning: a changed song file let through once the events are planned", "sparkify/ledger.py",
       "if any(changed for _, changed in self._planned):", "if any(changed for _, changed in self._planned[:1]):", INC),
@@ -269,6 +269,10 @@ MUTATIONS = [
     m("workers: a worker that cannot write its rows not said", WORKERS,
       "if result.unwritable and not self.said_unwritable:", "if result.unwritable and self.said_unwritable:",
       "tests/test_parallel.py"),
+    m("daily: the ledger read before the run's lock", "sparkify/pipeline.py",
+      "return engine.serialize() + engine.session() + engine.lock() + (ledger_reads(config, keep) if incremental else [])",
+      "return (ledger_reads(config, keep) if incremental else []) + engine.serialize() + engine.session() + engine.lock()",
+      INC, "tests/test_redshift_ops.py"),
 ]
 
 

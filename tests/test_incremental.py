@@ -6,6 +6,9 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg2
@@ -14,7 +17,7 @@ import pytest
 import create_tables
 import etl
 import sql_queries as q
-from conftest import SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
+from conftest import ROOT, SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "udacity"
 
@@ -202,6 +205,45 @@ def test_a_file_that_disappeared_is_reported_and_its_rows_stay(conn, inbox, caps
     assert f"{gone} was loaded on " in err and "is no longer under" in err
     assert "staging_events: 0 new files, 3 loaded before, 1 gone from the source (their rows stay)" in err
     assert full_state(conn) == before
+
+
+def test_two_daily_runs_at_once_load_each_file_once(conn, inbox, rebuild_schema):
+    """Two daily runs started together while a third holds the run lock: the one that gets it next
+    loads the files, the other waits and then finds them in the ledger (it reads the ledger after
+    the lock, not before: it used to plan from what it read before waiting, load every file again
+    and fail on the ledger's key)."""
+    _, rebuilt = rebuild_schema
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs + songs)
+    with conn.cursor() as cur:  # what a run in progress holds
+        cur.execute(q.SERIALIZE_QUERIES["postgres"][0])
+        cur.execute("SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        held = cur.fetchone()
+    runs = [subprocess.Popen([sys.executable, str(ROOT / "etl.py"), "--config", str(inbox.daily), "--incremental"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        waiting = 0
+        deadline = time.monotonic() + 60
+        while waiting < 2 and time.monotonic() < deadline and all(run.poll() is None for run in runs):
+            time.sleep(0.1)
+            with conn.cursor() as cur:  # the same transaction: the lock stays held
+                cur.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                            " AND (classid, objid) = (%s, %s)", held)
+                waiting = cur.fetchone()[0]
+        assert waiting == 2, [run.communicate() for run in runs if run.poll() is not None]
+    finally:
+        conn.rollback()  # the lock is released: the two go on, one after the other
+        outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted("nothing new to load: the warehouse is unchanged" in err for _, err in outputs) == [False, True]
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT file_name) FROM load_ledger")
+        assert cur.fetchone() == (len(logs) + len(songs),) * 2
+        cur.execute("SELECT COUNT(*) FROM load_runs")
+        assert cur.fetchone() == (1,)
+    conn.rollback()
+    assert inbox.etl(inbox.full) == 0
+    assert without_ids(star_state(conn)) == without_ids(star_state(rebuilt))
 
 
 def test_dry_run_lists_the_new_files_and_changes_nothing(conn, inbox, capsys):

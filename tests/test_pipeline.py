@@ -170,7 +170,7 @@ def test_execute_runs_the_steps_planned_meanwhile_in_the_same_transaction(conn):
 
     first = [statement("CREATE TABLE planned_meanwhile (n integer)"), statement("INSERT INTO planned_meanwhile VALUES (1)")]
     seen, watched = [], []
-    pipeline.execute(conn, first, then=lambda: [statement("INSERT INTO planned_meanwhile VALUES (2)")],
+    pipeline.execute(conn, first, then=[lambda: [statement("INSERT INTO planned_meanwhile VALUES (2)")]],
                      watch=lambda: watched.append(True), before_step=seen.append)
     assert seen == [0, 1, 2, 3] and len(watched) == 2  # watched only while ``then`` was pending
     with conn.cursor() as cur:
@@ -186,7 +186,7 @@ def test_execute_runs_the_steps_planned_meanwhile_in_the_same_transaction(conn):
 
     watched.clear()
     with pytest.raises(DataSourceError):
-        pipeline.execute(conn, first, then=lambda: pytest.fail("planned after a failure"), watch=failed)
+        pipeline.execute(conn, first, then=[lambda: pytest.fail("planned after a failure")], watch=failed)
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass('planned_meanwhile')")
         assert cur.fetchone() == (None,)  # the first step was rolled back

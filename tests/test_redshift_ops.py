@@ -135,10 +135,21 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
     """The ledger has the first day (same ETag): the manifest names the second day and the song."""
     etag = bucket.head_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-01-events.json")["ETag"].strip('"')
     day_one = ("staging_events", EVENTS_FILE, 10, etag, None, datetime.datetime(2026, 12, 1))
-    cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
+    cluster.replies = by_prefix((one_line(q.read_ledger(q.STAGING_EVENTS)), Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental"]) == 0
-    detect, read, run = transactions(cluster)
-    assert read == [one_line(q.READ_LEDGER), "ROLLBACK"]
+    detect, run = transactions(cluster)
+    # the ledger is read in the run's transaction, right after its LOCK (a run that waited for
+    # another sees what that one loaded), and what was sent is what --dry-run shows for that ledger
+    assert run[1:3] == [one_line(q.read_ledger(table)) for table in q.STAGING_TABLES]
+    config = load_config(cfg)
+    with ledger.Planning(config, incremental=True) as planning:
+        planning.keep(q.STAGING_EVENTS, [day_one])
+        planning.keep(q.STAGING_SONGS, [])
+        plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config, planning.batch()))
+    sent = [line.rstrip(";") for line in plan[1:-1] if not line.startswith(("--", "INSERT INTO load_ledger"))]
+    assert [same_run(text) for text in run if not text.startswith("INSERT INTO load_ledger")] == [
+        same_run(text) for text in sent] + ["COMMIT"]
+    run = run[:1] + run[3:]
     assert manifests(bucket) == {
         "staging_events.manifest": [("s3://udacity-dend/log_data/2018/11/2018-11-02-events.json",
                                      len(BUCKET_FILES["log_data/2018/11/2018-11-02-events.json"]))],
@@ -151,14 +162,15 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
     assert_all_parse(cluster)
 
 
-def test_a_changed_file_on_s3_is_refused_before_anything_is_sent(cfg, cluster, bucket, capsys):
+def test_a_changed_file_on_s3_is_refused_before_anything_is_changed(cfg, cluster, bucket, capsys):
     day_one = ("staging_events", EVENTS_FILE, 10, "0" * 32, None, datetime.datetime(2026, 12, 1))
-    cluster.replies = by_prefix(("SELECT table_name, file_name, bytes", Reply([day_one])))
+    cluster.replies = by_prefix((one_line(q.read_ledger(q.STAGING_EVENTS)), Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental", "-q"]) == 1
     err = without_target(capsys.readouterr().err)
     assert err.startswith(f"error: 1 files changed after they were loaded: {EVENTS_FILE} (loaded on 2026-12-01 00:00;"
                           " same size, other content)")
-    detect, read = transactions(cluster)
+    detect, run = transactions(cluster)
+    assert [text.split()[0] for text in run] == ["LOCK", "SELECT", "SELECT", "ROLLBACK"]  # the two ledger reads
     assert manifests(bucket) == {}
 
 

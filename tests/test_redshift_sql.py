@@ -100,6 +100,10 @@ def test_redshift_etl_transaction_has_no_implicit_commit(redshift_config, increm
     # the first statement locks every project table: a second run waits for this one to commit
     assert inside[0] == ('LOCK "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time",'
                          ' "load_runs", "load_ledger", "loaded_songs", "user_latest", "play_songs", "load_errors";')
+    # a daily load then reads the ledger, after the lock: it sees what a run it waited for loaded
+    reads = [one_line(q.read_ledger(table)) + ";" for table in q.STAGING_TABLES] if incremental else []
+    assert inside[1:1 + len(reads)] == reads
+    inside = inside[:1] + inside[1 + len(reads):]
     cleared = 3 if incremental else 3 + 5 + 5  # staging (and load_errors); a full rebuild: history and star too
     assert [line.split(" ", 2)[:2] for line in inside[1:1 + cleared]] == [["DELETE", "FROM"]] * cleared
     assert inside[1 + cleared].startswith("INSERT INTO load_runs ")
