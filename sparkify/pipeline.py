@@ -33,9 +33,9 @@ def create_table_steps(engine: Engine) -> list:
 
 
 def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
-    """Lock the tables (where the engine needs it), clear staging (a full rebuild: every table), number
-    the run, load the batch's files into staging with their rows in the ledger, bring the star
-    schema up to date, check the whole warehouse: all one transaction."""
+    """Lock the tables (where the engine needs it), read the ledger (a daily run), clear staging (a
+    full rebuild: every table), number the run, load the batch's files into staging with their rows
+    in the ledger, bring the star schema up to date, check the whole warehouse: all one transaction."""
     return (first_steps(engine, config, batch.incremental) + event_steps(engine, config, batch)
             + song_steps(engine, config, batch))
 
