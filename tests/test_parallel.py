@@ -5,9 +5,9 @@ that every sample file is cut into many of them."""
 import io
 import json
 import multiprocessing
-import os
 import multiprocessing.resource_tracker
 import multiprocessing.util
+import os
 import pickle
 import select
 import shutil

@@ -76,6 +76,16 @@ def same_run(text: str) -> str:
     return re.sub(r"manifests/\d{8}T\d+-[0-9a-f]{8}/", "manifests/<run>/", text)
 
 
+def assert_sent_as_planned(run: list[str], plan: list[str]) -> list[str]:
+    """What one transaction sent is what --dry-run shows for the same files, then COMMIT (the ledger
+    rows in full, the manifests written and the checks NOT NULL enforces: not sent); returns the
+    plan's statements as sent."""
+    sent = [line.rstrip(";") for line in plan[1:-1] if not line.startswith(("--", "INSERT INTO load_ledger"))]
+    assert [same_run(text) for text in run if not text.startswith("INSERT INTO load_ledger")] == [
+        same_run(text) for text in sent] + ["COMMIT"]
+    return sent
+
+
 @pytest.fixture
 def cluster(monkeypatch, bucket):
     """Every psycopg2.connect of the scripts gets this recording connection; ``replies`` may be
@@ -114,10 +124,8 @@ def test_etl_is_one_transaction_that_matches_the_dry_run(cfg, cluster, bucket, c
     plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config, ledger.plan(config)))
     # what was sent is what --dry-run shows for the same files (the ledger rows in full, the
     # manifests written and the checks NOT NULL enforces, not sent), the matched-plays count last, then COMMIT
-    sent = [line.rstrip(";") for line in plan[1:-1] if not line.startswith(("--", "INSERT INTO load_ledger"))]
+    sent = assert_sent_as_planned(run, plan)
     assert sent[-1] == "SELECT COUNT(*), COUNT(song_id) FROM songplays"
-    assert [same_run(text) for text in run if not text.startswith("INSERT INTO load_ledger")] == [
-        same_run(text) for text in sent] + ["COMMIT"]
     assert [text.split()[0] for text in run[:17]] == ["LOCK"] + ["DELETE"] * 13 + ["INSERT", "SELECT", "COPY"]
     # one COPY per table over a manifest of exactly the files listed, each file then in the ledger
     assert manifests(bucket) == {
@@ -146,9 +154,7 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
         planning.keep(q.STAGING_EVENTS, [day_one])
         planning.keep(q.STAGING_SONGS, [])
         plan = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), config, planning.batch()))
-    sent = [line.rstrip(";") for line in plan[1:-1] if not line.startswith(("--", "INSERT INTO load_ledger"))]
-    assert [same_run(text) for text in run if not text.startswith("INSERT INTO load_ledger")] == [
-        same_run(text) for text in sent] + ["COMMIT"]
+    assert_sent_as_planned(run, plan)
     run = run[:1] + run[3:]
     assert manifests(bucket) == {
         "staging_events.manifest": [("s3://udacity-dend/log_data/2018/11/2018-11-02-events.json",
