@@ -69,9 +69,12 @@ class InputProblems(SparkifyError):
 
 
 def missing_tables(exc) -> str:
-    """A hint for a server error that says a table does not exist (SQLSTATE 42P01), else ""."""
+    """A hint for a server error that says a table does not exist (SQLSTATE 42P01), else "". Either
+    no table was made yet, or the schema was made by an earlier version that had fewer (no
+    ``load_ledger`` before daily loads): create_tables.py makes them all."""
     if getattr(exc, "pgcode", None) == "42P01":
-        return ": the project's tables are not there: run create_tables.py first"
+        return (": the project's tables are not all there (never created, or created by an earlier version):"
+                " run create_tables.py first")
     return ""
 
 

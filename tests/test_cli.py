@@ -164,12 +164,34 @@ def test_etl_and_analytics_before_create_tables_say_what_to_do(write_config):
     assert result.returncode == 1
     assert without_target(result.stderr) == (
         "error: clear staging_events failed: relation \"staging_events\" does not exist: the project's tables are not"
-        " there: run create_tables.py first; rolled back, the warehouse is unchanged\n")
+        " all there (never created, or created by an earlier version): run create_tables.py first; rolled back, the"
+        " warehouse is unchanged\n")
     result = run("analytics.py", "--config", str(config), "-q")
     assert result.returncode == 1
     assert without_target(result.stderr) == (
-        "error: plays_by_hour failed: relation \"songplays\" does not exist: the project's tables are not there:"
-        " run create_tables.py first\n")
+        "error: plays_by_hour failed: relation \"songplays\" does not exist: the project's tables are not all there"
+        " (never created, or created by an earlier version): run create_tables.py first\n")
+
+
+def test_a_schema_from_before_daily_loads_says_what_to_do(write_config, conn):
+    """A warehouse made by a version without the ledger of loaded files: a daily run stops at its
+    first read of the ledger, says to run create_tables.py, and changes nothing."""
+    config = write_config()
+    assert run("create_tables.py", "--config", str(config), "-q").returncode == 0
+    assert run("etl.py", "--config", str(config), "-q").returncode == 0
+    with conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE load_ledger")
+        cur.execute("SELECT COUNT(*), MAX(songplay_id) FROM songplays")
+        before = cur.fetchone()
+    result = run("etl.py", "--config", str(config), "-q", "--incremental")
+    assert result.returncode == 1
+    assert without_target(result.stderr) == (
+        "error: read the ledger of staging_events failed: relation \"load_ledger\" does not exist: the project's"
+        " tables are not all there (never created, or created by an earlier version): run create_tables.py first;"
+        " rolled back, the warehouse is unchanged\n")
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), MAX(songplay_id) FROM songplays")
+        assert cur.fetchone() == before
 
 
 def test_two_create_tables_at_once_both_succeed(write_config, conn):
