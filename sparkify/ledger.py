@@ -175,20 +175,21 @@ class Planning:
             self._logged = True
         return batch
 
-    def _list(self, spec: TableInput) -> list[SourceObject] | tuple[TableBatch, list]:
-        """In a listing thread: a daily run's files as listed, compared in the main thread with the
-        ledger (this thread never waits for it); a full rebuild's compared here, with no ledger (its
-        local files hashed while the events load)."""
+    def _list(self, spec: TableInput) -> list[SourceObject]:
+        """In a listing thread: the source's files. A full rebuild, which has no ledger to compare
+        with, hashes its local files here too, while the events load; a daily run hashes only the
+        files the ledger lacks, once the main thread has its rows (this thread never waits for it)."""
         listed = sources.list_objects(spec.data, allow_empty=self.incremental)
         if not listed:
             log.warning("no input files under %s yet", spec.data.described())
-        return listed if self.incremental else compare(spec, listed, {})
+        return listed if self.incremental else hashed(listed)
 
     def _compare(self, count: int) -> None:
-        """The first ``count`` sources planned: each waited for, and a daily run's compared."""
+        """The first ``count`` sources planned: each listing waited for and compared with the
+        ledger's rows (a full rebuild's with none)."""
         for spec, listing in zip(self.inputs[len(self._planned):count], self._listings[len(self._planned):count]):
-            result = listing.result()
-            self._planned.append(compare(spec, result, self._recorded[spec.table.name]) if self.incremental else result)
+            recorded = self._recorded[spec.table.name] if self.incremental else {}
+            self._planned.append(compare(spec, listing.result(), recorded))
 
 
 def _log(batch: Batch) -> None:
@@ -217,16 +218,22 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tup
             unchanged += 1
         else:
             to_hash.append((obj, before))
-    hashes = content_hashes([obj for obj in new if obj.etag is None] + [obj for obj, _ in to_hash])
+    hashes = content_hashes([obj for obj, _ in to_hash])
     for obj, before in to_hash:
         if hashes[obj.uri] == before.etag and obj.size == before.bytes:
             unchanged += 1  # touched, not changed
         else:
             changed.append((obj, before))
-    new = [obj if obj.etag is not None else replace(obj, etag=hashes[obj.uri]) for obj in new]
+    new = hashed(new)
     listed_names = {obj.uri for obj in listed}
     gone = tuple(sorted((r for name, r in recorded.items() if name not in listed_names), key=lambda r: r.file))
     return TableBatch(replace(spec, files=tuple(new)), unchanged, gone), changed
+
+
+def hashed(objects: list[SourceObject]) -> list[SourceObject]:
+    """``objects``, each local file with the MD5 of its bytes as its ETag (an S3 object has its own)."""
+    hashes = content_hashes([obj for obj in objects if obj.etag is None])
+    return [obj if obj.etag is not None else replace(obj, etag=hashes[obj.uri]) for obj in objects]
 
 
 def content_hashes(objects: list[SourceObject]) -> dict[str, str]:
