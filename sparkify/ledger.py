@@ -89,15 +89,24 @@ class Batch:
         return next((batch for batch in self.tables if batch.table == table), None)
 
     def describe(self) -> list[str]:
-        """A line per table: new, unchanged and disappeared files; then each file to load."""
+        """A line per table: a daily run's new, unchanged and disappeared files; a full rebuild's
+        files (all of them, loaded again)."""
         lines = []
         for table in self.tables:
             if table.files is None:
                 lines.append(f"{table.table.name}: every file under {table.spec.data.described()}")
-                continue
-            gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
-            lines.append(f"{table.table.name}: {len(table.files):,} new files, {table.unchanged:,} loaded before{gone}")
+            elif not self.incremental:
+                lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, every one loaded again"
+                             f" (a full rebuild)")
+            else:
+                gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
+                lines.append(f"{table.table.name}: {_count(len(table.files), 'new file')},"
+                             f" {table.unchanged:,} loaded before{gone}")
         return lines
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def now() -> str:

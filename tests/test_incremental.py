@@ -282,14 +282,21 @@ def test_a_run_that_brings_song_files_analyzes_the_song_records(conn, inbox, cap
         analyze_line(q.STAGING_EVENTS), analyze_line(q.STAGING_SONGS), analyze_line(q.LOADED_SONGS)]
 
 
-def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(conn, inbox, rebuild_schema):
+def test_a_full_rebuild_then_daily_runs_load_only_what_is_new(conn, inbox, rebuild_schema, capsys):
     """The full rebuild keeps the ledger too: the next daily run loads only the day that came."""
     _, rebuilt = rebuild_schema
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs[:-1] + songs)
-    assert inbox.etl(inbox.daily) == 0
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily)]) == 0
+    said = capsys.readouterr().err
+    assert f"staging_events: {len(logs) - 1} files, every one loaded again (a full rebuild)\n" in said
+    assert f"staging_songs: {len(songs)} files, every one loaded again (a full rebuild)\n" in said
     inbox.deliver(logs[-1:])
-    assert inbox.etl(inbox.daily, "--incremental") == 0
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    said = capsys.readouterr()
+    assert f"staging_events: 1 new file, {len(logs) - 1} loaded before\n" in said.err
+    assert f"staging_songs: 0 new files, {len(songs)} loaded before\n" in said.out  # the run summary too
     with conn.cursor() as cur:
         cur.execute("SELECT run_no, COUNT(*) FROM load_ledger GROUP BY run_no ORDER BY run_no")
         assert cur.fetchall() == [(1, len(logs) - 1 + len(songs)), (2, 1)]

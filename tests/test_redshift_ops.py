@@ -164,7 +164,7 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
     assert [text.split()[0] for text in run[:6]] == ["LOCK", "DELETE", "DELETE", "DELETE", "INSERT", "SELECT"]
     assert "INSERT INTO load_runs (run_no, incremental, started_at, songplays_before) SELECT" in run[4]
     assert run[4].count("true") == 1 and run[-1] == "COMMIT" and cluster.violations == []
-    assert "staging_events: 1 new files, 1 loaded before" in capsys.readouterr().out
+    assert "staging_events: 1 new file, 1 loaded before" in capsys.readouterr().out
     assert_all_parse(cluster)
 
 
