@@ -273,6 +273,9 @@ MUTATIONS = [
       "return engine.serialize() + engine.session() + engine.lock() + (ledger_reads(config, keep) if incremental else [])",
       "return (ledger_reads(config, keep) if incremental else []) + engine.serialize() + engine.session() + engine.lock()",
       INC, "tests/test_redshift_ops.py"),
+    m("s3: only the first page of a listing", "sparkify/s3.py",
+      'for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):',
+      'for page in [client.list_objects_v2(Bucket=bucket, Prefix=prefix)]:', "tests/test_s3_source.py"),
 ]
 
 

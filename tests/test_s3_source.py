@@ -140,3 +140,23 @@ def test_small_objects_are_read_concurrently_by_a_bounded_pool(bucket):
     read = {obj.uri: stream.read() for obj, stream in load.opened(objects[:80])}
     assert [len(body) for body in read.values()] == [obj.size for obj in objects[:80]]
     assert 1 < state["most"] <= load.PREFETCH_OBJECTS
+
+
+# More than one page of keys (S3 returns at most 1,000 a request), with keys beside the folders, a
+# folder placeholder, a sibling prefix that the configured one is a prefix of, and keys outside it.
+MANY = ([f"big/song_data/{a}/{b}/TR{a}{b}{i:03}.json" for a in "ABCDE" for b in "WXYZ" for i in range(55)]
+        + ["big/song_data", "big/song_data/top.json", "big/song_data/A/", "big/song_data//twice.json",
+           "big/song_data/A/W/deep/1/2/3/4/5.json", "big/song_data_2019/x.json", "big/song_dataZ.json",
+           "big/other/song_data/x.json", "big/song_dat.json"])
+
+
+def test_a_prefix_of_more_than_one_page_is_listed_whole_in_key_order(fake_aws):
+    """What a COPY from the prefix would load: every key that starts with it, on every page."""
+    from sparkify import sources
+    from sparkify.source import S3Access, Source
+
+    new_bucket("sparkify-big", {key: b"{}" for key in reversed(MANY)})
+    listed = sources.list_objects(Source("s3://sparkify-big/big/song_data", "[S3] SONG_DATA", S3Access(fake_aws)))
+    want = sorted(key for key in MANY if key.startswith("big/song_data") and not key.endswith("/"))
+    assert len(want) == 5 * 4 * 55 + 6 > 1000
+    assert [(obj.uri, obj.size, obj.remote) for obj in listed] == [(f"s3://sparkify-big/{key}", 2, True) for key in want]
