@@ -90,14 +90,13 @@ class Batch:
 
     def describe(self) -> list[str]:
         """A line per table: a daily run's new, unchanged and disappeared files; a full rebuild's
-        files (all of them, loaded again)."""
+        files (it loads them all)."""
         lines = []
         for table in self.tables:
             if table.files is None:
                 lines.append(f"{table.table.name}: every file under {table.spec.data.described()}")
             elif not self.incremental:
-                lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, every one loaded again"
-                             f" (a full rebuild)")
+                lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, all loaded (a full rebuild)")
             else:
                 gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
                 lines.append(f"{table.table.name}: {_count(len(table.files), 'new file')},"
