@@ -698,6 +698,28 @@ def ledger_rows(entries) -> list[sql.Composed]:
     return statements
 
 
+# Touched files per UPDATE of their new times: each UPDATE reads the table's rows of the ledger once
+# (100,000 song files touched at once: 100 UPDATEs of 1,000 took 8 s, 10 of 10,000 took 1.9 s).
+NEW_TIMES_BATCH = 10_000
+
+
+def ledger_new_times(table: Table, entries) -> list[sql.Composed]:
+    """``UPDATE`` of the modification time of ``table``'s files that were touched since they were
+    loaded (same bytes, a new time), ``NEW_TIMES_BATCH`` at a time: each entry is a file's name and
+    its new time (ISO text). A later daily run then takes them as unchanged without reading them
+    again. A ``VALUES`` list: planned in an instant, where a ``UNION ALL`` of 1,000 ``SELECT``s took
+    PostgreSQL 0.4 s a statement."""
+    entries = list(entries)
+    statements = []
+    for start in range(0, len(entries), NEW_TIMES_BATCH):
+        files = sql.SQL(", ").join(sql.SQL("({}, CAST({} AS TIMESTAMP))").format(sql.Literal(name), sql.Literal(modified))
+                                   for name, modified in entries[start:start + NEW_TIMES_BATCH])
+        statements.append(sql.SQL("UPDATE load_ledger SET modified = t.modified FROM (VALUES {}) AS t (file_name, modified)"
+                                  " WHERE load_ledger.table_name = {} AND load_ledger.file_name = t.file_name").format(
+            files, sql.Literal(table.name)))
+    return statements
+
+
 # The run's number on its files' ledger rows: PostgreSQL's loader writes it with them (CURRENT_RUN);
 # Redshift's rows are inserted before their counts are known, and numbered after (LEDGER_RUN).
 LEDGER_RUN = sql.SQL("UPDATE load_ledger SET run_no = {} WHERE run_no IS NULL").format(THIS_RUN)

@@ -3,8 +3,10 @@ files does not have yet (``etl.py --incremental``).
 
 A file is known by its path and by what identifies its content: the S3 ETag, or for a local file
 the MD5 of its bytes (computed only where the size or modification time differs from the ledger's,
-so a daily run does not read every old file again). A file whose content changed after it was
-loaded is an error naming it; a file that disappeared is reported, and its rows stay.
+so a daily run does not read every old file again). A file touched since it was loaded (the same
+bytes, a new time) has its new time written to the ledger by the next run that loads something, so
+it is read once, not every day. A file whose content changed after it was loaded is an error
+naming it; a file that disappeared is reported, and its rows stay.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class TableBatch:
     spec: TableInput  # its ``files`` are the files to load, each with its ETag or MD5
     unchanged: int = 0  # files loaded before, as they were
     gone: tuple[Recorded, ...] = ()  # in the ledger, no longer under the source
+    touched: tuple[SourceObject, ...] = ()  # of the unchanged, those with a new modification time (same bytes)
 
     @property
     def table(self) -> q.Table:
@@ -70,6 +73,11 @@ class TableBatch:
         counts = row_counts if row_counts is not None else [None] * len(self.files)
         return ((self.table.name, obj.uri, obj.size, obj.etag, _iso(obj.modified), rows, loaded_at)
                 for obj, rows in zip(self.files, counts, strict=True))
+
+    def new_times(self) -> list[tuple[str, str | None]]:
+        """Each touched file and its new modification time, for its row of the ledger
+        (``q.ledger_new_times``): the next daily run takes it as unchanged without reading it."""
+        return [(obj.uri, _iso(obj.modified)) for obj in self.touched]
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,10 @@ class Batch:
             elif not self.incremental:
                 lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, all loaded (a full rebuild)")
             else:
+                touched = f" ({len(table.touched):,} of them touched: same bytes, a new time)" if table.touched else ""
                 gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
                 lines.append(f"{table.table.name}: {_count(len(table.files), 'new file')},"
-                             f" {table.unchanged:,} loaded before{gone}")
+                             f" {table.unchanged:,} loaded before{touched}{gone}")
         return lines
 
 
@@ -211,8 +220,9 @@ def _log(batch: Batch) -> None:
 
 def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tuple[TableBatch, list]:
     """The files of ``listed`` that ``recorded`` (file -> Recorded) does not have, those whose
-    content changed, and those recorded that are no longer listed."""
-    new, to_hash, changed, unchanged = [], [], [], 0
+    content changed, those touched (same bytes, a new time) and those recorded that are no longer
+    listed."""
+    new, to_hash, changed, touched, unchanged = [], [], [], [], 0
     for obj in listed:
         before = recorded.get(obj.uri)
         if before is None:
@@ -230,12 +240,13 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tup
     for obj, before in to_hash:
         if hashes[obj.uri] == before.etag and obj.size == before.bytes:
             unchanged += 1  # touched, not changed
+            touched.append(obj)
         else:
             changed.append((obj, before))
     new = hashed(new)
     listed_names = {obj.uri for obj in listed}
     gone = tuple(sorted((r for name, r in recorded.items() if name not in listed_names), key=lambda r: r.file))
-    return TableBatch(replace(spec, files=tuple(new)), unchanged, gone), changed
+    return TableBatch(replace(spec, files=tuple(new)), unchanged, gone, tuple(touched)), changed
 
 
 def hashed(objects: list[SourceObject]) -> list[SourceObject]:
@@ -269,6 +280,7 @@ def _changed_message(changed: list[tuple[SourceObject, Recorded]]) -> str:
                       f"{obj.uri} (loaded on {before.loaded_at:%Y-%m-%d %H:%M}; same size, other content)"
                       for obj, before in changed[:CHANGED_SHOWN])
     more = f" and {len(changed) - CHANGED_SHOWN:,} more" if len(changed) > CHANGED_SHOWN else ""
-    return (f"{len(changed):,} files changed after they were loaded: {shown}{more}. An incremental run loads"
+    they = "it was" if len(changed) == 1 else "they were"
+    return (f"{_count(len(changed), 'file')} changed after {they} loaded: {shown}{more}. An incremental run loads"
             f" only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
             f" Nothing was changed")

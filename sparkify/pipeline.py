@@ -15,7 +15,7 @@ import sql_queries as q
 from .config import Config
 from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
-from .ledger import Batch
+from .ledger import Batch, TableBatch
 from .results import Report, StepResult, Validation
 from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, Statement
 from .tables import format_table
@@ -73,16 +73,26 @@ def song_steps(engine: Engine, config: Config, batch: Batch) -> list:
 
 def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, transform: list,
                  loads_done: bool = False) -> list:
-    """One staging table's load (with its files' ledger rows) and statistics, then the transform
-    statements that read it; a table each statement fills is analyzed after it, unless no file was
-    loaded into its source. ``loads_done``: the engine's step after every load, if any."""
+    """One staging table's load (with its files' ledger rows, and the new times of files touched
+    since they were loaded) and statistics, then the transform statements that read it; a table
+    each statement fills is analyzed after it, unless no file was loaded into its source.
+    ``loads_done``: the engine's step after every load, if any."""
     table = batch.of(staged)
     loads = table is not None and table.loads
-    return (engine.load_steps(config, batch, table) + (engine.after_loads() if loads_done else [])
+    return (engine.load_steps(config, batch, table) + _new_times(table) + (engine.after_loads() if loads_done else [])
             + engine.analyze(staged)
             + [step for t in transform
                for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]
                + (engine.analyze(t.fills) if t.fills and t.source == staged and loads else [])])
+
+
+def _new_times(table: TableBatch | None) -> list:
+    """The new modification times of the table's touched files (same bytes) in their ledger rows:
+    a run that commits writes them, so the next one does not read those files again."""
+    if table is None or not table.touched:
+        return []
+    return [Statement(f"note the new times of {table.table.name}'s touched files", statement)
+            for statement in q.ledger_new_times(table.table, table.new_times())]
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------

@@ -311,6 +311,10 @@ def all_redshift_statements(config):
                   for statement in (step.statements if hasattr(step, "statements") else [step.statement])]
     statements += q.ledger_rows([("staging_songs", f"s3://b/song_data/{n}.json", n, "e", None, None, LISTED_AT)
                                  for n in range(q.LEDGER_BATCH + 1)])
+    # a touched file's new time (sent for local files, so never on Redshift, whose S3 files have
+    # ETags; parsed all the same, as the SQL is shared)
+    statements += q.ledger_new_times(q.STAGING_SONGS, [(f"/in/song_data/{n}.json", LISTED_AT)
+                                                       for n in range(2)])
     statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
                    for table in q.STAGING_TABLES for before in (None, 41)]
     return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,

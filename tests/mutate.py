@@ -276,6 +276,10 @@ MUTATIONS = [
     m("s3: only the first page of a listing", "sparkify/s3.py",
       'for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):',
       'for page in [client.list_objects_v2(Bucket=bucket, Prefix=prefix)]:', "tests/test_s3_source.py"),
+    m("daily: a touched file's new time never written to the ledger (read again every day)", "sparkify/pipeline.py",
+      "    if table is None or not table.touched:\n        return []", "    if True:\n        return []", INC),
+    m("daily: a touched file not told apart from an unchanged one", LEDGER, "            touched.append(obj)\n", "",
+      INC),
 ]
 
 

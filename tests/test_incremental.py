@@ -2,6 +2,7 @@
 arrive after their plays, the warehouse equals a full rebuild of the files present (songplay_id
 aside); a run with nothing new changes nothing; a changed file is refused with nothing changed."""
 
+import datetime as dt
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import create_tables
 import etl
 import sql_queries as q
 from conftest import ROOT, SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
+from sparkify import ledger
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "udacity"
 
@@ -165,6 +167,45 @@ def test_nothing_new_changes_nothing(conn, inbox, capsys):
     assert full_state(conn) == before
 
 
+def test_a_touched_file_is_read_once_then_its_new_time_is_in_the_ledger(conn, inbox, capsys, monkeypatch):
+    """Files copied or restored (the same bytes, new times) are hashed by the next run, which
+    writes their new times to the ledger when it commits; the run after reads none of them."""
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:2] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    touched = [inbox.root / path.relative_to(SAMPLE) for path in (logs[0], songs[0], songs[1])]
+    for number, path in enumerate(touched, 1):
+        os.utime(path, ns=(0, number * 1_000_001_000))  # 1970-01-01 00:00:01.000001, ...
+    read = []
+    md5 = ledger._md5
+    monkeypatch.setattr(ledger, "_md5", lambda obj: read.append(obj.uri) or md5(obj))
+
+    def ledger_times() -> dict:
+        with conn.cursor() as cur:
+            cur.execute("SELECT file_name, modified FROM load_ledger")
+            return dict(cur.fetchall())
+
+    before = ledger_times()
+    assert inbox.etl(inbox.daily, "--incremental") == 0  # nothing new: rolled back, the ledger as it was
+    assert sorted(read) == sorted(map(str, touched)) and ledger_times() == before
+    read.clear()
+    inbox.deliver(logs[2:3])
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    assert sorted(read) == sorted(map(str, touched + [inbox.root / logs[2].relative_to(SAMPLE)]))  # and the new
+    out = capsys.readouterr().out
+    assert "staging_events: 1 new file, 2 loaded before (1 of them touched: same bytes, a new time)" in out
+    assert f"staging_songs: 0 new files, {len(songs)} loaded before (2 of them touched: same bytes, a new time)" in out
+    new = inbox.root / logs[2].relative_to(SAMPLE)
+    expected = {**before, **{str(path): dt.datetime(1970, 1, 1, 0, 0, number, number) for number, path
+                             in enumerate(touched, 1)},
+                str(new): dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=new.stat().st_mtime_ns // 1000)}
+    assert ledger_times() == expected
+    read.clear()
+    assert inbox.etl(inbox.daily, "--incremental") == 0  # nothing new, and no file read
+    assert read == []
+
+
 @pytest.mark.parametrize("kind", ["event", "song"])
 def test_a_changed_file_is_refused_with_nothing_changed(conn, inbox, capsys, kind):
     """A changed song file is found while the new event files load: they are rolled back too."""
@@ -185,7 +226,7 @@ def test_a_changed_file_is_refused_with_nothing_changed(conn, inbox, capsys, kin
     capsys.readouterr()
     assert inbox.etl(inbox.daily, "--incremental") == 1
     err = without_target(capsys.readouterr().err)
-    assert err.startswith(f"error: 1 files changed after they were loaded: {changed} (loaded on ")
+    assert err.startswith(f"error: 1 file changed after it was loaded: {changed} (loaded on ")
     assert "a full rebuild (python etl.py, without --incremental) takes changed files in. Nothing was changed" in err
     assert full_state(conn) == before
     assert inbox.etl(inbox.daily) == 0  # the full rebuild takes it in, and the ledger with it

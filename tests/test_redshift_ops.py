@@ -173,7 +173,7 @@ def test_a_changed_file_on_s3_is_refused_before_anything_is_changed(cfg, cluster
     cluster.replies = by_prefix((one_line(q.read_ledger(q.STAGING_EVENTS)), Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental", "-q"]) == 1
     err = without_target(capsys.readouterr().err)
-    assert err.startswith(f"error: 1 files changed after they were loaded: {EVENTS_FILE} (loaded on 2026-12-01 00:00;"
+    assert err.startswith(f"error: 1 file changed after it was loaded: {EVENTS_FILE} (loaded on 2026-12-01 00:00;"
                           " same size, other content)")
     detect, run = transactions(cluster)
     assert [text.split()[0] for text in run] == ["LOCK", "SELECT", "SELECT", "ROLLBACK"]  # the two ledger reads

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import sql_queries as q
-from conftest import REDSHIFT_CFG, UDACITY, all_redshift_statements, parse_errors, s3_batch
+from conftest import LISTED_AT, REDSHIFT_CFG, UDACITY, all_redshift_statements, parse_errors, s3_batch
 from sparkify import ledger, pipeline
 from sparkify.config import load_config
 from sparkify.engines import PostgresEngine, RedshiftEngine
@@ -26,6 +26,15 @@ def test_every_redshift_statement_parses(redshift_config):
     for statement in statements:
         text = render(statement)
         assert parse_errors(text) == [], text
+
+
+def test_touched_files_new_times_go_in_batches():
+    entries = [(f"/in/song_data/{n}.json", LISTED_AT) for n in range(q.NEW_TIMES_BATCH + 1)]
+    statements = [one_line(statement) for statement in q.ledger_new_times(q.STAGING_SONGS, entries)]
+    assert [statement.count(" AS TIMESTAMP)") for statement in statements] == [q.NEW_TIMES_BATCH, 1]
+    assert statements[1] == ("UPDATE load_ledger SET modified = t.modified FROM (VALUES ('/in/song_data/10000.json',"
+                             " CAST('2026-12-01 06:00:00.123456' AS TIMESTAMP))) AS t (file_name, modified)"
+                             " WHERE load_ledger.table_name = 'staging_songs' AND load_ledger.file_name = t.file_name")
 
 
 def test_analytics_queries_parse_as_redshift():
