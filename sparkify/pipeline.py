@@ -91,7 +91,7 @@ def _new_times(table: TableBatch | None) -> list:
     a run that commits writes them, so the next one does not read those files again."""
     if table is None or not table.touched:
         return []
-    return [Statement(f"note the new times of {table.table.name}'s touched files", statement)
+    return [Statement(f"note the new times of the touched files of {table.table.name}", statement)
             for statement in q.ledger_new_times(table.table, table.new_times())]
 
 
