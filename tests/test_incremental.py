@@ -190,13 +190,13 @@ def test_a_touched_file_is_read_once_then_its_new_time_is_in_the_ledger(conn, in
     assert sorted(read) == sorted(map(str, touched)) and ledger_times() == before
     read.clear()
     inbox.deliver(logs[2:3])
+    new = inbox.root / logs[2].relative_to(SAMPLE)
     capsys.readouterr()
     assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
-    assert sorted(read) == sorted(map(str, touched + [inbox.root / logs[2].relative_to(SAMPLE)]))  # and the new
+    assert sorted(read) == sorted(map(str, touched + [new]))  # the touched files, and the new one
     out = capsys.readouterr().out
     assert "staging_events: 1 new file, 2 loaded before (1 of them touched: same bytes, a new time)" in out
     assert f"staging_songs: 0 new files, {len(songs)} loaded before (2 of them touched: same bytes, a new time)" in out
-    new = inbox.root / logs[2].relative_to(SAMPLE)
     expected = {**before, **{str(path): dt.datetime(1970, 1, 1, 0, 0, number, number) for number, path
                              in enumerate(touched, 1)},
                 str(new): dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=new.stat().st_mtime_ns // 1000)}
