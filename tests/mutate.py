@@ -280,6 +280,9 @@ MUTATIONS = [
       "    if table is None or not table.touched:\n        return []", "    if True:\n        return []", INC),
     m("daily: a touched file not told apart from an unchanged one", LEDGER, "            touched.append(obj)\n", "",
       INC),
+    m("checks: a check's result not logged as it ends (no progress through seconds of checks)", "sparkify/steps.py",
+      "    is_check: ClassVar[bool] = True\n    log_level: ClassVar[int] = logging.INFO\n",
+      "    is_check: ClassVar[bool] = True\n", PIPE),
 ]
 
 

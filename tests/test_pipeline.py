@@ -96,6 +96,12 @@ def test_failed_check_rolls_back(conn, write_config, monkeypatch, capsys):
     out, err = capsys.readouterr()
     err = without_target(err)
     assert "data-quality checks passed: 19 of 20" in out
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM songs WHERE year <= 1900")
+        [(violations,)] = cur.fetchall()
+    conn.rollback()
+    [logged] = [line for line in err.splitlines() if line.startswith("songs have a year after 1900: ")]
+    assert violations > 0 and logged.startswith(f"songs have a year after 1900: {violations} violations in ")
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("songs have a year after 1900")] == ["FAILED"]
     assert err.splitlines()[-1].startswith("error: data-quality check failed: songs have a year after 1900 (")
     assert err.splitlines()[-1].endswith("violations); rolled back, the warehouse is unchanged")
@@ -109,11 +115,14 @@ def test_postgres_leaves_unique_key_checks_to_the_primary_keys(conn, write_confi
     config = write_config()
     run_pipeline(config)
     assert etl.main(["--config", str(config)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     unique = [name for name, _ in q.UNIQUE_KEY_CHECKS]
     not_null = [name for name, _ in q.NOT_NULL_CHECKS]
     assert [line.split("  ")[0] for line in out.splitlines() if line.endswith("pass (PRIMARY KEY)")] == unique
     assert [line.split("  ")[0] for line in out.splitlines() if line.endswith("pass (NOT NULL)")] == not_null
+    # each check that runs is logged as it ends (progress: at 10M events they take seconds), in order
+    logged = [line.rsplit(" in ", 1)[0] for line in err.splitlines() if " violations in " in line]
+    assert logged == [f"{name}: 0 violations" for name, _ in q.QUALITY_CHECKS if name not in unique + not_null]
     with conn.cursor() as cur, pytest.raises(Exception, match="duplicate key"):
         cur.execute("INSERT INTO users SELECT * FROM users LIMIT 1")
     conn.rollback()
