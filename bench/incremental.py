@@ -2,7 +2,7 @@
 and against a full rebuild, on one data set, in one run.
 
 Run:  python bench/incremental.py [--events 1000000] [--songs 100000] [--seed 1] [--data-dir bench/data]
-                                  [--dsn DSN] [--repeat 3]
+                                  [--dsn DSN] [--repeat 3] [--timeline]
 
 With every day but the last loaded, the last day's file arrives and ``etl.py --incremental`` loads
 it (the measured run); the same file is then loaded alone into an empty warehouse, and every file is
@@ -19,6 +19,9 @@ timed.
 Repeats the whole measurement ``--repeat`` times (each from an empty schema) and prints each
 repetition's times, then the medians and ``incremental_over_day_alone=<r> incremental_over_full=<f>``
 of the medians (bench/run.py, which measures once, prints the same line).
+
+``--timeline`` instead runs the daily load once through ``bench/timeline.py`` and prints where its
+time goes: each step, listing and check as it ends, in seconds from the start of the process.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,22 +71,30 @@ def checkpoint(params) -> None:
         conn.close()
 
 
+def days_but_the_last(params, data: Path, tmp: str) -> str:
+    """Every day but the last loaded (a full rebuild), then the last day's file arrived: the daily
+    load's config."""
+    logs = sorted((data / "log_data").rglob("*.json"))
+    daily = link_inbox(Path(tmp) / "daily", data, logs[:-1], songs=True)
+    os.symlink(data / "log_json_path.json", daily / "log_json_path.json")
+    daily_cfg = harness.write_config(tmp, params, daily, name="daily.cfg")
+    harness.reset_schema(params)
+    harness.run_child([str(harness.ROOT / "create_tables.py"), "--config", daily_cfg, "-q"])
+    timed_etl(daily_cfg)  # every day but the last (and the files warm in the page cache)
+    os.symlink(logs[-1], daily / logs[-1].relative_to(data))
+    checkpoint(params)
+    return daily_cfg
+
+
 def one_more_day(params, data: Path) -> dict[str, float]:
     """Seconds of the daily load of the last day, of that day alone, and of a full rebuild."""
-    logs = sorted((data / "log_data").rglob("*.json"))
+    last = sorted((data / "log_data").rglob("*.json"))[-1:]
     create = str(harness.ROOT / "create_tables.py")
     with tempfile.TemporaryDirectory() as tmp:
-        daily = link_inbox(Path(tmp) / "daily", data, logs[:-1], songs=True)
-        alone = link_inbox(Path(tmp) / "alone", data, logs[-1:], songs=False)
-        for folder in (daily, alone):
-            os.symlink(data / "log_json_path.json", folder / "log_json_path.json")
-        daily_cfg = harness.write_config(tmp, params, daily, name="daily.cfg")
+        daily_cfg = days_but_the_last(params, data, tmp)
+        alone = link_inbox(Path(tmp) / "alone", data, last, songs=False)
+        os.symlink(data / "log_json_path.json", alone / "log_json_path.json")
         alone_cfg = harness.write_config(tmp, params, alone, name="alone.cfg")
-        harness.reset_schema(params)
-        harness.run_child([create, "--config", daily_cfg, "-q"])
-        timed_etl(daily_cfg)  # every day but the last (and the files warm in the page cache)
-        os.symlink(logs[-1], daily / logs[-1].relative_to(data))
-        checkpoint(params)
         incremental = timed_etl(daily_cfg, "--incremental")
         checkpoint(params)
         full = timed_etl(daily_cfg)
@@ -106,11 +118,15 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=harness.ROOT / "bench" / "data")
     parser.add_argument("--dsn", help="a PostgreSQL server instead of the embedded one")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; the figures are their medians")
+    parser.add_argument("--timeline", action="store_true",
+                        help="instead: the daily load once, each step printed as it ends (bench/timeline.py)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
     params = harness.server_params(args)
     data = harness.dataset(args.data_dir, args.events, args.songs, args.seed)
+    if args.timeline:
+        return timeline(params, data)
     runs = []
     try:
         for repetition in range(1, args.repeat + 1):
@@ -121,6 +137,23 @@ def main(argv=None) -> int:
     medians = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
     print(f"{args.events:,} events, median of {len(runs)}: {describe(medians)}")
     print(figures_line(medians))
+    return 0
+
+
+def timeline(params, data: Path) -> int:
+    """The daily load of the last day, run once by bench/timeline.py: each step as it ends."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            daily_cfg = days_but_the_last(params, data, tmp)
+            started_at = time.time()
+            result = subprocess.run([sys.executable, str(harness.ROOT / "bench" / "timeline.py"), "--config",
+                                     daily_cfg, "--incremental"], cwd=harness.ROOT, text=True, capture_output=True,
+                                    env={**os.environ, "TIMELINE_STARTED": repr(started_at)})
+    finally:
+        harness.drop_schema(params)
+    sys.stdout.write(result.stdout)
+    if result.returncode != 0:
+        raise SystemExit(f"the daily load failed ({result.returncode}): {result.stderr.strip()}")
     return 0
 
 

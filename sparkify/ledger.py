@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Iterator, NamedTuple
@@ -196,10 +197,19 @@ class Planning:
         """In a listing thread: the source's files. A full rebuild, which has no ledger to compare
         with, hashes its local files here too, while the events load; a daily run hashes only the
         files the ledger lacks, once the main thread has its rows (this thread never waits for it)."""
+        started = time.perf_counter()
         listed = sources.list_objects(spec.data, allow_empty=self.incremental)
         if not listed:
             log.warning("no input files under %s yet", spec.data.described())
-        return listed if self.incremental else hashed(listed)
+        log.debug("listed %s under %s in %.2fs", _count(len(listed), "file"), spec.data.described(),
+                  time.perf_counter() - started)
+        if self.incremental:
+            return listed
+        local = sum(obj.etag is None for obj in listed)
+        listed = hashed(listed)
+        if local:
+            log.debug("hashed %s under %s", _count(local, "file"), spec.data.described())
+        return listed
 
     def _compare(self, count: int) -> None:
         """The first ``count`` sources planned: each listing waited for and compared with the

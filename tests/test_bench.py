@@ -6,6 +6,7 @@ import sys
 
 from psycopg2.extensions import make_dsn
 
+import sql_queries as q
 from conftest import ROOT
 
 ONE_MORE_DAY = r"one more day incremental [\d.]+ s, that day alone [\d.]+ s, full rebuild [\d.]+ s"
@@ -42,6 +43,24 @@ def test_daily_load_benchmark_prints_each_repetition_and_the_medians(tmp_path, p
     assert [bool(re.fullmatch(pattern, line)) for pattern, line in zip(
         [f"repetition 1: {ONE_MORE_DAY}", f"repetition 2: {ONE_MORE_DAY}", f"2,000 events, median of 2: {ONE_MORE_DAY}",
          FIGURES], lines, strict=True)] == [True] * 4
+
+
+def test_daily_load_timeline_prints_each_step_as_it_ends(tmp_path, pg_params):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "incremental.py"), "--events", "2000", "--songs", "200", "--timeline",
+         "--data-dir", str(tmp_path), "--dsn", make_dsn(**pg_params)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    parsed = [re.fullmatch(r" *(\d+\.\d\d)  (\S+) +(.+)", line) for line in lines]
+    assert all(parsed), lines
+    said = [(match[2], match[3]) for match in parsed]
+    assert said[-1] == ("MainThread", "etl.py ended (exit 0)")
+    [songs] = [what for thread, what in said if thread.startswith("sparkify-list") and "song_data" in what]
+    assert re.fullmatch(r"listed 200 files under \S+/song_data \(\[S3\] SONG_DATA\) in \d+\.\d\ds", songs)
+    assert ("MainThread", "staging_events: 1 new file, 29 loaded before") in said
+    checks = [what.rsplit(" in ", 1)[0] for thread, what in said if " violations in " in what]
+    enforced = {name for name, _ in q.UNIQUE_KEY_CHECKS + q.NOT_NULL_CHECKS}
+    assert checks == [f"{name}: 0 violations" for name, _ in q.QUALITY_CHECKS if name not in enforced]
 
 
 def test_daily_load_benchmark_refuses_no_repetitions(tmp_path):

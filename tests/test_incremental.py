@@ -4,8 +4,10 @@ aside); a run with nothing new changes nothing; a changed file is refused with n
 
 import datetime as dt
 import json
+import logging
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import etl
 import sql_queries as q
 from conftest import ROOT, SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
 from sparkify import ledger
+from sparkify.config import load_config
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "udacity"
 
@@ -305,6 +308,33 @@ def test_dry_run_lists_the_new_files_and_changes_nothing(conn, inbox, capsys):
     assert [line for line in out if line.startswith("ANALYZE")] == [
         analyze_line(q.STAGING_EVENTS), analyze_line(q.USER_LATEST), analyze_line(q.STAGING_SONGS)]
     assert full_state(conn) == before
+
+
+def test_each_listing_says_when_it_ended_and_a_full_rebuild_what_it_hashed(write_config, caplog):
+    """DEBUG lines from each source's listing thread, which bench/timeline.py shows: how many files,
+    and for a full rebuild how many local files were hashed there (a daily run hashes later)."""
+    logs, songs = logs_and_songs(SAMPLE)
+    config = load_config(write_config())
+    caplog.set_level(logging.DEBUG, logger="sparkify.ledger")
+
+    events = f"{len(logs)} files under {SAMPLE / 'log_data'} ([S3] LOG_DATA)"
+    songs = f"{len(songs)} files under {SAMPLE / 'song_data'} ([S3] SONG_DATA)"
+
+    def by_source() -> dict[str, list[str]]:
+        """What the listing threads said of each source, in order (a pool thread may list both)."""
+        said = [re.sub(r" in \d+\.\d\ds$", " in <s>", record.getMessage()) for record in caplog.records
+                if record.threadName.startswith("sparkify-list")]
+        caplog.clear()
+        return {source: [line for line in said if source in line] for source in (events, songs)}
+
+    ledger.plan(config)
+    assert by_source() == {events: [f"listed {events} in <s>", f"hashed {events}"],
+                           songs: [f"listed {songs} in <s>", f"hashed {songs}"]}
+    with ledger.Planning(config, incremental=True) as planning:
+        planning.keep(q.STAGING_EVENTS, [])
+        planning.keep(q.STAGING_SONGS, [])
+        planning.batch()
+    assert by_source() == {events: [f"listed {events} in <s>"], songs: [f"listed {songs} in <s>"]}
 
 
 def analyze_line(table) -> str:
