@@ -313,12 +313,11 @@ def test_dry_run_lists_the_new_files_and_changes_nothing(conn, inbox, capsys):
 def test_each_listing_says_when_it_ended_and_a_full_rebuild_what_it_hashed(write_config, caplog):
     """DEBUG lines from each source's listing thread, which bench/timeline.py shows: how many files,
     and for a full rebuild how many local files were hashed there (a daily run hashes later)."""
-    logs, songs = logs_and_songs(SAMPLE)
+    log_files, song_files = logs_and_songs(SAMPLE)
+    events = f"{len(log_files)} files under {SAMPLE / 'log_data'} ([S3] LOG_DATA)"
+    songs = f"{len(song_files)} files under {SAMPLE / 'song_data'} ([S3] SONG_DATA)"
     config = load_config(write_config())
     caplog.set_level(logging.DEBUG, logger="sparkify.ledger")
-
-    events = f"{len(logs)} files under {SAMPLE / 'log_data'} ([S3] LOG_DATA)"
-    songs = f"{len(songs)} files under {SAMPLE / 'song_data'} ([S3] SONG_DATA)"
 
     def by_source() -> dict[str, list[str]]:
         """What the listing threads said of each source, in order (a pool thread may list both)."""
