@@ -684,18 +684,22 @@ def read_ledger(table: Table) -> sql.Composed:
 LEDGER_BATCH = 1000  # rows per INSERT: a statement stays far below Redshift's 16 MB limit
 
 
+def _values_lists(entries, size: int, row: sql.SQL) -> list[sql.Composed]:
+    """The rows of a ``VALUES`` list, ``size`` entries to a list: each entry's values as literals in
+    ``row`` (one ``{}`` per value)."""
+    entries = list(entries)
+    return [sql.SQL(", ").join(row.format(*(sql.Literal(value) for value in entry))
+                               for entry in entries[start:start + size])
+            for start in range(0, len(entries), size)]
+
+
 def ledger_rows(entries) -> list[sql.Composed]:
     """``INSERT ... VALUES`` of ledger rows, ``LEDGER_BATCH`` at a time: each entry is the values of
     LEDGER_COLUMNS (``modified`` and ``loaded_at`` ISO text or None, ``row_count`` None where the
     engine fills it in after its COPY). ``run_no`` is filled in by ``LEDGER_RUN``."""
-    entries = list(entries)
-    statements = []
-    for start in range(0, len(entries), LEDGER_BATCH):
-        rows = sql.SQL(", ").join(
-            sql.SQL("({}, {}, {}, {}, CAST({} AS TIMESTAMP), {}, CAST({} AS TIMESTAMP))").format(
-                *(sql.Literal(value) for value in entry)) for entry in entries[start:start + LEDGER_BATCH])
-        statements.append(sql.SQL("INSERT INTO load_ledger ({}) VALUES {}").format(_names(LEDGER_COLUMNS), rows))
-    return statements
+    row = sql.SQL("({}, {}, {}, {}, CAST({} AS TIMESTAMP), {}, CAST({} AS TIMESTAMP))")
+    return [sql.SQL("INSERT INTO load_ledger ({}) VALUES {}").format(_names(LEDGER_COLUMNS), rows)
+            for rows in _values_lists(entries, LEDGER_BATCH, row)]
 
 
 # Touched files per UPDATE of their new times: each UPDATE reads the table's rows of the ledger once
@@ -709,16 +713,10 @@ def ledger_new_times(table: Table, entries) -> list[sql.Composed]:
     its new time (ISO text). A later daily run then takes them as unchanged without reading them
     again. A ``VALUES`` list: planned in an instant, where a ``UNION ALL`` of 1,000 ``SELECT``s took
     PostgreSQL 0.4 s a statement."""
-    entries = list(entries)
     update = sql.SQL("UPDATE load_ledger SET modified = t.modified FROM (VALUES {}) AS t (file_name, modified)"
                      " WHERE load_ledger.table_name = {} AND load_ledger.file_name = t.file_name")
-    row = sql.SQL("({}, CAST({} AS TIMESTAMP))")
-    statements = []
-    for start in range(0, len(entries), NEW_TIMES_BATCH):
-        rows = sql.SQL(", ").join(row.format(sql.Literal(name), sql.Literal(modified))
-                                  for name, modified in entries[start:start + NEW_TIMES_BATCH])
-        statements.append(update.format(rows, sql.Literal(table.name)))
-    return statements
+    return [update.format(rows, sql.Literal(table.name))
+            for rows in _values_lists(entries, NEW_TIMES_BATCH, sql.SQL("({}, CAST({} AS TIMESTAMP))"))]
 
 
 # The run's number on its files' ledger rows: PostgreSQL's loader writes it with them (CURRENT_RUN);

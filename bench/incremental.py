@@ -71,9 +71,9 @@ def checkpoint(params) -> None:
         conn.close()
 
 
-def days_but_the_last(params, data: Path, tmp: str) -> str:
+def days_but_the_last(params, data: Path, tmp: str) -> tuple[str, Path]:
     """Every day but the last loaded (a full rebuild), then the last day's file arrived: the daily
-    load's config."""
+    load's config, and that file."""
     logs = sorted((data / "log_data").rglob("*.json"))
     daily = link_inbox(Path(tmp) / "daily", data, logs[:-1], songs=True)
     os.symlink(data / "log_json_path.json", daily / "log_json_path.json")
@@ -83,16 +83,15 @@ def days_but_the_last(params, data: Path, tmp: str) -> str:
     timed_etl(daily_cfg)  # every day but the last (and the files warm in the page cache)
     os.symlink(logs[-1], daily / logs[-1].relative_to(data))
     checkpoint(params)
-    return daily_cfg
+    return daily_cfg, logs[-1]
 
 
 def one_more_day(params, data: Path) -> dict[str, float]:
     """Seconds of the daily load of the last day, of that day alone, and of a full rebuild."""
-    last = sorted((data / "log_data").rglob("*.json"))[-1:]
     create = str(harness.ROOT / "create_tables.py")
     with tempfile.TemporaryDirectory() as tmp:
-        daily_cfg = days_but_the_last(params, data, tmp)
-        alone = link_inbox(Path(tmp) / "alone", data, last, songs=False)
+        daily_cfg, last = days_but_the_last(params, data, tmp)
+        alone = link_inbox(Path(tmp) / "alone", data, [last], songs=False)
         os.symlink(data / "log_json_path.json", alone / "log_json_path.json")
         alone_cfg = harness.write_config(tmp, params, alone, name="alone.cfg")
         incremental = timed_etl(daily_cfg, "--incremental")
@@ -144,7 +143,7 @@ def timeline(params, data: Path) -> int:
     """The daily load of the last day, run once by bench/timeline.py: each step as it ends."""
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            daily_cfg = days_but_the_last(params, data, tmp)
+            daily_cfg, _ = days_but_the_last(params, data, tmp)
             started_at = time.time()
             result = subprocess.run([sys.executable, str(harness.ROOT / "bench" / "timeline.py"), "--config",
                                      daily_cfg, "--incremental"], cwd=harness.ROOT, text=True, capture_output=True,
