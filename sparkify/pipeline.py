@@ -65,10 +65,11 @@ def event_steps(engine: Engine, config: Config, batch: Batch) -> list:
 
 
 def song_steps(engine: Engine, config: Config, batch: Batch) -> list:
-    """The rest: the song files loaded, the transform that reads them, the checks, the plays counted
-    for the summary."""
+    """The rest: the song files loaded, the transform that reads them, the checks (with settings of
+    their own, where the engine has them), the plays counted for the summary."""
     return (_table_steps(engine, config, batch, q.STAGING_SONGS, q.SONGS_TRANSFORM, loads_done=True)
-            + engine.checks() + [PlayCounts("count the plays and those matched to a song", q.MATCHED_PLAYS)])
+            + engine.check_session() + engine.checks()
+            + [PlayCounts("count the plays and those matched to a song", q.MATCHED_PLAYS)])
 
 
 def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, transform: list,

@@ -258,7 +258,7 @@ MUTATIONS = [
       "if isinstance(exc, raised) or signum in taken:", "if isinstance(exc, raised):",
       "tests/test_hostile.py"),
     m("summary: the plays not counted by a step of the plan (so not in --dry-run)", "sparkify/pipeline.py",
-      "+ engine.checks() + [PlayCounts(\"count the plays and those matched to a song\", q.MATCHED_PLAYS)])",
+      "+ engine.checks()\n            + [PlayCounts(\"count the plays and those matched to a song\", q.MATCHED_PLAYS)])",
       "+ engine.checks())",
       PIPE, "tests/test_redshift_ops.py"),
     m("workers: the spill folder of a failed load left behind", WORKERS,
@@ -283,6 +283,9 @@ MUTATIONS = [
     m("checks: a check's result not logged as it ends (no progress through seconds of checks)", "sparkify/steps.py",
       "    is_check: ClassVar[bool] = True\n    log_level: ClassVar[int] = logging.INFO\n",
       "    is_check: ClassVar[bool] = True\n", PIPE),
+    m("checks: run with the transform's 256 MB of work_mem (at 10M events a quarter slower)", SQL,
+      "\"check_session\": [sql.SQL(\"SET LOCAL work_mem = '4MB'\")],", "\"check_session\": [],",
+      "tests/test_redshift_sql.py"),
 ]
 
 

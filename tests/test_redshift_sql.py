@@ -173,6 +173,28 @@ def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[18]
 
 
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "daily"])
+def test_the_checks_run_with_their_own_work_mem_on_postgres_and_redshift_gets_no_setting(
+        tmp_path, redshift_config, incremental):
+    """On PostgreSQL the transform runs with 256 MB of work_mem (its sorts), the data-quality checks
+    with the default 4 MB (their hashes are quicker in batches): the setting comes after the last
+    statement of the transform, right before the first check. Redshift has no work_mem: it is sent
+    nothing of the kind."""
+    config = load_config(tmp_path / "missing.cfg")
+    steps = pipeline.etl_steps(PostgresEngine(), config, ledger.Batch(incremental, LISTED_AT, ()))
+    checks = [index for index, step in enumerate(steps) if step.is_check]  # those enforced too (not run)
+    first = checks[0]
+    assert [(step.label, one_line(step.statement)) for step in steps if "work_mem" in one_line(step.statement)] == [
+        ("settings", "SET LOCAL work_mem = '256MB'"), ("settings for the checks", "SET LOCAL work_mem = '4MB'")]
+    assert steps[first - 1].label == "settings for the checks"
+    transform = [transform.label for transform in q.TRANSFORM_QUERIES]
+    assert max(index for index, step in enumerate(steps) if step.label in transform) < first - 1
+    assert checks == list(range(first, first + len(checks)))  # nothing runs between the checks
+    redshift = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), redshift_config,
+                                                          s3_batch(redshift_config, incremental)))
+    assert not [line for line in redshift if "work_mem" in line or line.startswith("SET ")]
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
 def test_varchar_widths_hold_every_real_value():
     """Redshift VARCHAR(n) counts bytes: every string in the real data must fit its column."""

@@ -67,6 +67,10 @@ class PostgresEngine:
         return [Statement(f"analyze {table.name}", statement) for table in tables
                 for statement in q.analyze(table, self.name)]
 
+    def check_session(self) -> list[Statement]:
+        """The settings the data-quality checks run with, where they differ from the transform's."""
+        return [Statement("settings for the checks", statement) for statement in q.CHECK_SESSION_QUERIES[self.name]]
+
     def checks(self) -> list[Check]:
         """The data-quality checks; those the engine's own constraints enforce are not run."""
         enforced = {}
