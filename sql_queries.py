@@ -200,9 +200,9 @@ ENGINE_SQL = {
         "session": [sql.SQL("SET LOCAL work_mem = '256MB'"), sql.SQL("SET LOCAL random_page_cost = 1.1")],
         # the data-quality checks' anti-joins of every play with a dimension's keys run quicker in
         # PostgreSQL's default 4 MB than in the transform's 256 MB: the hash of the keys is split
-        # into batches that fit the CPU's caches, where one large table does not (at 10M events, the
-        # `time` check, a hash of 8 million start times, took 2.2 s instead of 4.0 s, the four 5.8 s
-        # instead of 7.7 s; at 1M, 0.63 s instead of 0.73 s); LOCAL: for this transaction only
+        # into batches that fit the CPU's caches, where one large table does not (inside daily runs
+        # at 10M events, the `time` check, a hash of 8 million start times, took 3.5 s instead of
+        # 4.6 s, the four 8.2 s instead of 8.9 s; docs/performance.md); LOCAL: this transaction only
         "check_session": [sql.SQL("SET LOCAL work_mem = '4MB'")],
         # COPY and INSERT leave no statistics behind, and the transform's plans need them: each table
         # a statement reads right after it was filled is analyzed there (TRANSFORM_QUERIES). Without:
