@@ -173,8 +173,6 @@ def test_postgres_plan_clears_with_truncate_and_loads_from_stdin(tmp_path):
     assert ") FROM STDIN WITH (FORMAT csv, NULL 'null', ESCAPE '\\', FREEZE);  -- rows from " in plan[18]
 
 
-
-
 @pytest.mark.parametrize("incremental", [False, True], ids=["full", "daily"])
 def test_the_checks_run_with_their_own_work_mem_on_postgres_and_redshift_gets_no_setting(
         tmp_path, redshift_config, incremental):
