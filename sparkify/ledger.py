@@ -285,12 +285,21 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 def _changed_message(changed: list[tuple[SourceObject, Recorded]]) -> str:
-    shown = "; ".join(f"{obj.uri} ({before.bytes:,} bytes when loaded on {before.loaded_at:%Y-%m-%d %H:%M}, now"
-                      f" {obj.size:,})" if obj.size != before.bytes else
-                      f"{obj.uri} (loaded on {before.loaded_at:%Y-%m-%d %H:%M}; same size, other content)"
-                      for obj, before in changed[:CHANGED_SHOWN])
+    shown = "; ".join(_changed(obj, before) for obj, before in changed[:CHANGED_SHOWN])
     more = f" and {len(changed) - CHANGED_SHOWN:,} more" if len(changed) > CHANGED_SHOWN else ""
     they = "it was" if len(changed) == 1 else "they were"
-    return (f"{_count(len(changed), 'file')} changed after {they} loaded: {shown}{more}. An incremental run loads"
-            f" only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
+    # an S3 object of the same size is judged by its ETag alone, which an upload of the same bytes can change
+    etag_only = any(obj.etag is not None and obj.size == before.bytes for obj, before in changed)
+    why = (" (an S3 ETag is the MD5 of the bytes only for a one-part upload without SSE-KMS or SSE-C: the same bytes"
+           " uploaded again can have another)") if etag_only else ""
+    return (f"{_count(len(changed), 'file')} changed after {they} loaded: {shown}{more}{why}. An incremental run"
+            f" loads only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
             f" Nothing was changed")
+
+
+def _changed(obj: SourceObject, before: Recorded) -> str:
+    """One changed file, as the error names it: its sizes then and now, or what says it changed."""
+    when = f"{before.loaded_at:%Y-%m-%d %H:%M}"
+    if obj.size != before.bytes:
+        return f"{obj.uri} ({before.bytes:,} bytes when loaded on {when}, now {obj.size:,})"
+    return f"{obj.uri} (loaded on {when}; same size, {'another ETag' if obj.etag is not None else 'other content'})"

@@ -230,6 +230,7 @@ def test_a_changed_file_is_refused_with_nothing_changed(conn, inbox, capsys, kin
     assert inbox.etl(inbox.daily, "--incremental") == 1
     err = without_target(capsys.readouterr().err)
     assert err.startswith(f"error: 1 file changed after it was loaded: {changed} (loaded on ")
+    assert "; same size, other content). An incremental run" in err and "ETag" not in err  # its MD5 says
     assert "a full rebuild (python etl.py, without --incremental) takes changed files in. Nothing was changed" in err
     assert full_state(conn) == before
     assert inbox.etl(inbox.daily) == 0  # the full rebuild takes it in, and the ledger with it
