@@ -290,9 +290,9 @@ def _changed_message(changed: list[tuple[SourceObject, Recorded]]) -> str:
     they = "it was" if len(changed) == 1 else "they were"
     # an S3 object of the same size is judged by its ETag alone, which an upload of the same bytes can change
     etag_only = any(obj.etag is not None and obj.size == before.bytes for obj, before in changed)
-    why = (" (an S3 ETag is the MD5 of the bytes only for a one-part upload without SSE-KMS or SSE-C: the same bytes"
-           " uploaded again can have another)") if etag_only else ""
-    return (f"{_count(len(changed), 'file')} changed after {they} loaded: {shown}{more}{why}. An incremental run"
+    why = (" An S3 ETag is the MD5 of the bytes only for a one-part upload without SSE-KMS or SSE-C: the same bytes"
+           " uploaded again can have another.") if etag_only else ""
+    return (f"{_count(len(changed), 'file')} changed after {they} loaded: {shown}{more}.{why} An incremental run"
             f" loads only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
             f" Nothing was changed")
 

@@ -286,6 +286,8 @@ MUTATIONS = [
     m("checks: run with the transform's 256 MB of work_mem (the time check a quarter slower at 10M)", SQL,
       "\"check_session\": [sql.SQL(\"SET LOCAL work_mem = '4MB'\")],", "\"check_session\": [],",
       "tests/test_redshift_sql.py"),
+    m("daily: an S3 object of the same size with another ETag said to have other content", LEDGER,
+      "{'another ETag' if obj.etag is not None else 'other content'}", "other content", "tests/test_redshift_ops.py"),
 ]
 
 

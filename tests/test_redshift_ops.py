@@ -168,17 +168,23 @@ def test_an_incremental_run_copies_only_the_new_files(cfg, cluster, bucket, caps
     assert_all_parse(cluster)
 
 
-def test_a_changed_file_on_s3_is_refused_before_anything_is_changed(cfg, cluster, bucket, capsys):
-    day_one = ("staging_events", EVENTS_FILE, 10, "0" * 32, None, datetime.datetime(2026, 12, 1))
+SAME_SIZE_WHY = (" An S3 ETag is the MD5 of the bytes only for a one-part upload without SSE-KMS or SSE-C: the same"
+                 " bytes uploaded again can have another.")
+
+
+@pytest.mark.parametrize("recorded_bytes, says, why", [
+    (10, "loaded on 2026-12-01 00:00; same size, another ETag", SAME_SIZE_WHY),  # only the ETag says it changed
+    (12, "12 bytes when loaded on 2026-12-01 00:00, now 10", ""),  # its size says so
+])
+def test_a_changed_file_on_s3_is_refused_before_anything_is_changed(cfg, cluster, bucket, capsys, recorded_bytes,
+                                                                    says, why):
+    day_one = ("staging_events", EVENTS_FILE, recorded_bytes, "0" * 32, None, datetime.datetime(2026, 12, 1))
     cluster.replies = by_prefix((one_line(q.read_ledger(q.STAGING_EVENTS)), Reply([day_one])))
     assert etl.main(["--config", str(cfg), "--incremental", "-q"]) == 1
     err = without_target(capsys.readouterr().err)
-    # the same size: only the ETag says it changed, and the same bytes uploaded again can have another
-    assert err == (f"error: 1 file changed after it was loaded: {EVENTS_FILE} (loaded on 2026-12-01 00:00; same size,"
-                   " another ETag) (an S3 ETag is the MD5 of the bytes only for a one-part upload without SSE-KMS or"
-                   " SSE-C: the same bytes uploaded again can have another). An incremental run loads only new files;"
-                   " a full rebuild (python etl.py, without --incremental) takes changed files in. Nothing was"
-                   " changed\n")
+    assert err == (f"error: 1 file changed after it was loaded: {EVENTS_FILE} ({says}).{why} An incremental run loads"
+                   " only new files; a full rebuild (python etl.py, without --incremental) takes changed files in."
+                   " Nothing was changed\n")
     detect, run = transactions(cluster)
     assert [text.split()[0] for text in run] == ["LOCK", "SELECT", "SELECT", "ROLLBACK"]  # the two ledger reads
     assert manifests(bucket) == {}
