@@ -193,6 +193,8 @@ def test_the_checks_run_with_their_own_work_mem_on_postgres_and_redshift_gets_no
     redshift = pipeline.describe_steps(pipeline.etl_steps(RedshiftEngine(), redshift_config,
                                                           s3_batch(redshift_config, incremental)))
     assert not [line for line in redshift if "work_mem" in line or line.startswith("SET ")]
+
+
 @pytest.mark.skipif(not UDACITY.exists(), reason="../shared/data/udacity is not here")
 def test_varchar_widths_hold_every_real_value():
     """Redshift VARCHAR(n) counts bytes: every string in the real data must fit its column."""
