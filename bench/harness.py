@@ -1,6 +1,6 @@
-"""What the benchmarks share: the generated data set, the server, a dwh.cfg for it, and a script run
-as a child process with its peak memory taken (bench/run.py, bench/incremental.py,
-bench/kill_trials.py)."""
+"""What the benchmarks share: the generated data set, the server, a dwh.cfg for it, a script run as
+a child process with its peak memory taken, and the machine's CPU time (bench/run.py,
+bench/incremental.py, bench/timeline.py, bench/kill_trials.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ from psycopg2.extensions import parse_dsn  # noqa: E402
 from sparkify.generate import generate  # noqa: E402
 
 SCHEMA = f"sparkify_bench_{os.getpid()}"  # this run's own: two runs on one server never share tables
+
+PROC_STAT = Path("/proc/stat")
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time the machine has spent busy since it started, on all its cores (None where there is
+    no ``/proc/stat``): the first line's user, nice, system, irq, softirq and steal ticks."""
+    try:
+        ticks = [int(field) for field in PROC_STAT.read_text().split("\n", 1)[0].split()[1:9]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def dataset(data_dir: Path, events: int, songs: int, seed: int) -> Path:

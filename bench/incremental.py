@@ -20,6 +20,13 @@ Repeats the whole measurement ``--repeat`` times (each from an empty schema) and
 repetition's times, then the medians and ``incremental_over_day_alone=<r> incremental_over_full=<f>``
 of the medians (bench/run.py, which measures once, prints the same line).
 
+On Linux it also counts the CPU time the whole machine spent during each run (``/proc/stat``: the
+etl.py process, its loader's workers and the server's processes alike, so nothing else should run),
+and prints the least time the daily load's work could take on this machine's cores, however well it
+ran in parallel: its CPU-seconds over the number of cores, against that day alone
+(``incremental_cpu_floor_over_day_alone=<x>``). A ratio r below that floor needs less work, not more
+overlap.
+
 ``--timeline`` instead runs the daily load once through ``bench/timeline.py`` and prints where its
 time goes: each step, listing and check as it ends, in seconds from the start of the process.
 """
@@ -54,10 +61,14 @@ def link_inbox(root: Path, data: Path, logs: list[Path], songs: bool) -> Path:
     return root
 
 
-def timed_etl(config: str, *flags: str) -> float:
+def timed_etl(config: str, *flags: str) -> tuple[float, float | None]:
+    """Seconds of one whole etl.py process, and the machine's CPU-seconds meanwhile (None: unknown)."""
+    busy = harness.machine_cpu_seconds()
     started = time.perf_counter()
     harness.run_child([str(harness.ROOT / "etl.py"), "--config", config, "-q", *flags])
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    after = harness.machine_cpu_seconds()
+    return seconds, None if busy is None or after is None else after - busy
 
 
 def checkpoint(params) -> None:
@@ -86,27 +97,42 @@ def days_but_the_last(params, data: Path, tmp: str) -> tuple[str, Path]:
     return daily_cfg, logs[-1]
 
 
-def one_more_day(params, data: Path) -> dict[str, float]:
-    """Seconds of the daily load of the last day, of that day alone, and of a full rebuild."""
+def one_more_day(params, data: Path) -> tuple[dict[str, float], dict[str, float | None]]:
+    """Seconds of the daily load of the last day, of that day alone, and of a full rebuild; and the
+    machine's CPU-seconds during each."""
     create = str(harness.ROOT / "create_tables.py")
     with tempfile.TemporaryDirectory() as tmp:
         daily_cfg, last = days_but_the_last(params, data, tmp)
         alone = link_inbox(Path(tmp) / "alone", data, [last], songs=False)
         os.symlink(data / "log_json_path.json", alone / "log_json_path.json")
         alone_cfg = harness.write_config(tmp, params, alone, name="alone.cfg")
-        incremental = timed_etl(daily_cfg, "--incremental")
+        measured = {"incremental": timed_etl(daily_cfg, "--incremental")}
         checkpoint(params)
-        full = timed_etl(daily_cfg)
+        measured["full"] = timed_etl(daily_cfg)
         harness.reset_schema(params)
         harness.run_child([create, "--config", alone_cfg, "-q"])
         checkpoint(params)
-        day_alone = timed_etl(alone_cfg, "--incremental")  # an empty ledger: the day, and no songs yet
-    return {"incremental": incremental, "day_alone": day_alone, "full": full}
+        measured["day_alone"] = timed_etl(alone_cfg, "--incremental")  # an empty ledger: the day, and no songs yet
+    names = ("incremental", "day_alone", "full")
+    return {name: measured[name][0] for name in names}, {name: measured[name][1] for name in names}
 
 
 def figures_line(seconds: dict[str, float]) -> str:
     return (f"incremental_over_day_alone={seconds['incremental'] / seconds['day_alone']:.2f}"
             f" incremental_over_full={seconds['incremental'] / seconds['full']:.3f}")
+
+
+def cpu_lines(seconds: dict[str, float], cpu: dict[str, float | None]) -> list[str]:
+    """The machine's CPU-seconds of each run, and the daily load's floor on this machine's cores:
+    none where the CPU time is unknown."""
+    if any(value is None for value in cpu.values()):
+        return []
+    cores = os.cpu_count() or 1
+    floor = cpu["incremental"] / cores
+    return [f"machine CPU-seconds on {cores} cores: one more day incremental {cpu['incremental']:.2f},"
+            f" that day alone {cpu['day_alone']:.2f}, full rebuild {cpu['full']:.2f}; the daily load's work"
+            f" cannot take less than {floor:.2f} s on {cores} cores",
+            f"incremental_cpu_floor_over_day_alone={floor / seconds['day_alone']:.2f}"]
 
 
 def main(argv=None) -> int:
@@ -126,16 +152,21 @@ def main(argv=None) -> int:
     data = harness.dataset(args.data_dir, args.events, args.songs, args.seed)
     if args.timeline:
         return timeline(params, data)
-    runs = []
+    runs, cpus = [], []
     try:
         for repetition in range(1, args.repeat + 1):
-            runs.append(one_more_day(params, data))
-            print(f"repetition {repetition}: {describe(runs[-1])}", flush=True)
+            seconds, cpu = one_more_day(params, data)
+            runs.append(seconds)
+            cpus.append(cpu)
+            print(f"repetition {repetition}: {describe(seconds)}", flush=True)
     finally:
         harness.drop_schema(params)
     medians = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
     print(f"{args.events:,} events, median of {len(runs)}: {describe(medians)}")
     print(figures_line(medians))
+    cpu_medians = {name: median_or_none([cpu[name] for cpu in cpus]) for name in cpus[0]}
+    for line in cpu_lines(medians, cpu_medians):
+        print(line)
     return 0
 
 
@@ -154,6 +185,10 @@ def timeline(params, data: Path) -> int:
     if result.returncode != 0:
         raise SystemExit(f"the daily load failed ({result.returncode}): {result.stderr.strip()}")
     return 0
+
+
+def median_or_none(values: list[float | None]) -> float | None:
+    return None if None in values else statistics.median(values)
 
 
 def describe(seconds: dict[str, float]) -> str:

@@ -263,9 +263,11 @@ def measure_all(params, args) -> int:
           f" sends, {formats['csv']:.2f} s; peak RSS of the largest loader worker process:"
           f" {round(project['worker_rss'] / 2**20)} MB)")
     print(f"gzip_events_over_plain={gzip_seconds / plain_seconds:.2f}")
-    one_more_day = incremental.one_more_day(params, data)
+    one_more_day, cpu = incremental.one_more_day(params, data)
     print(incremental.describe(one_more_day))
     print(incremental.figures_line(one_more_day))
+    for line in incremental.cpu_lines(one_more_day, cpu):
+        print(line)
 
     if args.scales:
         print()

@@ -6,7 +6,10 @@ Run:  python bench/timeline.py [etl.py's flags, e.g. --config dwh.cfg --incremen
 ``python bench/incremental.py --timeline`` runs it on the daily load it measures. The seconds count
 from ``TIMELINE_STARTED`` (a ``time.time()`` its caller set just before starting this process) or
 else from this script's first line, which misses Python's own start. Each line: the seconds, the
-thread (``sparkify-list_N``: a listing) and what ended. Only the project's own log
+CPU-seconds the whole machine has spent since this script began (its threads, the loader's workers
+and the server's processes: what a step cost is the difference from the line before, where nothing
+else ran meanwhile; ``-`` where there is no ``/proc/stat``), the thread (``sparkify-list_N``: a
+listing) and what ended. Only the project's own log
 lines are shown, at every level; etl.py's summary and other output are left out (``-q`` is added).
 """
 
@@ -25,27 +28,39 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Elapsed(logging.Formatter):
-    def __init__(self, started_at: float):
+    def __init__(self, started_at: float, cpu_seconds):
         super().__init__()
         self.started_at = started_at
+        self.cpu_seconds = cpu_seconds  # the machine's CPU-seconds since this script began, or None
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.created - self.started_at:7.2f}  {record.threadName:<16} {record.getMessage()}"
+        return line(record.created - self.started_at, self.cpu_seconds(), record.threadName, record.getMessage())
+
+
+def line(seconds: float, cpu: float | None, thread: str, what: str) -> str:
+    return f"{seconds:7.2f} {'-' if cpu is None else format(cpu, '.2f'):>7}  {thread:<16} {what}"
 
 
 def main(argv: list[str]) -> int:
     started_at = float(os.environ.get("TIMELINE_STARTED") or time.time() - (time.perf_counter() - STARTED))
     sys.path.insert(0, str(ROOT))
     import etl
+    import harness
+
+    cpu_at_start = harness.machine_cpu_seconds()
+
+    def cpu_seconds() -> float | None:
+        now = harness.machine_cpu_seconds()
+        return None if now is None or cpu_at_start is None else now - cpu_at_start
 
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(Elapsed(started_at))
+    handler.setFormatter(Elapsed(started_at, cpu_seconds))
     project = logging.getLogger("sparkify")  # every module's logger is below it; etl.py sets up only the root's
     project.addHandler(handler)
     project.setLevel(logging.DEBUG)
     project.propagate = False
     code = etl.main([*argv, "-q"])
-    print(f"{time.time() - started_at:7.2f}  {'MainThread':<16} etl.py ended (exit {code})")
+    print(line(time.time() - started_at, cpu_seconds(), "MainThread", f"etl.py ended (exit {code})"))
     return code
 
 
