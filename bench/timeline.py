@@ -6,11 +6,11 @@ Run:  python bench/timeline.py [etl.py's flags, e.g. --config dwh.cfg --incremen
 ``python bench/incremental.py --timeline`` runs it on the daily load it measures. The seconds count
 from ``TIMELINE_STARTED`` (a ``time.time()`` its caller set just before starting this process) or
 else from this script's first line, which misses Python's own start. Each line: the seconds, the
-CPU-seconds the whole machine has spent since this script began (its threads, the loader's workers
+CPU-seconds the whole machine has spent since etl.py's run began (its threads, the loader's workers
 and the server's processes: what a step cost is the difference from the line before, where nothing
 else ran meanwhile; ``-`` where there is no ``/proc/stat``), the thread (``sparkify-list_N``: a
-listing) and what ended. Only the project's own log
-lines are shown, at every level; etl.py's summary and other output are left out (``-q`` is added).
+listing) and what ended. Only the project's own log lines are shown, at every level; etl.py's
+summary and other output are left out (``-q`` is added).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class Elapsed(logging.Formatter):
-    def __init__(self, started_at: float, cpu_seconds):
+    def __init__(self, started_at: float, cpu_seconds: Callable[[], float | None]):
         super().__init__()
         self.started_at = started_at
-        self.cpu_seconds = cpu_seconds  # the machine's CPU-seconds since this script began, or None
+        self.cpu_seconds = cpu_seconds  # the machine's CPU-seconds since the run began, or None
 
     def format(self, record: logging.LogRecord) -> str:
         return line(record.created - self.started_at, self.cpu_seconds(), record.threadName, record.getMessage())
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> int:
     import etl
     import harness
 
-    cpu_at_start = harness.machine_cpu_seconds()
+    cpu_at_start = harness.machine_cpu_seconds()  # the run begins: etl.py's main, below
 
     def cpu_seconds() -> float | None:
         now = harness.machine_cpu_seconds()
