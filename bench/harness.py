@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import psycopg2  # noqa: E402
 from psycopg2 import sql  # noqa: E402
 from psycopg2.extensions import parse_dsn  # noqa: E402
@@ -22,18 +23,12 @@ from sparkify.generate import generate  # noqa: E402
 
 SCHEMA = f"sparkify_bench_{os.getpid()}"  # this run's own: two runs on one server never share tables
 
-PROC_STAT = Path("/proc/stat")
+NOT_BUSY = {"idle", "iowait", "guest", "guest_nice"}  # guest time is counted in user time already
 
 
-def machine_cpu_seconds() -> float | None:
-    """CPU time the machine has spent busy since it started, on all its cores (None where there is
-    no ``/proc/stat``): the first line's user, nice, system, irq, softirq and steal ticks."""
-    try:
-        ticks = [int(field) for field in PROC_STAT.read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return None
-    idle = ticks[3] + ticks[4]  # idle and iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+def machine_cpu_seconds() -> float:
+    """CPU time the machine has spent busy since it started, on all its cores."""
+    return sum(seconds for name, seconds in psutil.cpu_times()._asdict().items() if name not in NOT_BUSY)
 
 
 def dataset(data_dir: Path, events: int, songs: int, seed: int) -> Path:

@@ -20,8 +20,8 @@ Repeats the whole measurement ``--repeat`` times (each from an empty schema) and
 repetition's times, then the medians and ``incremental_over_day_alone=<r> incremental_over_full=<f>``
 of the medians (bench/run.py, which measures once, prints the same line).
 
-On Linux it also counts the CPU time the whole machine spent during each run (``/proc/stat``: the
-etl.py process, its loader's workers and the server's processes alike, so nothing else should run),
+It also counts the CPU time the whole machine spent during each run (the etl.py process, its
+loader's workers and the server's processes alike, so nothing else should run),
 and prints the least time the daily load's work could take on this machine's cores, however well it
 ran in parallel: its CPU-seconds over the number of cores, against that day alone
 (``incremental_cpu_floor_over_day_alone=<x>``). A ratio r below that floor needs less work, not more
@@ -61,14 +61,12 @@ def link_inbox(root: Path, data: Path, logs: list[Path], songs: bool) -> Path:
     return root
 
 
-def timed_etl(config: str, *flags: str) -> tuple[float, float | None]:
-    """Seconds of one whole etl.py process, and the machine's CPU-seconds meanwhile (None: unknown)."""
+def timed_etl(config: str, *flags: str) -> tuple[float, float]:
+    """Seconds of one whole etl.py process, and the machine's CPU-seconds meanwhile."""
     busy = harness.machine_cpu_seconds()
     started = time.perf_counter()
     harness.run_child([str(harness.ROOT / "etl.py"), "--config", config, "-q", *flags])
-    seconds = time.perf_counter() - started
-    after = harness.machine_cpu_seconds()
-    return seconds, None if busy is None or after is None else after - busy
+    return time.perf_counter() - started, harness.machine_cpu_seconds() - busy
 
 
 def checkpoint(params) -> None:
@@ -97,7 +95,7 @@ def days_but_the_last(params, data: Path, tmp: str) -> tuple[str, Path]:
     return daily_cfg, logs[-1]
 
 
-def one_more_day(params, data: Path) -> tuple[dict[str, float], dict[str, float | None]]:
+def one_more_day(params, data: Path) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds of the daily load of the last day, of that day alone, and of a full rebuild; and the
     machine's CPU-seconds during each."""
     create = str(harness.ROOT / "create_tables.py")
@@ -122,11 +120,8 @@ def figures_line(seconds: dict[str, float]) -> str:
             f" incremental_over_full={seconds['incremental'] / seconds['full']:.3f}")
 
 
-def cpu_lines(seconds: dict[str, float], cpu: dict[str, float | None]) -> list[str]:
-    """The machine's CPU-seconds of each run, and the daily load's floor on this machine's cores:
-    none where the CPU time is unknown."""
-    if any(value is None for value in cpu.values()):
-        return []
+def cpu_lines(seconds: dict[str, float], cpu: dict[str, float]) -> list[str]:
+    """The machine's CPU-seconds of each run, and the daily load's floor on this machine's cores."""
     cores = os.cpu_count() or 1
     floor = cpu["incremental"] / cores
     return [f"machine CPU-seconds on {cores} cores: one more day incremental {cpu['incremental']:.2f},"
@@ -164,7 +159,7 @@ def main(argv=None) -> int:
     medians = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
     print(f"{args.events:,} events, median of {len(runs)}: {describe(medians)}")
     print(figures_line(medians))
-    cpu_medians = {name: median_or_none([cpu[name] for cpu in cpus]) for name in cpus[0]}
+    cpu_medians = {name: statistics.median(cpu[name] for cpu in cpus) for name in cpus[0]}
     for line in cpu_lines(medians, cpu_medians):
         print(line)
     return 0
@@ -185,10 +180,6 @@ def timeline(params, data: Path) -> int:
     if result.returncode != 0:
         raise SystemExit(f"the daily load failed ({result.returncode}): {result.stderr.strip()}")
     return 0
-
-
-def median_or_none(values: list[float | None]) -> float | None:
-    return None if None in values else statistics.median(values)
 
 
 def describe(seconds: dict[str, float]) -> str:

@@ -8,8 +8,7 @@ from ``TIMELINE_STARTED`` (a ``time.time()`` its caller set just before starting
 else from this script's first line, which misses Python's own start. Each line: the seconds, the
 CPU-seconds the whole machine has spent since etl.py's run began (its threads, the loader's workers
 and the server's processes: what a step cost is the difference from the line before, where nothing
-else ran meanwhile; ``-`` where there is no ``/proc/stat``), the thread (``sparkify-list_N``: a
-listing) and what ended. Only the project's own log lines are shown, at every level; etl.py's
+else ran meanwhile), the thread (``sparkify-list_N``: a listing) and what ended. Only the project's own log lines are shown, at every level; etl.py's
 summary and other output are left out (``-q`` is added).
 """
 
@@ -29,17 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Elapsed(logging.Formatter):
-    def __init__(self, started_at: float, cpu_seconds: Callable[[], float | None]):
+    def __init__(self, started_at: float, cpu_seconds: Callable[[], float]):
         super().__init__()
         self.started_at = started_at
-        self.cpu_seconds = cpu_seconds  # the machine's CPU-seconds since the run began, or None
+        self.cpu_seconds = cpu_seconds  # the machine's CPU-seconds since the run began
 
     def format(self, record: logging.LogRecord) -> str:
         return line(record.created - self.started_at, self.cpu_seconds(), record.threadName, record.getMessage())
 
 
-def line(seconds: float, cpu: float | None, thread: str, what: str) -> str:
-    return f"{seconds:7.2f} {'-' if cpu is None else format(cpu, '.2f'):>7}  {thread:<16} {what}"
+def line(seconds: float, cpu: float, thread: str, what: str) -> str:
+    return f"{seconds:7.2f} {cpu:7.2f}  {thread:<16} {what}"
 
 
 def main(argv: list[str]) -> int:
@@ -50,9 +49,8 @@ def main(argv: list[str]) -> int:
 
     cpu_at_start = harness.machine_cpu_seconds()  # the run begins: etl.py's main, below
 
-    def cpu_seconds() -> float | None:
-        now = harness.machine_cpu_seconds()
-        return None if now is None or cpu_at_start is None else now - cpu_at_start
+    def cpu_seconds() -> float:
+        return harness.machine_cpu_seconds() - cpu_at_start
 
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(Elapsed(started_at, cpu_seconds))
