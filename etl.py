@@ -29,16 +29,18 @@ def run_etl(args, config) -> int:
         if args.validate:
             steps = pipeline.validate_steps(engine, config)
         else:
-            engine.require(config)
+            engine.require(config, incremental=False)
             steps = pipeline.etl_steps(engine, config, ledger.unlisted(config))
         cli.print_plan(pipeline.describe_steps(steps))
         return 0
     if args.validate:
         return validate(args, config, data)
+    engines.planned(config).require(config, args.incremental)  # what the config alone tells, before connecting
     with db.open_target(config) as target:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
-        target.engine.require(config)
-        with ledger.Planning(config, incremental=args.incremental) as planning:
+        target.engine.require(config, args.incremental)
+        listed = target.engine.lists_sources(args.incremental)
+        with ledger.Planning(config, incremental=args.incremental, listed=listed) as planning:
             report = pipeline.Report()
 
             def event_steps() -> list:  # the ledger read after the lock: as the last run left it
@@ -69,7 +71,7 @@ def dry_run_incremental(config, data: str) -> int:
     with db.open_target(config) as target:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)
-        target.engine.require(config)
+        target.engine.require(config, incremental=True)
         with ledger.Planning(config, incremental=True) as planning, target.conn.cursor() as cur:
             for step in pipeline.ledger_reads(config, planning.keep):
                 step.run(cur)

@@ -382,21 +382,25 @@ LOAD_ERROR_VIEW_PROBE = sql.SQL("SELECT COUNT(*) FROM stl_load_errors WHERE 1 = 
 LAST_COPY_ID = sql.SQL("SELECT pg_last_copy_id()")
 
 
-def _this_copy(view: str, table: Table, copy_id_before: int | None) -> sql.Composed:
+def _this_copy(view: str, table: Table, since=None) -> sql.Composed:
     """The rows of ``view`` that belong to this session's last COPY into ``table``.
 
-    STL_LOAD_ERRORS is keyed by ``pg_last_copy_id()``, which a COPY that fails before loading
-    (access denied, no files) does not update: ``copy_id_before`` -- the id read just before the
-    COPY -- then still stands, and no row is this COPY's. SYS_LOAD_ERROR_DETAIL has its own query
-    ids: this COPY is the session's last load into the table in SYS_LOAD_HISTORY (not the last load
-    with errors, which may be another table's)."""
+    ``since`` None (a COPY that succeeded, in its transaction): STL_LOAD_ERRORS by
+    ``pg_last_copy_id()``. After a COPY failed, its transaction is rolled back and
+    ``pg_last_copy_id()`` is not updated (PG_LAST_COPY_ID), so the COPY is found by this session
+    and the server's clock read just before it (``since``): none found means it failed before
+    reading a record. SYS_LOAD_ERROR_DETAIL has query ids of its own: the COPY is the session's
+    last load into the table in SYS_LOAD_HISTORY (since ``since``, where given)."""
     if view == "stl_load_errors":
-        condition = sql.SQL("query = pg_last_copy_id()")
-        if copy_id_before is not None:
-            condition += sql.SQL(" AND pg_last_copy_id() <> {}").format(sql.Literal(int(copy_id_before)))
-        return condition
-    return sql.SQL("query_id = (SELECT MAX(query_id) FROM sys_load_history WHERE session_id = pg_backend_pid()"
-                   " AND table_name = {})").format(sql.Literal(table.name))
+        if since is None:
+            return sql.SQL("query = pg_last_copy_id()")
+        return sql.SQL("query = (SELECT MAX(query) FROM stl_load_errors WHERE session = pg_backend_pid()"
+                       " AND starttime >= CAST({} AS TIMESTAMP))").format(
+            since if isinstance(since, sql.Composable) else sql.Literal(since))
+    if since is None:
+        return sql.SQL("query_id = (SELECT MAX(query_id) FROM sys_load_history WHERE session_id = pg_backend_pid()"
+                       " AND TRIM(table_name) = {})").format(sql.Literal(table.name))
+    return sql.SQL("query_id = ({})").format(_sys_copy(table, since))
 
 
 # What the last COPY rejected: file, line, column, value and reason, and how many in all.
@@ -410,8 +414,8 @@ LOAD_ERROR_DETAIL = {
 }
 
 
-def load_error_detail(view: str, table: Table, limit: int, copy_id_before: int | None = None) -> sql.Composed:
-    return LOAD_ERROR_DETAIL[view].format(_this_copy(view, table, copy_id_before), sql.Literal(int(limit)))
+def load_error_detail(view: str, table: Table, limit: int, since=None) -> sql.Composed:
+    return LOAD_ERROR_DETAIL[view].format(_this_copy(view, table, since), sql.Literal(int(limit)))
 
 
 # load_errors.reason is VARCHAR(65535): STL's colname (127) + err_reason (100) + raw_field_value
@@ -432,7 +436,7 @@ _KEEP_LOAD_ERRORS = {
 def redshift_load_errors(table: Table, view: str = "stl_load_errors") -> sql.Composed:
     """Keep what the last COPY skipped under MAXERROR, from Redshift's own log of it: STL_LOAD_ERRORS
     on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on Serverless (which has no STL tables)."""
-    return _KEEP_LOAD_ERRORS[view].format(sql.Literal(table.name), _this_copy(view, table, None))
+    return _KEEP_LOAD_ERRORS[view].format(sql.Literal(table.name), _this_copy(view, table))
 
 
 def copy_from_stdin(table: Table, freeze: bool = False) -> sql.Composed:
@@ -732,23 +736,57 @@ def ledger_new_times(table: Table, entries) -> list[sql.Composed]:
 LEDGER_RUN = sql.SQL("UPDATE load_ledger SET run_no = {} WHERE run_no IS NULL").format(THIS_RUN)
 CURRENT_RUN = sql.SQL("SELECT {}").format(THIS_RUN)
 
-# Redshift: each file's lines as its COPY scanned them (STL_LOAD_COMMITS on a provisioned
-# cluster, SYS_LOAD_DETAIL on Serverless; a file split into ranges has a row per range).
-_COPY_COMMITS = {
-    "stl_load_errors": sql.SQL("SELECT TRIM(filename) AS file_name, SUM(lines_scanned) AS lines FROM stl_load_commits"
-                               " WHERE query = pg_last_copy_id() GROUP BY TRIM(filename)"),
-    "sys_load_error_detail": sql.SQL("SELECT TRIM(file_name) AS file_name, SUM(lines_scanned) AS lines"
-                                     " FROM sys_load_detail WHERE query_id = pg_last_copy_id()"
-                                     " GROUP BY TRIM(file_name)"),
-}
+# Redshift's record of a COPY, in the SYS views that provisioned clusters and Serverless both have
+# (STL_LOAD_COMMITS misses COPYs run on a concurrency-scaling cluster). SYS query ids are their own,
+# not pg_last_copy_id()'s: a COPY is found as this session's last load into the table that started
+# at or after the server's clock read just before it (a session id alone may be a reused pid).
+# Names in the SYS views are CHAR(256): FILE_NAME_LIMIT bytes at most.
+FILE_NAME_LIMIT = 256
+COPY_MARK = sql.SQL("SELECT pg_last_copy_id(), GETDATE()")
 
 
-def ledger_row_counts(table: Table, view: str) -> sql.Composed:
-    """After a Redshift COPY into ``table``: its files' row counts in the ledger, from the system
-    view that goes with ``view`` (the view that explains a COPY)."""
+def _sys_copy(table: Table, since) -> sql.Composed:
+    """The SYS query id of this session's last COPY into ``table`` that started at or after ``since``
+    (a server timestamp, or a placeholder for ``--dry-run``)."""
+    since = since if isinstance(since, sql.Composable) else sql.Literal(since)
+    return sql.SQL("SELECT MAX(query_id) FROM sys_load_history WHERE session_id = pg_backend_pid()"
+                   " AND TRIM(table_name) = {} AND start_time >= CAST({} AS TIMESTAMP)").format(
+        sql.Literal(table.name), since)
+
+
+def copy_record(table: Table, since) -> sql.Composed:
+    """Whether Redshift has recorded the COPY yet: its query id, status, the files it scanned and the
+    files SYS_LOAD_DETAIL has so far, and the longest name there (in bytes)."""
+    return sql.SQL("SELECT h.query_id, TRIM(h.status), h.file_count_scanned, COUNT(DISTINCT d.file_name),"
+                   " MAX(OCTET_LENGTH(TRIM(d.file_name))) FROM sys_load_history AS h LEFT JOIN sys_load_detail AS d"
+                   " ON d.query_id = h.query_id WHERE h.query_id = ({}) GROUP BY h.query_id, h.status,"
+                   " h.file_count_scanned").format(_sys_copy(table, since))
+
+
+_FILES_LOADED = sql.SQL("SELECT TRIM(file_name) AS file_name, SUM(bytes_scanned) AS bytes,"
+                        " MAX(TRIM(BOTH '\"' FROM TRIM(file_etag))) AS etag, MAX(file_last_modified) AS modified,"
+                        " SUM(lines_scanned) AS lines FROM sys_load_detail WHERE query_id = {}"
+                        " GROUP BY TRIM(file_name)")
+
+
+def ledger_from_copy(table: Table, query_id, loaded_at: str) -> sql.Composed:
+    """A full rebuild's ledger rows for ``table``: every file its COPY read, as Redshift recorded
+    it (name, bytes, ETag, modification time, lines scanned), numbered with this run."""
+    query_id = query_id if isinstance(query_id, sql.Composable) else sql.Literal(int(query_id))
+    return sql.SQL("INSERT INTO load_ledger ({}) SELECT {}, f.file_name, f.bytes, f.etag, f.modified, f.lines,"
+                   " CAST({} AS TIMESTAMP), {} FROM ({}) AS f").format(
+        _names(LOAD_LEDGER.column_names), sql.Literal(table.name), sql.Literal(loaded_at), THIS_RUN,
+        _FILES_LOADED.format(query_id))
+
+
+def ledger_row_counts(table: Table, query_id) -> sql.Composed:
+    """A daily run's: the lines its COPY scanned in each of ``table``'s files just inserted in the
+    ledger (from the listing), matched on the first FILE_NAME_LIMIT characters of the name."""
+    query_id = query_id if isinstance(query_id, sql.Composable) else sql.Literal(int(query_id))
     return sql.SQL("UPDATE load_ledger SET row_count = c.lines FROM ({}) AS c"
                    " WHERE load_ledger.table_name = {} AND load_ledger.row_count IS NULL"
-                   " AND load_ledger.file_name = c.file_name").format(_COPY_COMMITS[view], sql.Literal(table.name))
+                   " AND LEFT(load_ledger.file_name, {}) = c.file_name").format(
+        _FILES_LOADED.format(query_id), sql.Literal(table.name), sql.Literal(FILE_NAME_LIMIT))
 
 
 # --- Data-quality checks: each counts violations; anything but 0 fails the run ----------------

@@ -46,13 +46,20 @@ DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
 SQL_COMMENT_MARKERS = ("--", "/*", "*/")
 COMPRESSIONS = ("none", "gzip", "bzip2", "zstd")  # sparkify.compression.SETTINGS
 
-# Every section and key the scripts read (provision.py writes [AWS]).
+# provision.py's settings as the course's infrastructure notebook writes them ([DWH])
+DWH_KEYS = ("DWH_CLUSTER_TYPE", "DWH_NUM_NODES", "DWH_NODE_TYPE", "DWH_IAM_ROLE_NAME", "DWH_CLUSTER_IDENTIFIER",
+            "DWH_DB", "DWH_DB_USER", "DWH_DB_PASSWORD", "DWH_PORT")
+AWS_RESOURCE_KEYS = ("REGION", "CLUSTER_ID", "ROLE_NAME", "SECURITY_GROUP_ID")  # what provision.py created
+
+# Every section and key the scripts read: the classic three, [AWS] (the client's S3 credentials as
+# the course writes them, and what provision.py created) and [DWH] (provision.py's settings).
 KNOWN_KEYS = {
     "CLUSTER": ("HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "ENGINE", "SCHEMA", "SSLMODE", "SSLROOTCERT"),
     "IAM_ROLE": ("ARN",),
     "S3": ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA", "SONG_JSON", "REGION", "MAX_ERRORS", "UNSIGNED",
            "LOG_COMPRESSION", "SONG_COMPRESSION", "MANIFEST_PREFIX"),
-    "AWS": ("REGION", "CLUSTER_ID", "ROLE_NAME", "SECURITY_GROUP_ID"),
+    "AWS": ("KEY", "SECRET") + AWS_RESOURCE_KEYS,
+    "DWH": DWH_KEYS,
 }
 # what a server's warehouse is loaded from: there is no default for these once [CLUSTER] names one
 SOURCE_KEYS = ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA")
@@ -102,11 +109,13 @@ class Sources:
     unsigned: bool = False
     log_compression: str = "none"  # how the files are stored: none, gzip, bzip2, zstd
     song_compression: str = "none"
-    manifest_prefix: str | None = None  # Redshift: where a run's COPY manifests are written (s3://...)
+    manifest_prefix: str | None = None  # Redshift: where a daily run's COPY manifests are written (s3://...)
+    key: str | None = field(default=None, repr=False)  # [AWS] KEY and SECRET: the client's S3 credentials
+    secret: str | None = field(default=None, repr=False)
 
     @property
     def access(self) -> S3Access:
-        return S3Access(self.region, self.unsigned)
+        return S3Access(self.region, self.unsigned, self.key, self.secret)
 
     @property
     def events(self) -> TableInput:
@@ -141,12 +150,29 @@ class AwsResources:
 
 
 @dataclass(frozen=True)
+class Provisioning:
+    """``[DWH]``: the cluster provision.py creates, as the course's notebook names it. Each value is
+    None where the file does not set it (provision.py's own default then holds)."""
+
+    cluster_type: str | None = None  # single-node or multi-node
+    nodes: int | None = None
+    node_type: str | None = None
+    role_name: str | None = None
+    cluster_id: str | None = None
+    db_name: str | None = None
+    db_user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    port: int | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     cluster: Cluster | None
     iam_role_arn: str | None
     sources: Sources
     aws: AwsResources | None = None
+    provisioning: Provisioning = Provisioning()
 
     @property
     def embedded(self) -> bool:
@@ -231,7 +257,8 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     arn = reader.get("IAM_ROLE", "ARN")
     if arn:
         reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader))
+    return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader),
+                  provisioning=_read_dwh(reader))
 
 
 def _require_sources(reader: _Reader, cluster: Cluster) -> None:
@@ -250,8 +277,10 @@ SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 
 def _read_aws(reader: _Reader) -> AwsResources | None:
+    """What provision.py created, where ``[AWS]`` names it (a section with only the course's KEY and
+    SECRET names nothing to delete)."""
     section = "AWS"
-    if not reader.parser.has_section(section):
+    if not any(reader.get(section, key) for key in AWS_RESOURCE_KEYS):
         return None
     region = reader.matching(section, "REGION", reader.require(section, "REGION"), REGION, "AWS region (like us-west-2)")
     values = {}
@@ -261,6 +290,51 @@ def _read_aws(reader: _Reader) -> AwsResources | None:
         value = reader.get(section, key) or None
         values[key.lower()] = value and reader.matching(section, key, value, pattern, what)
     return AwsResources(region=region, **values)
+
+
+def _read_credentials(reader: _Reader) -> tuple[str | None, str | None]:
+    """``[AWS] KEY`` and ``SECRET`` (the course's config): both or neither; never shown in an error."""
+    key, secret = reader.get("AWS", "KEY") or None, reader.get("AWS", "SECRET") or None
+    if bool(key) != bool(secret):
+        given, missing = ("KEY", "SECRET") if key else ("SECRET", "KEY")
+        raise reader.error("AWS", missing, f"is missing: [AWS] {given} is set, and an access key goes with its"
+                                           " secret (or leave both empty for boto3's usual credentials)")
+    if key is not None and not AWS_ACCESS_KEY.fullmatch(key):
+        raise reader.error("AWS", "KEY", "is not an AWS access key id (20 upper case letters and digits, like"
+                                         " AKIA...; the value is not shown)")
+    return key, secret
+
+
+AWS_ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
+CLUSTER_TYPES = ("single-node", "multi-node")
+
+
+def _read_dwh(reader: _Reader) -> Provisioning:
+    """``[DWH]`` as the course's infrastructure notebook writes it, each value checked as provision.py's
+    own option would be (``sparkify.aws.Settings.check`` checks the rest)."""
+    section = "DWH"
+    if not reader.parser.has_section(section):
+        return Provisioning()
+
+    def number(key: str, low: int, high: int) -> int | None:
+        text = reader.get(section, key) or None
+        if text is not None and not (text.isdigit() and low <= int(text) <= high):
+            raise reader.error(section, key, f"must be a whole number from {low} to {high}, not {text!r}")
+        return None if text is None else int(text)
+
+    cluster_type = reader.choice(section, "DWH_CLUSTER_TYPE", CLUSTER_TYPES, None)
+    nodes = number("DWH_NUM_NODES", 1, 128)
+    if cluster_type == "single-node" and nodes not in (None, 1):
+        raise reader.error(section, "DWH_NUM_NODES", f"is {nodes}, and DWH_CLUSTER_TYPE=single-node has 1 node")
+    if cluster_type == "multi-node" and nodes == 1:
+        raise reader.error(section, "DWH_NUM_NODES", "is 1, and DWH_CLUSTER_TYPE=multi-node needs 2 or more")
+    cluster_id = reader.get(section, "DWH_CLUSTER_IDENTIFIER") or None
+    return Provisioning(
+        cluster_type=cluster_type, nodes=nodes, node_type=reader.get(section, "DWH_NODE_TYPE") or None,
+        role_name=reader.get(section, "DWH_IAM_ROLE_NAME") or None,
+        cluster_id=cluster_id.lower() if cluster_id else None,  # Redshift stores identifiers in lower case
+        db_name=reader.get(section, "DWH_DB") or None, db_user=reader.get(section, "DWH_DB_USER") or None,
+        password=reader.get(section, "DWH_DB_PASSWORD") or None, port=number("DWH_PORT", 1150, 65535))
 
 
 def _read_cluster(reader: _Reader, environ) -> Cluster | None:
@@ -320,6 +394,12 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
     if manifest_prefix is not None:
         reader.matching(section, "MANIFEST_PREFIX", manifest_prefix, S3_URI,
                         "S3 URI (s3://bucket/prefix/, where Redshift runs write their COPY manifests)")
+    unsigned = reader.flag(section, "UNSIGNED")
+    if unsigned and manifest_prefix is not None:
+        raise reader.error(section, "UNSIGNED", "is true, and MANIFEST_PREFIX is set: a daily run on Redshift writes"
+                                                " its manifests there, which an unsigned request may not (set"
+                                                " UNSIGNED=false and give the client credentials)")
+    key, secret = _read_credentials(reader)
     max_errors = reader.get(section, "MAX_ERRORS") or "0"
     if not max_errors.isdigit():
         raise reader.error(section, "MAX_ERRORS", f"must be a whole number (0 or more), not {max_errors!r}")
@@ -330,7 +410,9 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         song_data=values["SONG_DATA"],
         song_json=reader.choice(section, "SONG_JSON", SONG_JSON_FORMATS, "auto"),
         region=region,
-        unsigned=reader.flag(section, "UNSIGNED"),
+        unsigned=unsigned,
+        key=key,
+        secret=secret,
         log_compression=reader.choice(section, "LOG_COMPRESSION", COMPRESSIONS, "none"),
         song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
         manifest_prefix=manifest_prefix,

@@ -145,18 +145,23 @@ class Planning:
     its local files there). A daily run compares each source with the ledger rows ``keep`` was
     given (by the run's ``pipeline.ledger_reads`` steps, after its lock). The threads never wait
     for this one, so an interrupted run ends. A context manager: leaving it waits for the listing
-    to end."""
+    to end. ``listed`` False (a full rebuild on Redshift, whose COPY reads the prefixes itself):
+    nothing is listed, and each table's batch is every file under its source."""
 
-    def __init__(self, config: Config, *, incremental: bool = False):
+    def __init__(self, config: Config, *, incremental: bool = False, listed: bool = True):
         self.inputs = config.sources.inputs
         self.incremental = incremental
         self._recorded: dict[str, dict[str, Recorded]] = {}  # table -> file -> its row of the ledger
         self.started_at = now()
-        for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
-            sources.check_location(spec.data)
         self._planner = ThreadPoolExecutor(len(self.inputs), thread_name_prefix="sparkify-list")
-        self._listings = [self._planner.submit(self._list, spec) for spec in self.inputs]
         self._planned: list[tuple[TableBatch, list]] = []
+        if not listed:
+            self._listings = []
+            self._planned = [(TableBatch(spec), []) for spec in self.inputs]
+        else:
+            for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
+                sources.check_location(spec.data)
+            self._listings = [self._planner.submit(self._list, spec) for spec in self.inputs]
         self._logged = False
 
     def __enter__(self) -> Planning:

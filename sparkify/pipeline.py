@@ -80,20 +80,11 @@ def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, 
     ``loads_done``: the engine's step after every load, if any."""
     table = batch.of(staged)
     loads = table is not None and table.loads
-    return (engine.load_steps(config, batch, table) + _new_times(table) + (engine.after_loads() if loads_done else [])
+    return (engine.load_steps(config, batch, table) + engine.new_times(table) + (engine.after_loads() if loads_done else [])
             + engine.analyze(staged)
             + [step for t in transform
                for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]
                + (engine.analyze(t.fills) if t.fills and t.source == staged and loads else [])])
-
-
-def _new_times(table: TableBatch | None) -> list:
-    """The new modification times of the table's touched files (same bytes) in their ledger rows:
-    a run that commits writes them, so the next one does not read those files again."""
-    if table is None or not table.touched:
-        return []
-    return [Statement(f"note the new times of the touched files of {table.table.name}", statement)
-            for statement in q.ledger_new_times(table.table, table.new_times())]
 
 
 # --- Validation (etl.py --validate): every problem reported, no table changed -----------------------

@@ -31,7 +31,9 @@ def client_for(access: S3Access):
 
     config = BotoConfig(max_pool_connections=MAX_POOL_CONNECTIONS,
                         signature_version=UNSIGNED if access.unsigned else None)
-    return boto3.session.Session(region_name=access.region).client("s3", config=config)
+    session = boto3.session.Session(region_name=access.region, aws_access_key_id=access.key,
+                                    aws_secret_access_key=access.secret)
+    return session.client("s3", config=config)
 
 
 def _describe(exc: Exception, uri: str, what: str) -> DataSourceError:

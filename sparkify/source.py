@@ -20,11 +20,15 @@ from .errors import DataSourceError
 
 @dataclass(frozen=True)
 class S3Access:
-    """How the PostgreSQL engine's loader reaches S3: boto3's standard chain (profile, environment,
-    ``AWS_ENDPOINT_URL``) in ``region``, or unsigned requests for public buckets."""
+    """How the client reaches S3 (the PostgreSQL engine's loader, a daily run's listing and manifests
+    on Redshift): boto3's standard chain (profile, environment, ``AWS_ENDPOINT_URL``) in ``region``,
+    the ``[AWS] KEY``/``SECRET`` pair where the config gives one, or unsigned requests for public
+    buckets. The secret is never shown."""
 
     region: str | None = None
     unsigned: bool = False
+    key: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)
 
 
 def is_s3(location: str) -> bool:

@@ -88,8 +88,12 @@ class PostgresEngine:
         """True where clearing a table is TRUNCATE, which lets a COPY in the same transaction FREEZE."""
         return self._sql["clear_table"].string.startswith("TRUNCATE")
 
-    def require(self, config: Config) -> None:
+    def require(self, config: Config, incremental: bool = False) -> None:
         """ConfigError for a setting this engine cannot load with, before any file is listed."""
+
+    def lists_sources(self, incremental: bool) -> bool:
+        """Whether a run lists its input files on the client (the loader reads them all)."""
+        return True
 
     def load_steps(self, config: Config, batch: Batch, table: TableBatch | None) -> list:
         """The loader into one staging table, if it has files to load; each file's row in the ledger."""
@@ -97,6 +101,14 @@ class PostgresEngine:
             return []
         return [LoaderLoad(f"load {table.table.name}", table.spec, freeze=self.clears_with_truncate, batch=table,
                            loaded_at=batch.started_at)]
+
+    def new_times(self, table: TableBatch | None) -> list[Statement]:
+        """The new modification times of the table's touched files (same bytes) in their ledger rows:
+        a run that commits writes them, so the next one does not read those files again."""
+        if table is None or not table.touched:
+            return []
+        return [Statement(f"note the new times of the touched files of {table.table.name}", statement)
+                for statement in q.ledger_new_times(table.table, table.new_times())]
 
     def after_loads(self) -> list:
         """What follows the loads of every staging table (the loader numbers its ledger rows itself)."""

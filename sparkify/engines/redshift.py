@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ from ..ledger import Batch, TableBatch
 from ..results import LoadErrors, Rejection, Validation
 from ..source import S3Access, is_s3
 from ..sqltext import one_line
-from ..steps import VALIDATE_SHOW, LedgerRows, Statement
+from ..steps import VALIDATE_SHOW, Statement, ledger_line
 from .postgres import PostgresEngine
 
 log = logging.getLogger(__name__)
@@ -55,37 +56,59 @@ class RedshiftEngine(PostgresEngine):
             conn.rollback()
             return RedshiftEngine(SYS)
 
-    def require(self, config: Config) -> None:
+    def require(self, config: Config, incremental: bool = False) -> None:
+        """The seed's config is enough for a full rebuild: COPY reads the prefixes itself and the ledger
+        is filled from Redshift's record of it. A daily run names its new files in a manifest, which
+        the client lists and writes with boto3 under [S3] MANIFEST_PREFIX."""
         _require_sources(config)
-        if not config.sources.manifest_prefix:
-            raise ConfigError(f"{config.path}: [S3] MANIFEST_PREFIX is missing: on Redshift each run's COPY names"
-                              f" exactly the files it loads in a manifest written there (s3://bucket/prefix/, a"
-                              f" place the role may read; provision.py --manifest-prefix grants it)")
+        if incremental and not config.sources.manifest_prefix:
+            raise ConfigError(f"{config.path}: [S3] MANIFEST_PREFIX is missing: etl.py --incremental on Redshift"
+                              f" copies only the new files, named in a manifest written under that prefix"
+                              f" (s3://bucket/prefix/, a place the IAM role may read). This machine then needs"
+                              f" AWS credentials (boto3's usual chain, or [AWS] KEY and SECRET) that may list"
+                              f" {config.sources.log_data} and {config.sources.song_data} and write to the prefix;"
+                              f" provision.py --manifest-prefix grants the role its part. A full rebuild (python"
+                              f" etl.py) needs none of this")
+
+    def lists_sources(self, incremental: bool) -> bool:
+        """A full rebuild's COPY reads the prefixes itself: the client lists nothing."""
+        return incremental
 
     def load_steps(self, config: Config, batch: Batch, table_batch: TableBatch | None) -> list:
-        """One COPY of a staging table over exactly the batch's files (a manifest written to [S3]
-        MANIFEST_PREFIX, which ``require`` has checked), then those files in the ledger with the rows
-        the COPY's log gives each."""
-        steps: list = []
-        if table_batch is not None and table_batch.loads:
-            spec, table = table_batch.spec, table_batch.table
+        """One COPY of a staging table: a full rebuild's straight from the configured prefix, its
+        files then in the ledger as Redshift recorded them; a daily run's over exactly its new files
+        (a manifest written to [S3] MANIFEST_PREFIX), those files in the ledger with the lines
+        Redshift recorded for each."""
+        if table_batch is None or not table_batch.loads:
+            return []
+        spec, table = table_batch.spec, table_batch.table
+        manifest = None
+        if table_batch.files is not None:
             manifest = Manifest(manifest_uri(config.sources.manifest_prefix, batch.started_at, table),
                                 table_batch.files, config.sources.access)
-            statement = q.copy_from_s3(table, manifest.uri, spec.json_format, config.iam_role_arn,
-                                       config.sources.region, spec.max_errors, compression=spec.data.compression,
-                                       manifest=True)
-            steps.append(CopyFromS3(f"load {table.name}", statement, table, self.errors_view, manifest))
-            if spec.max_errors:
-                steps.append(KeepErrors(f"keep {table.name} load errors", q.redshift_load_errors(table, self.errors_view),
-                                        table, self.errors_view))
-            steps.append(LedgerRows(f"ledger: files of {table.name}", tuple(table_batch.entries(batch.started_at))))
-            steps.append(Statement(f"ledger: rows per file of {table.name}",
-                                   q.ledger_row_counts(table, self.errors_view)))
+        statement = q.copy_from_s3(table, manifest.uri if manifest else spec.data.location, spec.json_format,
+                                   config.iam_role_arn, config.sources.region, spec.max_errors,
+                                   compression=spec.data.compression, manifest=manifest is not None)
+        entries = tuple(table_batch.entries(batch.started_at)) if manifest else None
+        steps: list = [CopyFromS3(f"load {table.name}", statement, table, self.errors_view, manifest,
+                                  batch.started_at, entries)]
+        if spec.max_errors:
+            steps.append(KeepErrors(f"keep {table.name} load errors", q.redshift_load_errors(table, self.errors_view),
+                                    table, self.errors_view))
         return steps
 
     def after_loads(self) -> list:
-        """Every ledger row of the run numbered with it (inserted before their COPY's counts were known)."""
+        """Every ledger row of the run numbered with it (a daily run's are inserted before their COPY's
+        counts are known)."""
         return [Statement("ledger: this run's files", q.LEDGER_RUN)]
+
+    def new_times(self, table: TableBatch | None) -> list:
+        """Never on Redshift: its files are S3 objects, whose ETag says they are unchanged, so none is
+        ever "touched"; and the statement PostgreSQL uses (UPDATE ... FROM (VALUES ...)) is not
+        Redshift SQL."""
+        if table is not None and table.touched:
+            raise ValueError("touched files come only from local folders, which Redshift cannot load")
+        return []
 
     def validate_steps(self, config: Config) -> list:
         """``COPY ... NOLOAD``, one per staging table, each rolled back where it stands."""
@@ -132,7 +155,7 @@ class Manifest:
 
     def describe(self) -> str:
         count = f"{len(self.files):,} files" if self.files is not None else "every file, listed when the run starts"
-        return f"-- written with boto3 first: {self.uri} ({count})"
+        return f"-- a manifest written with boto3 first: {self.uri} ({count})"
 
     def write(self) -> None:
         s3.write_object(self.access, self.uri, self.body(), "[S3] MANIFEST_PREFIX")
@@ -142,32 +165,84 @@ class Manifest:
 
 @dataclass(frozen=True)
 class CopyFromS3(Statement):
-    """A Redshift COPY into a staging table; its rows are ``pg_last_copy_count()``. On failure the
-    error shows what this COPY rejected. ``manifest``: written to S3 just before the COPY."""
+    """A Redshift COPY into a staging table, its rows ``pg_last_copy_count()``, and its files in the
+    ledger from Redshift's record of it (SYS_LOAD_HISTORY and SYS_LOAD_DETAIL, waited for: SYS rows
+    may come a moment after the COPY). ``manifest``: written to S3 just before the COPY, and
+    ``entries`` its files' ledger rows (a daily run); None: a full rebuild, whose ledger rows are
+    what Redshift recorded. On failure the error shows what this COPY rejected."""
 
     table: q.Table = None
     errors_view: str = STL
     manifest: Manifest | None = None
+    loaded_at: str = ""
+    entries: tuple | None = None
 
     stage: ClassVar[bool] = True
     log_level: ClassVar[int] = logging.INFO
 
     def describe(self) -> list[str]:
         written = [self.manifest.describe()] if self.manifest is not None else []
-        return written + [one_line(q.LAST_COPY_ID) + ";", one_line(self.statement) + ";",
-                          one_line(q.LAST_COPY_COUNT) + ";"]
+        since, query_id = q.sql.SQL("<the time above>"), q.sql.SQL("<the query_id found>")
+        if self.entries is None:
+            ledger = [one_line(q.ledger_from_copy(self.table, query_id, self.loaded_at)) + ";"]
+        else:
+            ledger = [ledger_line(list(self.entries)), one_line(q.ledger_row_counts(self.table, query_id)) + ";"]
+        return written + [one_line(q.COPY_MARK) + ";", one_line(self.statement) + ";",
+                          one_line(q.LAST_COPY_COUNT) + ";",
+                          f"-- repeated until Redshift has recorded every file (at most {RECORD_WAIT_SECONDS:g} s):",
+                          one_line(q.copy_record(self.table, since)) + ";", *ledger]
 
-    def before(self, cur) -> int:
+    def before(self, cur) -> tuple[int, object]:
         if self.manifest is not None:
             self.manifest.write()
-        return last_copy_id(cur)
+        cur.execute(q.COPY_MARK)
+        return cur.fetchone()
 
     def rows(self, cur, context) -> int:
         cur.execute(q.LAST_COPY_COUNT)
-        return cur.fetchone()[0]
+        rows = cur.fetchone()[0]
+        query_id = wait_for_record(cur, self.table, context[1])
+        if self.entries is None:
+            cur.execute(q.ledger_from_copy(self.table, query_id, self.loaded_at))
+        else:
+            for statement in q.ledger_rows(self.entries):
+                cur.execute(statement)
+            cur.execute(q.ledger_row_counts(self.table, query_id))
+        return rows
 
-    def failure_details(self, cur, context) -> str:  # this rolls the run back
-        return "\n" + "\n".join(describe(fetch_after_failure(cur.connection, self.errors_view, self.table, context)))
+    def failure_details(self, cur, context) -> str:
+        """What this COPY rejected (read after the rollback the failure forces on Redshift)."""
+        since = context[1] if context is not None else None
+        return "\n" + "\n".join(describe(fetch_after_failure(cur.connection, self.errors_view, self.table, since)))
+
+
+RECORD_WAIT_SECONDS = 60.0
+
+
+def wait_for_record(cur, table: q.Table, since, limit: float | None = None) -> int:
+    """The SYS query id of the COPY into ``table`` that this session started at or after ``since``,
+    once SYS_LOAD_HISTORY says it completed and SYS_LOAD_DETAIL has each file it scanned. A
+    DatabaseError after ``limit`` seconds; one for a file name Redshift's record cuts short."""
+    limit = RECORD_WAIT_SECONDS if limit is None else limit
+    deadline, pause = time.monotonic() + limit, 0.05
+    while True:
+        cur.execute(q.copy_record(table, since))
+        found = cur.fetchone()
+        if found is not None and found[1] == "completed" and found[3] >= (found[2] or 0):
+            query_id, longest = found[0], found[4] or 0
+            break
+        if time.monotonic() >= deadline:
+            state = "no row" if found is None else f"status {found[1]!r}, {found[3]} of {found[2]} files"
+            raise DatabaseError(f"load {table.name}: Redshift had not recorded the COPY after {limit:g} s"
+                                f" (SYS_LOAD_HISTORY and SYS_LOAD_DETAIL: {state}), so its files cannot be put in"
+                                f" the ledger; rolled back, the warehouse is unchanged: run it again")
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+    if longest >= q.FILE_NAME_LIMIT:
+        raise DatabaseError(f"load {table.name}: an input file's name is {q.FILE_NAME_LIMIT} bytes or longer, which"
+                            f" Redshift's record of a COPY (SYS_LOAD_DETAIL.file_name, CHAR(256)) cuts short, so the"
+                            f" ledger could not name it; rolled back, the warehouse is unchanged: shorten the keys")
+    return query_id
 
 
 @dataclass(frozen=True)
@@ -195,19 +270,22 @@ class NoloadCheck(Statement):
     validation: ClassVar[bool] = True
 
     def describe(self) -> list[str]:
-        return [one_line(q.LAST_COPY_ID) + ";", one_line(self.statement) + ";",
-                one_line(q.load_error_detail(self.errors_view, self.table, VALIDATE_SHOW)) + ";", "ROLLBACK;"]
+        since = q.sql.SQL("<the time above>")
+        return [one_line(q.COPY_MARK) + ";", one_line(self.statement) + ";",
+                one_line(q.load_error_detail(self.errors_view, self.table, VALIDATE_SHOW, since)) + ";", "ROLLBACK;"]
 
     def validate(self, conn, show_progress: bool = False) -> Validation:
         # the NOLOAD COPY leaves its transaction healthy: its rejections are read there, before the
-        # ROLLBACK (a rolled-back COPY's id is not kept)
+        # ROLLBACK, found by this session and the server's clock read just before it
+        since = None
         try:
             with conn.cursor() as cur:
-                before = last_copy_id(cur)
+                cur.execute(q.COPY_MARK)
+                since = cur.fetchone()[1]
                 cur.execute(self.statement)
-                errors = fetch(cur, self.errors_view, self.table, VALIDATE_SHOW)
+                errors = fetch(cur, self.errors_view, self.table, VALIDATE_SHOW, since)
         except psycopg2.Error as exc:
-            details = "\n".join(describe(fetch_after_failure(conn, self.errors_view, self.table, before)))
+            details = "\n".join(describe(fetch_after_failure(conn, self.errors_view, self.table, since)))
             raise DatabaseError(f"{self.label} failed: {first_line(exc)}; no table was changed\n{details}") from None
         finally:
             conn.rollback()
@@ -216,32 +294,26 @@ class NoloadCheck(Statement):
 
 # --- What a COPY rejected ---------------------------------------------------------------------------
 
-def last_copy_id(cur) -> int:
-    """The session's last COPY id before a COPY: a COPY that fails before loading leaves it as it was."""
-    cur.execute(q.LAST_COPY_ID)
-    return cur.fetchone()[0]
-
-
-def fetch(cursor, view: str, table: q.Table, limit: int = DETAIL_LIMIT,
-          copy_id_before: int | None = None) -> LoadErrors:
-    """This session's last COPY into ``table``: its rejections from ``view``. Safe inside the ETL
-    transaction, and read there after a NOLOAD check (the COPY id of a rolled-back transaction is
-    not kept: PG_LAST_COPY_ID, Database Developer Guide)."""
-    cursor.execute(q.load_error_detail(view, table, limit, copy_id_before))
+def fetch(cursor, view: str, table: q.Table, limit: int = DETAIL_LIMIT, since=None) -> LoadErrors:
+    """This session's last COPY into ``table`` (started at or after ``since``, the server's clock read
+    just before it, where given): its rejections from ``view``."""
+    cursor.execute(q.load_error_detail(view, table, limit, since))
     rows = cursor.fetchall()
     first = tuple(Rejection(file=row[0], line=row[1], column=row[2] or None, value=row[3], reason=row[4])
                   for row in rows)
     return LoadErrors(total=rows[0][5] if rows else 0, first=first, view=view)
 
 
-def fetch_after_failure(conn, view: str, table: q.Table, copy_id_before: int | None,
-                        limit: int = DETAIL_LIMIT) -> LoadErrors | str:
+def fetch_after_failure(conn, view: str, table: q.Table, since, limit: int = DETAIL_LIMIT) -> LoadErrors | str:
     """After a COPY failed (the transaction is rolled back here): what that COPY rejected -- none if
-    it failed before loading -- or why that could not be read. Leaves no transaction open."""
+    it failed before loading -- or why that could not be read. Leaves no transaction open. ``since``
+    None: the failure came before the server's clock was read, so no COPY ran."""
     conn.rollback()
+    if since is None:
+        return LoadErrors(total=0, first=(), view=view)
     try:
         with conn.cursor() as cur:
-            return fetch(cur, view, table, limit, copy_id_before)
+            return fetch(cur, view, table, limit, since)
     except psycopg2.Error as exc:
         return f"{view}: {first_line(exc)}"
     finally:

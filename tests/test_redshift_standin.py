@@ -1,0 +1,209 @@
+"""The Redshift plan executed end to end on the stand-in (tests/redshift_standin.py): the statements
+``--dry-run`` prints for Redshift, run on the PostgreSQL test server with only COPY from S3, the
+COPY functions and the load system views emulated, in a provisioned and a Serverless flavour. The
+warehouse they build equals the PostgreSQL engine's and the oracle's."""
+
+import contextlib
+import re
+
+import psycopg2
+import pytest
+
+import create_tables
+import etl
+from conftest import SAMPLE, SEED, assert_matches_oracle, fetch_all, fresh_schema, new_bucket, star_state
+from redshift_standin import StandIn
+from sparkify import db, s3
+from sparkify.engines import redshift
+from test_incremental import batches
+
+SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws.com"
+DAILY = "[S3]\nMANIFEST_PREFIX=s3://sparkify-runs/manifests/\n"
+
+
+def seed_config(tmp_path, flavour: str, extra: str = "") -> str:
+    """The seed's dwh.cfg as it is (a Serverless workgroup's endpoint for that flavour), plus ``extra``."""
+    text = SEED if flavour == "provisioned" else SEED.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com",
+                                                              SERVERLESS_HOST)
+    if extra:
+        text = text.replace("[S3]\n", extra)
+    path = tmp_path / "redshift" / "dwh.cfg"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(params=["provisioned", "serverless"])
+def flavour(request):
+    return request.param
+
+
+@pytest.fixture
+def standin(pg_params, schema, flavour, fake_aws):
+    """The stand-in cluster in the test's schema; the client's own S3 calls are counted apart from
+    those the emulated COPY makes (``client_calls``)."""
+    stand_in = StandIn(pg_params, schema, serverless=flavour == "serverless")
+    stand_in.client_calls = []
+    real_client_for = s3.client_for
+
+    def client_for(access):
+        if not stand_in.emulating:
+            stand_in.client_calls.append(access)
+        return real_client_for(access)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(s3, "client_for", client_for)
+        yield stand_in
+    stand_in.settle()
+
+
+@contextlib.contextmanager
+def on_redshift(stand_in: StandIn):
+    """The scripts' connections go to the stand-in while inside."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db, "_connect_with_retries", lambda params, where: stand_in.connect())
+        yield
+
+
+@pytest.fixture
+def postgres_warehouse(pg_params, write_config, tmp_path):
+    """A schema for the PostgreSQL engine's warehouse of the same files; a function that builds it
+    from a folder (``incremental``: a daily run) and a connection to it."""
+    with fresh_schema(pg_params) as name:
+        connection = psycopg2.connect(**pg_params, options=f"-c search_path={name}")
+
+        def build(folder, incremental=False):
+            text = write_config(log_data=folder / "log_data", song_data=folder / "song_data",
+                                log_jsonpath=SAMPLE / "log_json_path.json").read_text()
+            cfg = tmp_path / "postgres.cfg"
+            cfg.write_text(re.sub(r"SCHEMA=\w+", f"SCHEMA={name}", text))
+            if not (tmp_path / "postgres.created").exists():
+                assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+                (tmp_path / "postgres.created").touch()
+            assert etl.main(["--config", str(cfg), "-q"] + (["--incremental"] if incremental else [])) == 0
+            return connection
+
+        yield build
+        connection.close()
+
+
+def upload(client, paths) -> None:
+    for path in paths:
+        client.put_object(Bucket="udacity-dend", Key=str(path.relative_to(SAMPLE)), Body=path.read_bytes())
+
+
+def as_planned(text: str) -> str:
+    """A statement as sent, with what only the run knows in the words --dry-run uses for it."""
+    text = " ".join(text.split())
+    text = re.sub(r"CAST\('[^']*'::timestamp AS TIMESTAMP\)", "CAST(<the time above> AS TIMESTAMP)", text)
+    text = re.sub(r"WHERE query_id = \d+", "WHERE query_id = <the query_id found>", text)
+    text = re.sub(r"manifests/\d{8}T\d+-[0-9a-f]{8}/", "manifests/<run>/", text)
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?", "<time>", text)
+
+
+def etl_transaction(stand_in: StandIn) -> list[str]:
+    """What the last run sent in its ETL transaction, each repeated poll once, as --dry-run words it."""
+    sent = stand_in.connections[-1].sent
+    start = sent.index("COMMIT") + 1  # after the engine was asked of the server
+    statements = []
+    for text in sent[start:]:
+        text = as_planned(text)
+        if not (statements and text == statements[-1] and text.startswith("SELECT h.query_id")):
+            statements.append(text)
+    return statements
+
+
+def dry_run(cfg: str, capsys) -> list[str]:
+    capsys.readouterr()
+    assert etl.main(["--config", cfg, "--dry-run", "-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    return [as_planned(line.rstrip(";")) for line in lines[1:]
+            if not line.startswith("--") and not line.startswith("INSERT INTO load_ledger (\"table_name\", \"file_")
+            or line.startswith("INSERT INTO load_ledger (\"table_name\", \"file_name\", \"bytes\", \"etag\", \"modif"
+                               "ied\", \"row_count\", \"loaded_at\", \"run_no\") SELECT")]
+
+
+def ledger(conn, prefix: str, lines: bool = False) -> list[tuple]:
+    """The ledger's files (named under the source), bytes, ETag, rows and run number. ``lines``: the
+    rows as Redshift records them, the lines it scanned in the file (a pretty-printed song file is
+    one record on many lines)."""
+    found = []
+    for table, name, size, etag, _, rows, _, run in fetch_all(conn, "load_ledger", "table_name, file_name"):
+        name = name[len(prefix):] if name.startswith(prefix) else name
+        if lines:
+            content = (SAMPLE / name).read_bytes()
+            rows = content.count(b"\n") + (0 if content.endswith(b"\n") else 1)
+        found.append((table, name, size, etag, rows, run))
+    return found
+
+
+def test_the_seeds_config_rebuilds_the_warehouse_as_postgresql_does(tmp_path, standin, flavour, conn,
+                                                                      postgres_warehouse, capsys):
+    """The seed's dwh.cfg, nothing added: COPY straight from the three URIs, no S3 call on the
+    client, the ledger from Redshift's record; the plan sent is the one --dry-run prints."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        assert etl.main(["--config", cfg, "-q"]) == 0
+        sent = etl_transaction(standin)
+        planned = dry_run(cfg, capsys)
+    assert standin.client_calls == []
+    assert [copy["manifest"] for copy in standin.copies] == [None, None]
+    assert sent == planned
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+    postgres = postgres_warehouse(SAMPLE)
+    assert star_state(conn) == star_state(postgres)
+    # the ledger Redshift's record filled holds what the loader's holds: bytes, MD5, run (and lines)
+    assert ledger(conn, "s3://udacity-dend/") == ledger(postgres, str(SAMPLE) + "/", lines=True)
+
+
+def test_a_full_rebuild_and_three_daily_batches_equal_postgresqls_warehouse(tmp_path, standin, flavour, conn,
+                                                                             postgres_warehouse):
+    client = new_bucket("udacity-dend", {"log_json_path.json": (SAMPLE / "log_json_path.json").read_bytes()})
+    new_bucket("sparkify-runs")
+    cfg = seed_config(tmp_path, flavour, DAILY)
+    inbox = tmp_path / "inbox"
+    delivered = []
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+    for number, batch in enumerate(batches(SAMPLE, 4, seed=11)):
+        upload(client, batch)
+        delivered += batch
+        for path in batch:
+            target = inbox / path.relative_to(SAMPLE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+        daily = ["--incremental"] if number else []
+        with on_redshift(standin):
+            assert etl.main(["--config", cfg, "-q", *daily]) == 0
+        postgres = postgres_warehouse(inbox, incremental=bool(number))
+        assert star_state(conn) == star_state(postgres), f"after batch {number}"
+        assert ledger(conn, "s3://udacity-dend/") == ledger(postgres, str(inbox) + "/", lines=True)
+    assert [bool(copy["manifest"]) for copy in standin.copies] == [False] * 2 + [True] * 6
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+
+
+def test_redshifts_record_is_waited_for(tmp_path, standin, flavour, conn, capsys):
+    """SYS rows that come a moment after the COPY are waited for; rows that never come stop the run
+    with one line, nothing committed."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    cfg = seed_config(tmp_path, flavour)
+    standin.sys_delay = 0.4
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        assert etl.main(["--config", cfg, "-q"]) == 0
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+    standin.settle()
+    standin.sys_delay = 3.0
+    with on_redshift(standin), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redshift, "RECORD_WAIT_SECONDS", 0.5)
+        capsys.readouterr()
+        assert etl.main(["--config", cfg, "-q"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: load staging_events: Redshift had not recorded the COPY after 0.5 s (SYS_LOAD_HISTORY and"
+        " SYS_LOAD_DETAIL: no row), so its files cannot be put in the ledger; rolled back, the warehouse is"
+        " unchanged: run it again")
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
