@@ -1,0 +1,105 @@
+"""Where Redshift and PostgreSQL could answer the same SQL differently, the project decides so that
+they do not: strings compare byte by byte on both (whatever the server's locale), Redshift declares
+no primary key for its planner to trust, and a statement Redshift lacks is never planned for it."""
+
+import json
+import secrets
+
+import psycopg2
+import pytest
+
+import create_tables
+import etl
+import sql_queries as q
+from conftest import SAMPLE, assert_matches_oracle, fetch_all
+from sparkify.engines import PostgresEngine, RedshiftEngine
+from sparkify.ledger import TableBatch
+from sparkify.source import SourceObject
+from sparkify.sqltext import one_line
+
+EVENT = json.loads((SAMPLE / "log_data/2018/11/2018-11-01-events.json").read_text().splitlines()[0])
+
+
+def song(song_id: str, artist_id: str) -> dict:
+    return {"num_songs": 1, "artist_id": artist_id, "artist_latitude": None, "artist_longitude": None,
+            "artist_location": "", "artist_name": "Band", "song_id": song_id, "title": "Tune", "duration": 200.0,
+            "year": 2000}
+
+
+@pytest.fixture
+def icu_database(pg_params):
+    """A database whose default collation is ICU's en-US, where 'SOa' sorts before 'SOB' (byte
+    order has it the other way); its name."""
+    name = "sparkify_icu_" + secrets.token_hex(4)
+    admin = psycopg2.connect(**pg_params)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                        " LOCALE 'C.UTF-8'")
+    except psycopg2.Error as exc:
+        admin.close()
+        pytest.skip(f"this server cannot create an ICU database: {exc}")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+def test_a_tie_broken_by_a_string_picks_the_same_row_in_any_locale(tmp_path, pg_params, icu_database):
+    """Two songs equally close to a play: the smaller song_id in byte order (Redshift's, and the
+    oracle's) wins, on a server whose own order says otherwise."""
+    params = dict(pg_params, dbname=icu_database)
+    with psycopg2.connect(**params) as check, check.cursor() as cur:
+        cur.execute("SELECT 'SOa' < 'SOB', 'SOa' COLLATE \"C\" < 'SOB'")
+        assert cur.fetchone() == (True, False)  # the locale's order is not byte order
+    check.close()
+    (tmp_path / "log_data").mkdir()
+    (tmp_path / "song_data").mkdir()
+    event = dict(EVENT, song="Tune", artist="Band", length=200.0)
+    (tmp_path / "log_data" / "events.json").write_text(json.dumps(event) + "\n")
+    for song_id, artist_id in (("SOa", "ARa"), ("SOB", "ARB")):
+        (tmp_path / "song_data" / f"{song_id}.json").write_text(json.dumps(song(song_id, artist_id)))
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text(f"[CLUSTER]\nHOST={params.get('host', 'localhost')}\nDB_PORT={params.get('port', 5432)}\n"
+                   f"DB_NAME={icu_database}\nDB_USER={params.get('user', 'postgres')}\n"
+                   f"DB_PASSWORD={params.get('password', '')}\n"
+                   f"[S3]\nLOG_DATA={tmp_path / 'log_data'}\nSONG_DATA={tmp_path / 'song_data'}\n"
+                   f"LOG_JSONPATH={SAMPLE / 'log_json_path.json'}\n")
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    assert etl.main(["--config", str(cfg), "-q"]) == 0
+    conn = psycopg2.connect(**params)
+    try:
+        assert [row[4:6] for row in fetch_all(conn, "songplays", "songplay_id")] == [("SOB", "ARB")]
+        assert_matches_oracle(conn, tmp_path / "log_data", tmp_path / "song_data")
+    finally:
+        conn.close()
+
+
+def test_redshift_declares_no_primary_key_and_checks_every_key():
+    """Redshift enforces no key and its planner trusts a declared one: none is declared there, and
+    every uniqueness check runs; PostgreSQL declares them, and its checks are the constraints."""
+    redshift = [one_line(statement) for statement in q.CREATE_TABLE_QUERIES["redshift"]]
+    postgres = [one_line(statement) for statement in q.CREATE_TABLE_QUERIES["postgres"]]
+    assert [text for text in redshift if "PRIMARY KEY" in text] == []
+    assert sum("PRIMARY KEY" in text for text in postgres) == sum(bool(t.primary_key) for t in q.TABLES)
+    unique = {name for name, _ in q.UNIQUE_KEY_CHECKS}
+    assert {check.label for check in RedshiftEngine().checks() if not check.enforced} >= unique
+    assert not {check.label for check in PostgresEngine().checks() if not check.enforced} & unique
+
+
+def test_the_statement_for_touched_files_is_never_planned_for_redshift():
+    """UPDATE ... FROM (VALUES ...) is PostgreSQL's way to note touched files' new times; Redshift
+    has no VALUES table, and its S3 files are never touched (their ETag says so)."""
+    spec = q.STAGING_SONGS
+    touched = SourceObject("/in/song_data/a.json", 10)
+    from conftest import table_input
+
+    batch = TableBatch(table_input(spec, "/in/song_data"), touched=(touched,))
+    assert [one_line(step.statement).split(" FROM ")[0] for step in PostgresEngine().new_times(batch)] == [
+        "UPDATE load_ledger SET modified = t.modified"]
+    assert RedshiftEngine().new_times(TableBatch(table_input(spec, "s3://b/song_data"))) == []
+    with pytest.raises(ValueError, match="touched files come only from local folders"):
+        RedshiftEngine().new_times(batch)
