@@ -68,6 +68,7 @@ def run_etl(args, config) -> int:
 
 def dry_run_incremental(config, data: str) -> int:
     """--dry-run --incremental: the ledger is read (nothing is changed) to list the new files."""
+    engines.planned(config).require(config, incremental=True)  # before connecting
     with db.open_target(config) as target:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)

@@ -117,3 +117,15 @@ def write_object(access: S3Access, uri: str, body: bytes, what: str) -> None:
     except (BotoCoreError, ClientError) as exc:
         reason = str(_describe(exc, uri, what)).replace("cannot read", "cannot write", 1)
         raise DataSourceError(reason.replace("may not read it", "may not write there")) from None
+
+
+def bucket_region(access: S3Access, uri: str, what: str) -> str:
+    """The region of the bucket ``uri`` names (S3 answers None for us-east-1)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _ = split_uri(uri)
+    try:
+        location = client_for(access).get_bucket_location(Bucket=bucket)
+    except (BotoCoreError, ClientError) as exc:
+        raise _describe(exc, uri, what) from None
+    return location.get("LocationConstraint") or "us-east-1"

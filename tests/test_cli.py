@@ -108,12 +108,17 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
                         ' "load_runs", "load_ledger", "loaded_songs", "user_latest", "play_songs", "load_errors";')
     assert lines[2:5] == ['DELETE FROM "staging_events";', 'DELETE FROM "staging_songs";', 'DELETE FROM "load_errors";']
     assert lines[15].startswith("INSERT INTO load_runs ")
-    assert lines[16].startswith("-- written with boto3 first: s3://my-runs/sparkify/")
-    assert lines[16].endswith("/staging_events.manifest (every file, listed when the run starts)")
-    assert lines[17] == "SELECT pg_last_copy_id();"
-    assert lines[18].startswith("COPY \"staging_events\" FROM 's3://my-runs/sparkify/")
-    assert "/staging_events.manifest' IAM_ROLE 'arn:aws:iam::123456789012:role/r' MANIFEST FORMAT AS JSON" in lines[18]
-    assert lines[19] == "SELECT pg_last_copy_count();"
+    # a full rebuild copies straight from the prefix (no manifest), and its files go in the ledger
+    # from Redshift's record of the COPY
+    assert lines[16:20] == [
+        "SELECT pg_last_copy_id(), GETDATE();",
+        "COPY \"staging_events\" FROM 's3://udacity-dend/log_data' IAM_ROLE 'arn:aws:iam::123456789012:role/r'"
+        " FORMAT AS JSON 's3://udacity-dend/log_json_path.json' COMPUPDATE OFF STATUPDATE OFF;",
+        "SELECT pg_last_copy_count();",
+        "-- repeated until Redshift has recorded every file (at most 60 s):"]
+    assert lines[21].startswith("INSERT INTO load_ledger (\"table_name\", \"file_name\", \"bytes\", \"etag\","
+                                " \"modified\", \"row_count\", \"loaded_at\", \"run_no\") SELECT 'staging_events',")
+    assert lines[21].endswith(" FROM sys_load_detail WHERE query_id = <the query_id found> GROUP BY TRIM(file_name)) AS f;")
     assert SENTINEL not in result.stdout + result.stderr
 
 
@@ -121,15 +126,19 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
     ("LOG_DATA=local/logs\nMANIFEST_PREFIX=s3://bucket/runs/\n",
      "[S3] LOG_DATA must be an s3:// URI on Redshift, not '{tmp_path}/local/logs'"),
     ("LOG_DATA=s3://bucket/log_data\n",
-     "[S3] MANIFEST_PREFIX is missing: on Redshift each run's COPY names exactly the files it loads in a manifest"
-     " written there (s3://bucket/prefix/, a place the role may read; provision.py --manifest-prefix grants it)"),
+     "[S3] MANIFEST_PREFIX is missing: etl.py --incremental on Redshift copies only the new files, named in a"
+     " manifest written under that prefix (s3://bucket/prefix/, a place the IAM role may read). This machine then"
+     " needs AWS credentials (boto3's usual chain, or [AWS] KEY and SECRET) that may list s3://bucket/log_data and"
+     " s3://bucket/song_data and write to the prefix; provision.py --manifest-prefix grants the role its part. A"
+     " full rebuild (python etl.py) needs none of this"),
 ], ids=["local source", "no manifest prefix"])
 def test_redshift_settings_are_checked_before_a_dry_run(tmp_path, s3, message):
+    """Before any connection is tried: HOST=h does not resolve, and the error is the setting's."""
     config = tmp_path / "dwh.cfg"
     config.write_text("[CLUSTER]\nHOST=h\nDB_PORT=5439\nDB_NAME=dwh\nDB_USER=u\nENGINE=redshift\n"
                       f"[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n[S3]\n{s3}"
                       "SONG_DATA=s3://bucket/song_data\nLOG_JSONPATH=s3://bucket/paths.json\n")
-    result = run("etl.py", "--config", str(config), "--dry-run")
+    result = run("etl.py", "--config", str(config), "--dry-run", "--incremental")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1] == f"error: {config}: {message.format(tmp_path=tmp_path)}"
 

@@ -207,3 +207,89 @@ def test_redshifts_record_is_waited_for(tmp_path, standin, flavour, conn, capsys
         " SYS_LOAD_DETAIL: no row), so its files cannot be put in the ledger; rolled back, the warehouse is"
         " unchanged: run it again")
     assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+
+
+BAD_DAY = b'{"ts": "soon", "page": "NextSong"}\n'
+
+
+def test_a_copy_that_fails_on_a_bad_record_shows_that_record(tmp_path, standin, flavour, conn, capsys):
+    """The failed COPY is found by session and time, not by pg_last_copy_id() (which a rolled-back
+    COPY does not update): the error names the file and line, and nothing is committed."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        capsys.readouterr()
+        assert etl.main(["--config", cfg, "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    view = "sys_load_error_detail" if flavour == "serverless" else "stl_load_errors"
+    assert err[-2] == ("error: load staging_events failed: Load into table 'staging_events' failed.  Check"
+                       " 'stl_load_errors' system table for details.; rolled back, the warehouse is unchanged")
+    assert err[-1].startswith("  s3://udacity-dend/log_data/2018/11/2018-11-99-events.json, line 1")
+    assert view not in err[-1]
+    assert fetch_all(conn, "songplays", "1") == [] and fetch_all(conn, "load_ledger", "1") == []
+
+
+def test_a_copy_that_reads_nothing_says_so(tmp_path, standin, flavour, capsys):
+    """No file under the prefix: the COPY fails before reading a record, and the error says that
+    instead of showing another COPY's rejections."""
+    new_bucket("udacity-dend", {"log_json_path.json": (SAMPLE / "log_json_path.json").read_bytes()})
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        capsys.readouterr()
+        assert etl.main(["--config", cfg, "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    view = "sys_load_error_detail" if flavour == "serverless" else "stl_load_errors"
+    assert err[-2] == ("error: load staging_events failed: The specified S3 prefix 'log_data' does not exist;"
+                       " rolled back, the warehouse is unchanged")
+    assert err[-1] == f"  ({view} has no rows for this COPY: it failed before reading any record)"
+
+
+def test_max_errors_keeps_what_redshift_skipped(tmp_path, standin, flavour, conn, capsys):
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY * 2)
+    cfg = seed_config(tmp_path, flavour, "[S3]\nMAX_ERRORS=2\n")
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        assert etl.main(["--config", cfg, "-q"]) == 0
+    kept = fetch_all(conn, "load_errors", "line_number")
+    assert [(table, name, line) for table, name, line, _, _ in kept] == [
+        ("staging_events", "s3://udacity-dend/log_data/2018/11/2018-11-99-events.json", line) for line in (1, 2)]
+    assert [copy["maxerror"] for copy in standin.copies] == ["3", "3"]
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+
+
+def test_validate_runs_noload_copies_on_redshift(tmp_path, standin, flavour, conn, capsys):
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        capsys.readouterr()
+        assert etl.main(["--config", cfg, "--validate"]) == 1
+    out = capsys.readouterr().out
+    assert "  s3://udacity-dend/log_data/2018/11/2018-11-99-events.json, line 1" in out
+    assert [copy["noload"] for copy in standin.copies] == [" NOLOAD", " NOLOAD"]
+    assert fetch_all(conn, "staging_events", "1") == []
+
+
+def test_a_manifest_bucket_in_another_region_is_refused_before_connecting(tmp_path, standin, flavour, capsys):
+    """Every file a COPY names, its manifest too, is read in the cluster's region (or REGION's)."""
+    import boto3
+
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="runs-in-ireland", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    cfg = seed_config(tmp_path, flavour, "[S3]\nMANIFEST_PREFIX=s3://runs-in-ireland/manifests/\n")
+    standin.connections.clear()
+    with on_redshift(standin):
+        assert etl.main(["--config", cfg, "-q", "--incremental"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {cfg}: [S3] MANIFEST_PREFIX is in a bucket in eu-west-1, and the COPY reads in us-west-2 (the"
+        " cluster's region): every file a COPY names, its manifest too, must be in that region; use a bucket in"
+        " us-west-2")
+    assert standin.connections == []

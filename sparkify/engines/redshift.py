@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class RedshiftEngine(PostgresEngine):
                               f" {config.sources.log_data} and {config.sources.song_data} and write to the prefix;"
                               f" provision.py --manifest-prefix grants the role its part. A full rebuild (python"
                               f" etl.py) needs none of this")
+        if incremental:
+            _check_manifest_region(config)
 
     def lists_sources(self, incremental: bool) -> bool:
         """A full rebuild's COPY reads the prefixes itself: the client lists nothing."""
@@ -129,6 +132,26 @@ def _require_sources(config: Config) -> None:
     if config.sources.max_errors > q.REDSHIFT_MAX_TOLERATED:
         raise ConfigError(f"{config.path}: [S3] MAX_ERRORS (or --max-errors) is at most {q.REDSHIFT_MAX_TOLERATED:,} on"
                           f" Redshift, not {config.sources.max_errors:,} (its MAXERROR stops at 100,000)")
+
+
+def cluster_region(host: str) -> str | None:
+    """The region in a Redshift endpoint's name (provisioned or Serverless), if it has one."""
+    match = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.redshift(?:-serverless)?\.amazonaws\.com$", host)
+    return match.group(1) if match else None
+
+
+def _check_manifest_region(config: Config) -> None:
+    """A COPY reads its manifest in the region it reads the data in ([S3] REGION, else the
+    cluster's): a manifest bucket elsewhere would fail every daily COPY."""
+    region = config.sources.region or (cluster_region(config.cluster.host) if config.cluster else None)
+    if region is None:
+        return
+    found = s3.bucket_region(config.sources.access, config.sources.manifest_prefix, "[S3] MANIFEST_PREFIX")
+    if found != region:
+        said = "[S3] REGION" if config.sources.region else "the cluster's region"
+        raise ConfigError(f"{config.path}: [S3] MANIFEST_PREFIX is in a bucket in {found}, and the COPY reads in"
+                          f" {region} ({said}): every file a COPY names, its manifest too, must be in that region;"
+                          f" use a bucket in {region}")
 
 
 # --- The manifest: exactly the files a COPY loads ------------------------------------------------------
