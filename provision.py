@@ -27,19 +27,36 @@ UDACITY = {"log_data": "s3://udacity-dend/log_data", "log_jsonpath": "s3://udaci
            "song_data": "s3://udacity-dend/song_data"}
 
 
-def settings_from(args) -> aws.Settings:
+# provision.py's options that the course's [DWH] section may set, and the key that sets each
+FROM_DWH = {"cluster_id": "cluster_id", "node_type": "node_type", "nodes": "nodes", "db_name": "db_name",
+            "db_user": "db_user", "role_name": "role_name", "port": "port"}
+
+
+def course_settings(path: Path) -> config.Config | None:
+    """An existing config file's [DWH] and [AWS] (the course's notebook writes them): the cluster to
+    create and the credentials to create it with. None: no file yet."""
+    return config.load_config(path) if path.is_file() else None
+
+
+def settings_from(args, course: config.Config | None = None) -> aws.Settings:
+    """The options given, else [DWH]'s values, else provision.py's defaults."""
+    given = {name: getattr(args, name) for name in FROM_DWH}
+    if course is not None:
+        for name, attribute in FROM_DWH.items():
+            if given[name] is None:
+                given[name] = getattr(course.provisioning, attribute)
+    chosen = {name: value for name, value in given.items() if value is not None}
     settings = aws.Settings(region=args.region, log_data=args.log_data, log_jsonpath=args.log_jsonpath,
-                            song_data=args.song_data, s3_region=args.s3_region, cluster_id=args.cluster_id,
-                            node_type=args.node_type, nodes=args.nodes, db_name=args.db_name, db_user=args.db_user,
-                            role_name=args.role_name, public=args.public, my_ip=args.my_ip,
-                            manifest_prefix=args.manifest_prefix)
+                            song_data=args.song_data, s3_region=args.s3_region, public=args.public, my_ip=args.my_ip,
+                            manifest_prefix=args.manifest_prefix, **chosen)
     settings.check()
     return settings
 
 
 def provision(args, _config) -> int:
-    settings = settings_from(args)
     path = Path(args.config)
+    course = course_settings(path)
+    settings = settings_from(args, course)
     if args.dry_run:
         cli.log.info("dry run: no AWS call is made; the config would go to %s", path)
         cli.print_plan(aws.describe_provision(settings))
@@ -50,16 +67,20 @@ def provision(args, _config) -> int:
     if path.exists() and not args.overwrite:
         cli.confirm(f"{path} exists. Overwrite it?", f"{path} exists: not overwriting it (pass --config NEW.cfg,"
                                                      " or --overwrite)")
-    password = os.environ.get(PASSWORD_ENV) or aws.generate_password()
+    password = (os.environ.get(PASSWORD_ENV) or (course.provisioning.password if course else None)
+                or aws.generate_password())
     cli.log.info("creating %s (%s x %d) in %s: it is billed by the hour until `python cleanup.py --aws` deletes it",
                  settings.cluster_id, settings.node_type, settings.nodes, settings.region)
     try:
-        result = aws.provision(settings, password, aws.Aws(settings.region), show_progress=cli.show_progress(args),
+        credentials = course.sources.access if course else None
+        client = aws.Aws(settings.region, credentials.key if credentials else None,
+                         credentials.secret if credentials else None)
+        result = aws.provision(settings, password, client, show_progress=cli.show_progress(args),
                                wait_minutes=args.wait_minutes)
     except AwsError as exc:
         partial = getattr(exc, "provisioned", None)
         if partial is not None and partial.created:
-            config.write_private(path, aws.config_text(settings, partial, password))
+            config.write_private(path, aws.config_text(settings, partial, password, config.course_sections(course)))
             raise AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
                                f" run provision.py again to go on, or `python cleanup.py --config {path} --aws`"
                                " to remove them") from None
@@ -67,7 +88,7 @@ def provision(args, _config) -> int:
     if result.reused_cluster and PASSWORD_ENV not in os.environ:
         password = ""
         cli.log.warning("the cluster existed already: its password is not known here; set %s", PASSWORD_ENV)
-    config.write_private(path, aws.config_text(settings, result, password))
+    config.write_private(path, aws.config_text(settings, result, password, config.course_sections(course)))
     if result.created:
         cli.log.info("created %s", ", ".join(result.created))
     cli.log.info("cluster %s is available at %s:%d; wrote %s", settings.cluster_id, result.host, result.port, path)
@@ -80,12 +101,14 @@ def main(argv=None) -> int:
                         dry_run_help="print every AWS call that would be made, and make none")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing config file without asking")
     parser.add_argument("--region", default="us-west-2", help="where the cluster and role go (default: us-west-2)")
-    parser.add_argument("--cluster-id", default="sparkify-dwh")
-    parser.add_argument("--node-type", default="ra3.large")
-    parser.add_argument("--nodes", type=int, default=1, help="1: a single-node cluster (default)")
-    parser.add_argument("--db-name", default="dwh")
-    parser.add_argument("--db-user", default="dwhuser")
-    parser.add_argument("--role-name", default="sparkify-dwh-s3-read")
+    # these default to the config's [DWH] (the course's notebook), else to aws.Settings' values
+    parser.add_argument("--cluster-id", help="default: [DWH] DWH_CLUSTER_IDENTIFIER, else sparkify-dwh")
+    parser.add_argument("--node-type", help="default: [DWH] DWH_NODE_TYPE, else ra3.large")
+    parser.add_argument("--nodes", type=int, help="default: [DWH] DWH_NUM_NODES, else 1 (a single-node cluster)")
+    parser.add_argument("--db-name", help="default: [DWH] DWH_DB, else dwh")
+    parser.add_argument("--db-user", help="default: [DWH] DWH_DB_USER, else dwhuser")
+    parser.add_argument("--role-name", help="default: [DWH] DWH_IAM_ROLE_NAME, else sparkify-dwh-s3-read")
+    parser.add_argument("--port", type=int, help="default: [DWH] DWH_PORT, else 5439")
     parser.add_argument("--public", action="store_true",
                         help="make the cluster publicly accessible, with one inbound rule for --my-ip")
     parser.add_argument("--my-ip", help="your public IPv4 address, for --public (default: asked of checkip.amazonaws.com)")

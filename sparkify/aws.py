@@ -56,6 +56,7 @@ class Settings:
     public: bool = False
     my_ip: str | None = None
     manifest_prefix: str | None = None  # where etl.py writes its COPY manifests: the role may read it
+    port: int = 5439
 
     @property
     def security_group_name(self) -> str:
@@ -86,6 +87,8 @@ class Settings:
                 raise bad(option, value, "S3 URI (s3://bucket/prefix)")
         if not 1 <= self.nodes <= 128:
             raise bad("--nodes", self.nodes, "number of nodes (1-128)")
+        if not 1150 <= self.port <= 65535:
+            raise bad("--port", self.port, "Redshift port (1150-65535)")
         if self.public and self.my_ip is not None:
             try:
                 address = ipaddress.IPv4Address(self.my_ip)
@@ -131,15 +134,17 @@ def generate_password() -> str:
 class Aws:
     """boto3 clients for one region, created on first use; every call's failure is one line."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, key: str | None = None, secret: str | None = None):
         self.region = region
+        self._credentials = {"aws_access_key_id": key, "aws_secret_access_key": secret}  # None: boto3's chain
         self._clients: dict = {}
 
     def client(self, service: str):
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.session.Session(region_name=self.region).client(service)
+            session = boto3.session.Session(region_name=self.region, **self._credentials)
+            self._clients[service] = session.client(service)
         return self._clients[service]
 
     def call(self, service: str, operation: str, what: str, tolerate: str | None = None, **params):
@@ -192,6 +197,8 @@ def describe_provision(settings: Settings) -> list[str]:
                    Tags=TAGS)
     if settings.nodes > 1:
         cluster["NumberOfNodes"] = settings.nodes
+    if settings.port != REDSHIFT_PORT:
+        cluster["Port"] = settings.port
     lines = [f"region {settings.region}",
              "sts.get_caller_identity()",
              f"iam.create_role(RoleName={settings.role_name!r}, AssumeRolePolicyDocument={json.dumps(trust_policy())},"
@@ -202,7 +209,7 @@ def describe_provision(settings: Settings) -> list[str]:
         cluster["VpcSecurityGroupIds"] = ["<the new security group>"]
         lines += [f"ec2.create_security_group(GroupName={settings.security_group_name!r}, VpcId=<the default VPC>,"
                   f" tagged {TAG_KEY}={TAG_VALUE})",
-                  f"ec2.authorize_security_group_ingress(tcp {REDSHIFT_PORT} from"
+                  f"ec2.authorize_security_group_ingress(tcp {settings.port} from"
                   f" {settings.my_ip or '<your public IP, from ' + CHECKIP_URL + '>'}/32)"]
     lines += [f"redshift.create_cluster({', '.join(f'{k}={v!r}' for k, v in cluster.items())})",
               f"redshift.describe_clusters(ClusterIdentifier={settings.cluster_id!r}) every {POLL_SECONDS:g}s"
@@ -269,7 +276,7 @@ def _ensure_inbound_rule(settings: Settings, aws: Aws, result: Provisioned) -> s
                             Description="Redshift access for the Sparkify warehouse", VpcId=vpc_id,
                             TagSpecifications=[{"ResourceType": "security-group", "Tags": TAGS}])["GroupId"]
         result.created.append(f"security group {group_id}")
-    rule = {"IpProtocol": "tcp", "FromPort": REDSHIFT_PORT, "ToPort": REDSHIFT_PORT,
+    rule = {"IpProtocol": "tcp", "FromPort": settings.port, "ToPort": settings.port,
             "IpRanges": [{"CidrIp": f"{settings.my_ip}/32", "Description": "sparkify-dwh: the provisioning machine"}]}
     aws.call("ec2", "authorize_security_group_ingress", f"adding the inbound rule to {group_id}",
              tolerate="InvalidPermission.Duplicate", GroupId=group_id, IpPermissions=[rule])
@@ -290,7 +297,7 @@ def _ensure_cluster(settings: Settings, password: str, aws: Aws, result: Provisi
     params = dict(ClusterIdentifier=settings.cluster_id, NodeType=settings.node_type,
                   ClusterType="single-node" if settings.nodes == 1 else "multi-node", DBName=settings.db_name,
                   MasterUsername=settings.db_user, MasterUserPassword=password, IamRoles=[result.role_arn],
-                  PubliclyAccessible=settings.public, Encrypted=True, Port=REDSHIFT_PORT, Tags=TAGS)
+                  PubliclyAccessible=settings.public, Encrypted=True, Port=settings.port, Tags=TAGS)
     if settings.nodes > 1:
         params["NumberOfNodes"] = settings.nodes
     if result.security_group_id:
@@ -318,10 +325,10 @@ def wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes:
             time.sleep(POLL_SECONDS)
 
 
-def config_text(settings: Settings, result: Provisioned, password: str) -> str:
+def config_text(settings: Settings, result: Provisioned, password: str, kept: str = "") -> str:
     """The dwh.cfg for what was provisioned (``config.render_provisioned``: the config module writes
-    the file it reads)."""
-    return config.render_provisioned(
+    the file it reads); ``kept``: the course's sections of the file it replaces."""
+    return config.render_provisioned(kept=kept,
         host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
         password=password, role_arn=result.role_arn or "", log_data=settings.log_data,
         log_jsonpath=settings.log_jsonpath, song_data=settings.song_data, s3_region=settings.s3_region or settings.region,

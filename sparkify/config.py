@@ -423,7 +423,7 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
 
 def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, password: str, role_arn: str,
                        log_data: str, log_jsonpath: str, song_data: str, s3_region: str,
-                       resources: AwsResources, manifest_prefix: str | None = None) -> str:
+                       resources: AwsResources, manifest_prefix: str | None = None, kept: str = "") -> str:
     """The dwh.cfg for a provisioned cluster (password included: ``write_private`` writes it 0600)."""
     lines = [
         "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
@@ -457,7 +457,24 @@ def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, pass
         f"SECURITY_GROUP_ID={resources.security_group_id or ''}",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + kept
+
+
+def course_sections(previous: Config | None) -> str:
+    """What provision.py keeps of the file it replaces: the course's [AWS] KEY and SECRET (appended
+    to the [AWS] section it writes) and its [DWH] section."""
+    if previous is None:
+        return ""
+    lines = []
+    if previous.sources.key:
+        lines += [f"KEY={previous.sources.key}", f"SECRET={previous.sources.secret}"]
+    dwh = previous.provisioning
+    values = (("DWH_CLUSTER_TYPE", dwh.cluster_type), ("DWH_NUM_NODES", dwh.nodes), ("DWH_NODE_TYPE", dwh.node_type),
+              ("DWH_IAM_ROLE_NAME", dwh.role_name), ("DWH_CLUSTER_IDENTIFIER", dwh.cluster_id), ("DWH_DB", dwh.db_name),
+              ("DWH_DB_USER", dwh.db_user), ("DWH_DB_PASSWORD", dwh.password), ("DWH_PORT", dwh.port))
+    if any(value is not None for _, value in values):
+        lines += ["", "[DWH]"] + [f"{key}={value}" for key, value in values if value is not None]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def write_private(path: Path, text: str) -> None:

@@ -408,3 +408,48 @@ def test_no_answer_from_checkip_says_to_pass_my_ip(account, tmp_path, capsys, mo
     assert err.startswith(f"error: cannot find your public IP address from http://127.0.0.1:{port}/ (")
     assert err.endswith("): pass --my-ip A.B.C.D\n")
     assert state(account) == EMPTY
+
+
+COURSE = """[AWS]
+KEY=AKIAIOSFODNN7EXAMPLE
+SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+
+[DWH]
+DWH_CLUSTER_TYPE=multi-node
+DWH_NUM_NODES=4
+DWH_NODE_TYPE=dc2.large
+DWH_IAM_ROLE_NAME=dwhRole
+DWH_CLUSTER_IDENTIFIER=dwhCluster
+DWH_DB=dwh
+DWH_DB_USER=dwhuser
+DWH_DB_PASSWORD=Passw0rd
+DWH_PORT=5439
+"""
+
+
+def test_the_courses_config_says_what_to_provision(account, tmp_path, monkeypatch, capsys):
+    """[DWH] gives the cluster, [AWS] KEY and SECRET the credentials; the config written keeps both."""
+    cfg = tmp_path / "dwh.cfg"
+    cfg.write_text(COURSE)
+    clients = []
+    real = aws.Aws.__init__
+
+    def spy(self, region, key=None, secret=None):
+        clients.append((region, key, secret))
+        real(self, region, key, secret)
+
+    monkeypatch.setattr(aws.Aws, "__init__", spy)
+    monkeypatch.delenv("SPARKIFY_DB_PASSWORD", raising=False)
+    assert provision.main(["--config", str(cfg), "--overwrite", "-q"]) == 0
+    cluster = account["redshift"].describe_clusters(ClusterIdentifier="dwhcluster")["Clusters"][0]
+    assert (cluster["NodeType"], cluster["NumberOfNodes"], cluster["DBName"], cluster["MasterUsername"]) == (
+        "dc2.large", 4, "dwh", "dwhuser")
+    assert [r["IamRoleArn"].rsplit("/", 1)[1] for r in cluster["IamRoles"]] == ["dwhRole"]
+    assert clients == [(REGION, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")]
+    config = load_config(cfg, environ={})
+    assert (config.cluster.password, config.aws.cluster_id, config.provisioning.nodes) == ("Passw0rd", "dwhcluster", 4)
+    assert config.sources.access.key == "AKIAIOSFODNN7EXAMPLE"
+    assert "Passw0rd" not in "".join(capsys.readouterr())
+    # an option given wins over [DWH]
+    assert provision.main(["--config", str(cfg), "--dry-run", "--nodes", "2", "--cluster-id", "other"]) == 0
+    assert "ClusterIdentifier='other', NodeType='dc2.large', ClusterType='multi-node'" in capsys.readouterr().out

@@ -101,7 +101,7 @@ def test_bad_values_name_file_section_and_key(tmp_path, change, message):
     ("[S3]\nREGION=a\nregion=b\n", "line 3: cannot parse the file: key REGION appears twice in [S3]: 'region=b'"),
     ("[cluster]\nHOST=x\n", "line 1: unknown section [cluster]: did you mean [CLUSTER]? (section names are upper case)"),
     ("\n[CLUSTR]\nHOST=x\n", "line 2: unknown section [CLUSTR]: did you mean [CLUSTER]? (section names are upper case)"),
-    ("[DEFAULT]\nHOST=x\n", "line 1: unknown section [DEFAULT]: the sections are [CLUSTER], [IAM_ROLE], [S3], [AWS]"),
+    ("[DEFAULT]\nHOST=x\n", "line 1: unknown section [DEFAULT]: the sections are [CLUSTER], [IAM_ROLE], [S3], [AWS], [DWH]"),
     ("[S3]\nLOG_DAT=x\n", "line 2: unknown key LOG_DAT in [S3]: did you mean LOG_DATA?"),
     ("[CLUSTER]\n# a comment\nhots = x\n", "line 3: unknown key HOTS in [CLUSTER]: did you mean HOST?"),
     ("[IAM_ROLE]\nXYZ=1\n", "line 2: unknown key XYZ in [IAM_ROLE]: [IAM_ROLE] has ARN"),
@@ -197,3 +197,68 @@ def test_a_missing_ca_bundle_names_the_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
     assert str(err.value).startswith(f"{path}: [CLUSTER] SSLROOTCERT names no file: {tmp_path / 'nope.crt'} (")
+
+
+COURSE = """\
+[AWS]
+KEY=AKIAIOSFODNN7EXAMPLE
+SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+
+[DWH] 
+DWH_CLUSTER_TYPE=multi-node
+DWH_NUM_NODES=4
+DWH_NODE_TYPE=dc2.large
+
+DWH_IAM_ROLE_NAME=dwhRole
+DWH_CLUSTER_IDENTIFIER=dwhCluster
+DWH_DB=dwh
+DWH_DB_USER=dwhuser
+DWH_DB_PASSWORD=Passw0rd
+DWH_PORT=5439
+"""
+
+
+def test_the_courses_config_beside_the_seeds_is_accepted(tmp_path):
+    """[AWS] KEY/SECRET are the client's S3 credentials (never shown); [DWH] is provision.py's settings."""
+    from sparkify.config import Provisioning
+
+    config = load_config(write(tmp_path, SEED + "\n" + COURSE), environ={})
+    assert config.sources.access.key == "AKIAIOSFODNN7EXAMPLE"
+    assert config.sources.events.data.access.secret == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert config.aws is None  # names nothing for cleanup.py --aws to delete
+    assert config.provisioning == Provisioning(cluster_type="multi-node", nodes=4, node_type="dc2.large",
+                                               role_name="dwhRole", cluster_id="dwhcluster", db_name="dwh",
+                                               db_user="dwhuser", password="Passw0rd", port=5439)
+    assert "wJalrX" not in repr(config) and "Passw0rd" not in repr(config)
+
+
+def test_without_the_course_keys_the_usual_credentials_serve(tmp_path):
+    access = load_config(write(tmp_path, SEED), environ={}).sources.access
+    assert (access.key, access.secret) == (None, None)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[AWS]\nKEY=AKIAIOSFODNN7EXAMPLE\n", "[AWS] SECRET is missing: [AWS] KEY is set, and an access key goes with its"
+     " secret (or leave both empty for boto3's usual credentials)"),
+    ("[AWS]\nKEY=not a key\nSECRET=s\n", "[AWS] KEY is not an AWS access key id (20 upper case letters and digits,"
+     " like AKIA...; the value is not shown)"),
+    ("[DWH]\nDWH_CLUSTER_TYPE=single-node\nDWH_NUM_NODES=4\n",
+     "[DWH] DWH_NUM_NODES is 4, and DWH_CLUSTER_TYPE=single-node has 1 node"),
+    ("[DWH]\nDWH_PORT=54\n", "[DWH] DWH_PORT must be a whole number from 1150 to 65535, not '54'"),
+    ("[S3]\nUNSIGNED=true\nMANIFEST_PREFIX=s3://runs/m/\n",
+     "[S3] UNSIGNED is true, and MANIFEST_PREFIX is set: a daily run on Redshift writes its manifests there, which"
+     " an unsigned request may not (set UNSIGNED=false and give the client credentials)"),
+], ids=["key without secret", "not a key", "single node of four", "port", "unsigned manifests"])
+def test_course_and_daily_settings_are_checked(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_any_other_key_is_still_an_error_naming_its_line(tmp_path):
+    path = write(tmp_path, SEED + "\n" + COURSE + "DWH_REGION=us-west-2\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    line = (SEED + "\n" + COURSE).count("\n") + 1
+    assert str(error.value).startswith(f"{path}, line {line}: unknown key DWH_REGION in [DWH]")
