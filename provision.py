@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from sparkify import aws, cli, config
+from sparkify import aws, cli, config, config_writer
 from sparkify.config import PASSWORD_ENV
 from sparkify.errors import AwsError
 
@@ -80,7 +80,7 @@ def provision(args, _config) -> int:
     except AwsError as exc:
         partial = getattr(exc, "provisioned", None)
         if partial is not None and partial.created:
-            config.write_private(path, aws.config_text(settings, partial, password, config.course_sections(course)))
+            config_writer.write_private(path, aws.config_text(settings, partial, password, config_writer.course_sections(course)))
             raise AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
                                f" run provision.py again to go on, or `python cleanup.py --config {path} --aws`"
                                " to remove them") from None
@@ -88,7 +88,7 @@ def provision(args, _config) -> int:
     if result.reused_cluster and PASSWORD_ENV not in os.environ:
         password = ""
         cli.log.warning("the cluster existed already: its password is not known here; set %s", PASSWORD_ENV)
-    config.write_private(path, aws.config_text(settings, result, password, config.course_sections(course)))
+    config_writer.write_private(path, aws.config_text(settings, result, password, config_writer.course_sections(course)))
     if result.created:
         cli.log.info("created %s", ", ".join(result.created))
     cli.log.info("cluster %s is available at %s:%d; wrote %s", settings.cluster_id, result.host, result.port, path)

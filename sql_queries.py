@@ -390,7 +390,6 @@ def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
 # fails where STL is not readable.
 LOAD_ERROR_VIEWS = ("stl_load_errors", "sys_load_error_detail")
 LOAD_ERROR_VIEW_PROBE = sql.SQL("SELECT COUNT(*) FROM stl_load_errors WHERE 1 = 0")
-LAST_COPY_ID = sql.SQL("SELECT pg_last_copy_id()")
 
 
 def _this_copy(view: str, table: Table, since=None) -> sql.Composed:

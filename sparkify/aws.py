@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from . import config
+from . import config_writer
 from .config import CLUSTER_ID, REGION, ROLE_NAME, AwsResources
 from .errors import AwsError, ConfigError
 from .policies import s3_read_policy, trust_policy
@@ -326,9 +326,9 @@ def wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes:
 
 
 def config_text(settings: Settings, result: Provisioned, password: str, kept: str = "") -> str:
-    """The dwh.cfg for what was provisioned (``config.render_provisioned``: the config module writes
-    the file it reads); ``kept``: the course's sections of the file it replaces."""
-    return config.render_provisioned(kept=kept,
+    """The dwh.cfg for what was provisioned (``config_writer.render_provisioned``, in the format
+    ``sparkify.config`` reads); ``kept``: the course's sections of the file it replaces."""
+    return config_writer.render_provisioned(kept=kept,
         host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
         password=password, role_arn=result.role_arn or "", log_data=settings.log_data,
         log_jsonpath=settings.log_jsonpath, song_data=settings.song_data, s3_region=settings.s3_region or settings.region,

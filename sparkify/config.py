@@ -25,6 +25,7 @@ from pathlib import Path
 import sql_queries as q
 
 from . import SAMPLE_DIR, ini
+from .course import Provisioning, read_credentials, read_dwh
 from .errors import ConfigError
 from .source import S3Access, Source, TableInput
 
@@ -150,22 +151,6 @@ class AwsResources:
 
 
 @dataclass(frozen=True)
-class Provisioning:
-    """``[DWH]``: the cluster provision.py creates, as the course's notebook names it. Each value is
-    None where the file does not set it (provision.py's own default then holds)."""
-
-    cluster_type: str | None = None  # single-node or multi-node
-    nodes: int | None = None
-    node_type: str | None = None
-    role_name: str | None = None
-    cluster_id: str | None = None
-    db_name: str | None = None
-    db_user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    port: int | None = None
-
-
-@dataclass(frozen=True)
 class Config:
     path: Path
     cluster: Cluster | None
@@ -258,7 +243,7 @@ def load_config(path: str | os.PathLike | None = None, environ: dict | None = No
     if arn:
         reader.matching("IAM_ROLE", "ARN", arn, ROLE_ARN, "IAM role ARN (arn:aws:iam::<account>:role/<name>)")
     return Config(path=path, cluster=cluster, iam_role_arn=arn or None, sources=sources, aws=_read_aws(reader),
-                  provisioning=_read_dwh(reader))
+                  provisioning=read_dwh(reader))
 
 
 def _require_sources(reader: _Reader, cluster: Cluster) -> None:
@@ -290,51 +275,6 @@ def _read_aws(reader: _Reader) -> AwsResources | None:
         value = reader.get(section, key) or None
         values[key.lower()] = value and reader.matching(section, key, value, pattern, what)
     return AwsResources(region=region, **values)
-
-
-def _read_credentials(reader: _Reader) -> tuple[str | None, str | None]:
-    """``[AWS] KEY`` and ``SECRET`` (the course's config): both or neither; never shown in an error."""
-    key, secret = reader.get("AWS", "KEY") or None, reader.get("AWS", "SECRET") or None
-    if bool(key) != bool(secret):
-        given, missing = ("KEY", "SECRET") if key else ("SECRET", "KEY")
-        raise reader.error("AWS", missing, f"is missing: [AWS] {given} is set, and an access key goes with its"
-                                           " secret (or leave both empty for boto3's usual credentials)")
-    if key is not None and not AWS_ACCESS_KEY.fullmatch(key):
-        raise reader.error("AWS", "KEY", "is not an AWS access key id (20 upper case letters and digits, like"
-                                         " AKIA...; the value is not shown)")
-    return key, secret
-
-
-AWS_ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
-CLUSTER_TYPES = ("single-node", "multi-node")
-
-
-def _read_dwh(reader: _Reader) -> Provisioning:
-    """``[DWH]`` as the course's infrastructure notebook writes it, each value checked as provision.py's
-    own option would be (``sparkify.aws.Settings.check`` checks the rest)."""
-    section = "DWH"
-    if not reader.parser.has_section(section):
-        return Provisioning()
-
-    def number(key: str, low: int, high: int) -> int | None:
-        text = reader.get(section, key) or None
-        if text is not None and not (text.isdigit() and low <= int(text) <= high):
-            raise reader.error(section, key, f"must be a whole number from {low} to {high}, not {text!r}")
-        return None if text is None else int(text)
-
-    cluster_type = reader.choice(section, "DWH_CLUSTER_TYPE", CLUSTER_TYPES, None)
-    nodes = number("DWH_NUM_NODES", 1, 128)
-    if cluster_type == "single-node" and nodes not in (None, 1):
-        raise reader.error(section, "DWH_NUM_NODES", f"is {nodes}, and DWH_CLUSTER_TYPE=single-node has 1 node")
-    if cluster_type == "multi-node" and nodes == 1:
-        raise reader.error(section, "DWH_NUM_NODES", "is 1, and DWH_CLUSTER_TYPE=multi-node needs 2 or more")
-    cluster_id = reader.get(section, "DWH_CLUSTER_IDENTIFIER") or None
-    return Provisioning(
-        cluster_type=cluster_type, nodes=nodes, node_type=reader.get(section, "DWH_NODE_TYPE") or None,
-        role_name=reader.get(section, "DWH_IAM_ROLE_NAME") or None,
-        cluster_id=cluster_id.lower() if cluster_id else None,  # Redshift stores identifiers in lower case
-        db_name=reader.get(section, "DWH_DB") or None, db_user=reader.get(section, "DWH_DB_USER") or None,
-        password=reader.get(section, "DWH_DB_PASSWORD") or None, port=number("DWH_PORT", 1150, 65535))
 
 
 def _read_cluster(reader: _Reader, environ) -> Cluster | None:
@@ -399,7 +339,7 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         raise reader.error(section, "UNSIGNED", "is true, and MANIFEST_PREFIX is set: a daily run on Redshift writes"
                                                 " its manifests there, which an unsigned request may not (set"
                                                 " UNSIGNED=false and give the client credentials)")
-    key, secret = _read_credentials(reader)
+    key, secret = read_credentials(reader)
     max_errors = reader.get(section, "MAX_ERRORS") or "0"
     if not max_errors.isdigit():
         raise reader.error(section, "MAX_ERRORS", f"must be a whole number (0 or more), not {max_errors!r}")
@@ -417,71 +357,3 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
         manifest_prefix=manifest_prefix,
     )
-
-
-# --- Writing: provision.py's dwh.cfg, in the format read above ---------------------------------------
-
-def render_provisioned(*, host: str, port: int, db_name: str, db_user: str, password: str, role_arn: str,
-                       log_data: str, log_jsonpath: str, song_data: str, s3_region: str,
-                       resources: AwsResources, manifest_prefix: str | None = None, kept: str = "") -> str:
-    """The dwh.cfg for a provisioned cluster (password included: ``write_private`` writes it 0600)."""
-    lines = [
-        "# Written by provision.py. Holds the database password: keep it private (it is git-ignored).",
-        "# cleanup.py --aws deletes what the [AWS] section names (each carries the project's tag).",
-        "",
-        "[CLUSTER]",
-        f"HOST={host}" if host else "# HOST is empty: the cluster was not available when provision.py stopped",
-        f"DB_NAME={db_name}",
-        f"DB_USER={db_user}",
-        f"DB_PASSWORD={password}",
-        f"DB_PORT={port}",
-        "ENGINE=redshift",
-        "SSLMODE=require",
-        "",
-        "[IAM_ROLE]",
-        f"ARN={role_arn}",
-        "",
-        "[S3]",
-        f"LOG_DATA={log_data}",
-        f"LOG_JSONPATH={log_jsonpath}",
-        f"SONG_DATA={song_data}",
-        f"REGION={s3_region}",
-        f"MANIFEST_PREFIX={manifest_prefix}" if manifest_prefix else
-        "# MANIFEST_PREFIX=s3://your-bucket/sparkify/manifests/  (etl.py needs it on Redshift: provision.py"
-        " --manifest-prefix)",
-        "",
-        "[AWS]",
-        f"REGION={resources.region}",
-        f"CLUSTER_ID={resources.cluster_id}",
-        f"ROLE_NAME={resources.role_name}",
-        f"SECURITY_GROUP_ID={resources.security_group_id or ''}",
-        "",
-    ]
-    return "\n".join(lines) + kept
-
-
-def course_sections(previous: Config | None) -> str:
-    """What provision.py keeps of the file it replaces: the course's [AWS] KEY and SECRET (appended
-    to the [AWS] section it writes) and its [DWH] section."""
-    if previous is None:
-        return ""
-    lines = []
-    if previous.sources.key:
-        lines += [f"KEY={previous.sources.key}", f"SECRET={previous.sources.secret}"]
-    dwh = previous.provisioning
-    values = (("DWH_CLUSTER_TYPE", dwh.cluster_type), ("DWH_NUM_NODES", dwh.nodes), ("DWH_NODE_TYPE", dwh.node_type),
-              ("DWH_IAM_ROLE_NAME", dwh.role_name), ("DWH_CLUSTER_IDENTIFIER", dwh.cluster_id), ("DWH_DB", dwh.db_name),
-              ("DWH_DB_USER", dwh.db_user), ("DWH_DB_PASSWORD", dwh.password), ("DWH_PORT", dwh.port))
-    if any(value is not None for _, value in values):
-        lines += ["", "[DWH]"] + [f"{key}={value}" for key, value in values if value is not None]
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def write_private(path: Path, text: str) -> None:
-    """Readable by the owner only (it holds the password); replaced in one step."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)

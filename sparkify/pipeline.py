@@ -15,7 +15,7 @@ import sql_queries as q
 from .config import Config
 from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
-from .ledger import Batch, TableBatch
+from .ledger import Batch
 from .results import Report, StepResult, Validation
 from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, Statement
 from .tables import format_table

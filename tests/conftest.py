@@ -7,6 +7,7 @@ names another one, e.g. ``SPARKIFY_TEST_DSN=postgresql://postgres@127.0.0.1:5432
 import contextlib
 import functools
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -287,6 +288,12 @@ def parse_errors(text: str) -> list[str]:
     return problems + [seg.raw for seg in parsed.tree.recursive_crawl("unparsable")]
 
 
+def with_values(line: str) -> str:
+    """A --dry-run line with what only the run knows (the server's time before a COPY, the COPY's
+    query id in Redshift's record) given sample values, to parse."""
+    return line.replace("<the time above>", "'2026-12-01 06:00:00'").replace("<the query_id found>", "500001")
+
+
 def all_redshift_statements(config):
     """Every statement the Redshift plans can send (both load-error views, tolerant and compressed
     loads, validation), and every statement sent around them."""
@@ -301,23 +308,46 @@ def all_redshift_statements(config):
                                                                        song_compression="zstd"))
     bzip2 = dataclasses.replace(config, sources=dataclasses.replace(config.sources, log_compression="bzip2"))
     steps = pipeline.create_table_steps(RedshiftEngine()) + pipeline.drop_table_steps(RedshiftEngine())
+    from sparkify.ledger import unlisted
+
     for view in q.LOAD_ERROR_VIEWS:
         engine = RedshiftEngine(view)
-        for incremental in (False, True):
-            steps += (pipeline.etl_steps(engine, config, s3_batch(config, incremental))
-                      + pipeline.etl_steps(engine, tolerant, s3_batch(tolerant, incremental)))
+        for settings in (config, tolerant):  # a full rebuild's plan (from the prefixes), a daily load's
+            steps += (pipeline.etl_steps(engine, settings, unlisted(settings))
+                      + pipeline.etl_steps(engine, settings, s3_batch(settings, True)))
         steps += pipeline.validate_steps(engine, config) + pipeline.validate_steps(engine, bzip2)
     statements = [statement for step in steps
                   for statement in (step.statements if hasattr(step, "statements") else [step.statement])]
     statements += q.ledger_rows([("staging_songs", f"s3://b/song_data/{n}.json", n, "e", None, None, LISTED_AT)
                                  for n in range(q.LEDGER_BATCH + 1)])
-    # a touched file's new time (sent for local files, so never on Redshift, whose S3 files have
-    # ETags; parsed all the same, as the SQL is shared)
-    statements += q.ledger_new_times(q.STAGING_SONGS, [(f"/in/song_data/{n}.json", LISTED_AT)
-                                                       for n in range(2)])
-    statements += [q.load_error_detail(view, table, 20, before) for view in q.LOAD_ERROR_VIEWS
-                   for table in q.STAGING_TABLES for before in (None, 41)]
-    return statements + [q.LAST_COPY_COUNT, q.LAST_COPY_ID, q.LOAD_ERROR_VIEW_PROBE,
+    # what each COPY step sends around its COPY: the clock before it, its record, its files' ledger rows
+    since, query_id = "2026-12-01 06:00:00", 500001
+    statements += [statement for table in q.STAGING_TABLES for statement in (
+        q.copy_record(table, since), q.ledger_from_copy(table, query_id, LISTED_AT),
+        q.ledger_row_counts(table, query_id))]
+    statements += [q.load_error_detail(view, table, 20, when) for view in q.LOAD_ERROR_VIEWS
+                   for table in q.STAGING_TABLES for when in (None, since)]
+    return statements + [q.LAST_COPY_COUNT, q.COPY_MARK, q.LOAD_ERROR_VIEW_PROBE,
                          q.SET_SEARCH_PATH.format(q.sql.Identifier("sparkify")), q.SERVER_VERSION,
                          q.MATCHED_PLAYS] + [q.read_ledger(table) for table in q.STAGING_TABLES] + [
         q.count_rows(name) for name in q.PROJECT_TABLE_NAMES]
+
+
+# --- Files arriving in batches (daily loads) ---------------------------------------------------
+
+def logs_and_songs(source: Path) -> tuple[list[Path], list[Path]]:
+    return (sorted((source / "log_data").rglob("*.json")), sorted((source / "song_data").rglob("*.json")))
+
+
+def batches(source: Path, count: int, seed: int) -> list[list[Path]]:
+    """The source's files in ``count`` batches: the days shuffled (so a later day comes first), the
+    first batch with a twentieth of the songs and the rest spread over the others (most songs
+    arrive after their plays)."""
+    logs, songs = logs_and_songs(source)
+    rng = random.Random(seed)
+    rng.shuffle(logs)
+    rng.shuffle(songs)
+    day_parts = [logs[index::count] for index in range(count)]
+    first = max(1, len(songs) // 20)
+    song_parts = [songs[:first]] + [songs[first:][index::count - 1] for index in range(count - 1)]
+    return [days + songs for days, songs in zip(day_parts, song_parts)]

@@ -10,8 +10,9 @@ there as they are, and only what PostgreSQL lacks is emulated.
 - the load system views the plan reads, as tables in the schema filled by each COPY through a
   connection of their own (so, as on Redshift, they keep what a rolled-back COPY wrote):
   ``STL_LOAD_ERRORS`` and ``STL_LOAD_COMMITS`` (the provisioned flavour only: Serverless has no
-  STL views), ``SYS_LOAD_HISTORY``, ``SYS_LOAD_DETAIL`` and ``SYS_LOAD_ERROR_DETAIL``. SYS rows may
-  be written a moment after the COPY (``sys_delay``), as Redshift's may;
+  STL views), ``SYS_LOAD_HISTORY``, ``SYS_LOAD_DETAIL`` and ``SYS_LOAD_ERROR_DETAIL``. With
+  ``sys_delay``, as Redshift's may, the SYS record comes a moment after the COPY: at first the
+  history says ``running`` and the detail has no file;
 - Redshift DDL (DISTSTYLE, DISTKEY, SORTKEY, ``IDENTITY(seed, step)``) turned into PostgreSQL's by
   sqlglot.
 
@@ -335,11 +336,16 @@ def _record(standin: StandIn, cur, table, options, read, stl_id, sys_id, started
                          " (100, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s)",
                          (sys_id, done.obj.uri[:256], done.obj.size, done.lines, now, started, now,
                           f'"{done.obj.etag}"', done.obj.modified)))
-    sys_.append(("INSERT INTO sys_load_history (user_id, query_id, session_id, status, table_name, start_time,"
-                 " end_time, data_source, file_format, loaded_rows, source_file_count, file_count_scanned,"
-                 " error_count) VALUES (100, %s, %s, %s, %s, %s, %s, %s, 'json', %s, %s, %s, %s)",
-                 (sys_id, session, "aborted" if failed else "completed", options["table"], started, now,
-                  options["source"], loaded, len(read), 0 if failed else len(read), len(rejected))))
+    history = ("INSERT INTO sys_load_history (user_id, query_id, session_id, status, table_name, start_time,"
+               " end_time, data_source, file_format, loaded_rows, source_file_count, file_count_scanned,"
+               " error_count) VALUES (100, %s, %s, %s, %s, %s, %s, %s, 'json', %s, %s, %s, %s)",
+               (sys_id, session, "aborted" if failed else "completed", options["table"], started, now,
+                options["source"], loaded, len(read), 0 if failed else len(read), len(rejected)))
+    if standin.sys_delay:  # at once the COPY shows as running; the rest of its record comes later
+        running = (history[0], history[1][:2] + ("running",) + history[1][3:])
+        standin.record([running])
+        sys_ = [("DELETE FROM sys_load_history WHERE query_id = %s", (sys_id,))] + sys_
+    sys_.append(history)
     if not standin.serverless:
         standin.record(stl)
     standin.record(sys_, sys=True)

@@ -220,7 +220,7 @@ DWH_PORT=5439
 
 def test_the_courses_config_beside_the_seeds_is_accepted(tmp_path):
     """[AWS] KEY/SECRET are the client's S3 credentials (never shown); [DWH] is provision.py's settings."""
-    from sparkify.config import Provisioning
+    from sparkify.course import Provisioning
 
     config = load_config(write(tmp_path, SEED + "\n" + COURSE), environ={})
     assert config.sources.access.key == "AKIAIOSFODNN7EXAMPLE"

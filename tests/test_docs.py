@@ -23,7 +23,7 @@ OTHER_VALUES = {
     "ARN": "arn:aws:iam::123456789012:role/other", "LOG_DATA": "'s3://other/log_data'",
     "LOG_JSONPATH": "'s3://other/paths.json'", "SONG_DATA": "'s3://other/song_data'", "SONG_JSON": "auto ignorecase",
     "REGION": "eu-west-1", "MAX_ERRORS": "3", "UNSIGNED": "true", "LOG_COMPRESSION": "gzip",
-    "SONG_COMPRESSION": "zstd", "MANIFEST_PREFIX": "s3://other-bucket/runs/",
+    "SONG_COMPRESSION": "zstd",
 }
 
 

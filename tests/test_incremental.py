@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 import create_tables
 import etl
 import sql_queries as q
-from conftest import ROOT, SAMPLE, fetch_all, fresh_schema, full_state, star_state, without_target
+from conftest import ROOT, SAMPLE, batches, fetch_all, fresh_schema, full_state, logs_and_songs, star_state, without_target
 from sparkify import ledger
 from sparkify.config import load_config
 
@@ -68,24 +67,6 @@ class Inbox:
 
     def etl(self, config, *flags) -> int:
         return etl.main(["--config", str(config), "-q", *flags])
-
-
-def logs_and_songs(source: Path) -> tuple[list[Path], list[Path]]:
-    return (sorted((source / "log_data").rglob("*.json")), sorted((source / "song_data").rglob("*.json")))
-
-
-def batches(source: Path, count: int, seed: int) -> list[list[Path]]:
-    """The source's files in ``count`` batches: the days shuffled (so a later day comes first), the
-    first batch with a twentieth of the songs and the rest spread over the others (most songs
-    arrive after their plays)."""
-    logs, songs = logs_and_songs(source)
-    rng = random.Random(seed)
-    rng.shuffle(logs)
-    rng.shuffle(songs)
-    day_parts = [logs[index::count] for index in range(count)]
-    first = max(1, len(songs) // 20)
-    song_parts = [songs[:first]] + [songs[first:][index::count - 1] for index in range(count - 1)]
-    return [days + songs for days, songs in zip(day_parts, song_parts)]
 
 
 def without_ids(state: dict) -> dict:

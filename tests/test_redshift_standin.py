@@ -9,13 +9,13 @@ import re
 import psycopg2
 import pytest
 
+import cleanup
 import create_tables
 import etl
-from conftest import SAMPLE, SEED, assert_matches_oracle, fetch_all, fresh_schema, new_bucket, star_state
+from conftest import SAMPLE, SEED, assert_matches_oracle, batches, fetch_all, fresh_schema, new_bucket, star_state
 from redshift_standin import StandIn
 from sparkify import db, s3
 from sparkify.engines import redshift
-from test_incremental import batches
 
 SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws.com"
 DAILY = "[S3]\nMANIFEST_PREFIX=s3://sparkify-runs/manifests/\n"
@@ -196,6 +196,8 @@ def test_redshifts_record_is_waited_for(tmp_path, standin, flavour, conn, capsys
         assert create_tables.main(["--config", cfg, "-q"]) == 0
         assert etl.main(["--config", cfg, "-q"]) == 0
     assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
+    files = sorted(str(path.relative_to(SAMPLE)) for path in SAMPLE.glob("*_data/**/*.json"))
+    assert [name for _, name, *_ in ledger(conn, "s3://udacity-dend/")] == files
     standin.settle()
     standin.sys_delay = 3.0
     with on_redshift(standin), pytest.MonkeyPatch.context() as patch:
@@ -204,8 +206,8 @@ def test_redshifts_record_is_waited_for(tmp_path, standin, flavour, conn, capsys
         assert etl.main(["--config", cfg, "-q"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: load staging_events: Redshift had not recorded the COPY after 0.5 s (SYS_LOAD_HISTORY and"
-        " SYS_LOAD_DETAIL: no row), so its files cannot be put in the ledger; rolled back, the warehouse is"
-        " unchanged: run it again")
+        " SYS_LOAD_DETAIL: status 'running', 0 of 4 files), so its files cannot be put in the ledger; rolled"
+        " back, the warehouse is unchanged: run it again")
     assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")
 
 
@@ -292,4 +294,79 @@ def test_a_manifest_bucket_in_another_region_is_refused_before_connecting(tmp_pa
         f"error: {cfg}: [S3] MANIFEST_PREFIX is in a bucket in eu-west-1, and the COPY reads in us-west-2 (the"
         " cluster's region): every file a COPY names, its manifest too, must be in that region; use a bucket in"
         " us-west-2")
+    assert standin.connections == []
+
+
+def test_create_tables_and_cleanup_are_each_one_transaction(tmp_path, standin, flavour, conn):
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        create = standin.connections[-1].sent
+        assert cleanup.main(["--config", cfg, "-q", "--yes"]) == 0
+        drop = standin.connections[-1].sent
+    create, drop = create[create.index("COMMIT") + 1:], drop[drop.index("COMMIT") + 1:]
+    assert [text.split()[0] for text in create] == ["DROP"] * 13 + ["CREATE"] * 13 + ["COMMIT"]
+    assert [text.split()[0] for text in drop] == ["DROP"] * 13 + ["COMMIT"]
+    assert create[15].startswith("CREATE TABLE \"songplays\"") and create[15].endswith(
+        "DISTSTYLE KEY DISTKEY (\"start_time\") SORTKEY (\"start_time\")")
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                    " AND table_name NOT LIKE 'st%%_load_%%' AND table_name NOT LIKE 'sys_load_%%'")
+        assert cur.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("same_size", [True, False], ids=["same size, another ETag", "another size"])
+def test_a_changed_file_on_s3_stops_a_daily_load_with_nothing_changed(tmp_path, standin, flavour, conn, capsys,
+                                                                      same_size):
+    """The ledger a full rebuild filled from Redshift's record holds each file's ETag and size: a
+    daily load compares its listing with them."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    new_bucket("sparkify-runs")
+    cfg = seed_config(tmp_path, flavour, DAILY)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        assert etl.main(["--config", cfg, "-q"]) == 0
+    before = star_state(conn)
+    key = "log_data/2018/11/2018-11-01-events.json"
+    body = (SAMPLE / key).read_bytes()
+    client.put_object(Bucket="udacity-dend", Key=key, Body=body.replace(b"Logged In", b"Logged Up") if same_size
+                      else body + b"\n")
+    capsys.readouterr()
+    with on_redshift(standin):
+        assert etl.main(["--config", cfg, "-q", "--incremental"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    says = "same size, another ETag" if same_size else f"{len(body):,} bytes when loaded on "
+    assert err.startswith(f"error: 1 file changed after it was loaded: s3://udacity-dend/{key} (")
+    assert says in err and err.endswith("Nothing was changed")
+    assert star_state(conn) == before
+    assert client.list_objects_v2(Bucket="sparkify-runs").get("KeyCount") == 0  # no manifest written
+
+
+@pytest.mark.parametrize("host", ["warehouse.example.com", SERVERLESS_HOST])
+def test_the_server_says_which_view_explains_a_copy(tmp_path, standin, flavour, conn, host):
+    """Redshift is known by its version(), Serverless by the STL views it lacks: neither by the host's
+    name (a custom domain has no tell-tale suffix)."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
+    path = tmp_path / "custom.cfg"
+    path.write_text(SEED.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com", host))
+    with on_redshift(standin):
+        assert create_tables.main(["--config", str(path), "-q"]) == 0
+        assert etl.main(["--config", str(path), "-q", "--max-errors", "5"]) == 0
+    keeps = [text for text in standin.sent() if text.startswith("INSERT INTO load_errors")]
+    view = "sys_load_error_detail" if flavour == "serverless" else "stl_load_errors"
+    assert len(keeps) == 2 and all(f"FROM {view}" in text for text in keeps)
+    assert [row[:3] for row in fetch_all(conn, "load_errors", "1")] == [
+        ("staging_events", "s3://udacity-dend/log_data/2018/11/2018-11-99-events.json", 1)]
+
+
+def test_more_max_errors_than_redshift_can_tolerate_is_a_config_error(tmp_path, standin, flavour, capsys):
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert etl.main(["--config", cfg, "--max-errors", "100000", "-q"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {cfg}: [S3] MAX_ERRORS (or --max-errors) is at most 99,999 on Redshift, not 100,000"
+        " (its MAXERROR stops at 100,000)")
     assert standin.connections == []
