@@ -97,7 +97,8 @@ def test_dry_run_on_redshift_shows_the_copy_statements(tmp_path):
     config.write_text(f"[CLUSTER]\nHOST=dwh.abc.us-west-2.redshift.amazonaws.com\nDB_PORT=5439\nDB_NAME=dwh\n"
                       f"DB_USER=dwhuser\nDB_PASSWORD={SENTINEL}\n[IAM_ROLE]\nARN=arn:aws:iam::123456789012:role/r\n"
                       "[S3]\nLOG_DATA=s3://udacity-dend/log_data\nSONG_DATA=s3://udacity-dend/song_data\n"
-                      "LOG_JSONPATH=s3://udacity-dend/log_json_path.json\nMANIFEST_PREFIX=s3://my-runs/sparkify\n")
+                      "LOG_JSONPATH=s3://udacity-dend/log_json_path.json\nMANIFEST_PREFIX=s3://my-runs/sparkify\n"
+                      f"[AWS]\nKEY=AKIAIOSFODNN7EXAMPLE\nSECRET={SENTINEL}-secret\n")
     result = run("etl.py", "--config", str(config), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ("dry run for server dwhuser@dwh.abc.us-west-2.redshift.amazonaws.com:5439/dwh"
