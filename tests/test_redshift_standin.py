@@ -370,3 +370,29 @@ def test_more_max_errors_than_redshift_can_tolerate_is_a_config_error(tmp_path, 
         f"error: {cfg}: [S3] MAX_ERRORS (or --max-errors) is at most 99,999 on Redshift, not 100,000"
         " (its MAXERROR stops at 100,000)")
     assert standin.connections == []
+
+
+def test_a_name_redshifts_record_cuts_short(tmp_path, standin, flavour, conn, capsys):
+    """SYS_LOAD_DETAIL.file_name is CHAR(256): a full rebuild cannot name such a file in the ledger
+    and stops, nothing committed; a daily load names it from its listing and matches Redshift's
+    record on the first 256 characters."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    key = "log_data/2018/11/" + "x" * 240 + "-events.json"
+    client.put_object(Bucket="udacity-dend", Key=key,
+                      Body=(SAMPLE / "log_data/2018/11/2018-11-01-events.json").read_bytes().replace(
+                          b'"ts":15', b'"ts":16'))
+    new_bucket("sparkify-runs")
+    cfg = seed_config(tmp_path, flavour, DAILY)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        capsys.readouterr()
+        assert etl.main(["--config", cfg, "-q"]) == 1
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            "error: load staging_events: an input file's name is 256 bytes or longer, which Redshift's record of a"
+            " COPY (SYS_LOAD_DETAIL.file_name, CHAR(256)) cuts short, so the ledger could not name it; rolled back,"
+            " the warehouse is unchanged: shorten the keys")
+        assert fetch_all(conn, "load_ledger", "1") == []
+        assert etl.main(["--config", cfg, "-q", "--incremental"]) == 0
+    rows = {name: count for _, name, _, _, _, count, _, _ in fetch_all(conn, "load_ledger", "file_name")}
+    assert rows[f"s3://udacity-dend/{key}"] == rows["s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"] > 0

@@ -224,7 +224,7 @@ class CopyFromS3(Statement):
     def rows(self, cur, context) -> int:
         cur.execute(q.LAST_COPY_COUNT)
         rows = cur.fetchone()[0]
-        query_id = wait_for_record(cur, self.table, context[1])
+        query_id = wait_for_record(cur, self.table, context[1], names_from_record=self.entries is None)
         if self.entries is None:
             cur.execute(q.ledger_from_copy(self.table, query_id, self.loaded_at))
         else:
@@ -242,10 +242,11 @@ class CopyFromS3(Statement):
 RECORD_WAIT_SECONDS = 60.0
 
 
-def wait_for_record(cur, table: q.Table, since, limit: float | None = None) -> int:
+def wait_for_record(cur, table: q.Table, since, limit: float | None = None, names_from_record: bool = True) -> int:
     """The SYS query id of the COPY into ``table`` that this session started at or after ``since``,
     once SYS_LOAD_HISTORY says it completed and SYS_LOAD_DETAIL has each file it scanned. A
-    DatabaseError after ``limit`` seconds; one for a file name Redshift's record cuts short."""
+    DatabaseError after ``limit`` seconds; and, where the ledger takes the files' names from the
+    record (``names_from_record``: a full rebuild), one for a name the record cuts short."""
     limit = RECORD_WAIT_SECONDS if limit is None else limit
     deadline, pause = time.monotonic() + limit, 0.05
     while True:
@@ -261,7 +262,7 @@ def wait_for_record(cur, table: q.Table, since, limit: float | None = None) -> i
                                 f" the ledger; rolled back, the warehouse is unchanged: run it again")
         time.sleep(pause)
         pause = min(pause * 2, 2.0)
-    if longest >= q.FILE_NAME_LIMIT:
+    if names_from_record and longest >= q.FILE_NAME_LIMIT:
         raise DatabaseError(f"load {table.name}: an input file's name is {q.FILE_NAME_LIMIT} bytes or longer, which"
                             f" Redshift's record of a COPY (SYS_LOAD_DETAIL.file_name, CHAR(256)) cuts short, so the"
                             f" ledger could not name it; rolled back, the warehouse is unchanged: shorten the keys")
