@@ -3,13 +3,13 @@
 Run:  python cleanup.py [--config dwh.cfg] [--yes] [--dry-run] [--quiet]
       python cleanup.py --aws [--final-snapshot NAME]      (or any of --cluster, --ingress, --role)
 
-Without AWS options: drops exactly staging_events, staging_songs, songplays, users, songs, artists,
-time and load_errors; nothing else in the database is touched. With them: deletes what provision.py
+Without AWS options: drops exactly the project's 13 tables (those create_tables.py creates);
+nothing else in the database is touched. With them: deletes what provision.py
 created and recorded in the config's [AWS] section -- the Redshift cluster (and every table in it;
 no final snapshot unless --final-snapshot), the security group with its inbound rule, the IAM role
 with its policy -- after checking that each carries the project's tag (anything untagged: nothing
 is deleted). Lists what it will delete and asks first unless --yes (the embedded default's tables
-are dropped without asking).
+are dropped without asking when no --config named a file).
 """
 
 import sys
@@ -30,7 +30,8 @@ def cleanup(args, config) -> int:
         cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(engines.planned(config))))
         return 0
     cli.log.info("target: %s", db.describe(config))
-    if not config.embedded and not args.yes:
+    chosen_by_default = config.embedded and args.config is None  # no --config, no dwh.cfg
+    if not chosen_by_default and not args.yes:
         where = db.describe(config)
         cli.confirm(f"Drop {', '.join(q.PROJECT_TABLE_NAMES)} from {where}?",
                     f"not dropping tables on {where} without confirmation: run with --yes")

@@ -2,8 +2,10 @@
 
 Run:  python create_tables.py [--config dwh.cfg] [--dry-run] [--quiet]
 
-Drops staging_events, staging_songs, songplays, users, songs, artists, time and load_errors (only
-these) and creates them again, in one transaction. Without dwh.cfg it works on the embedded PostgreSQL.
+Drops the project's 13 tables (only these: staging_events and staging_songs; songplays, users,
+songs, artists and time; load_errors; the ledger and what daily loads keep: load_runs, load_ledger,
+loaded_songs, user_latest, play_songs) and creates them again, in one transaction. Without dwh.cfg
+it works on the embedded PostgreSQL.
 """
 
 import sys

@@ -54,7 +54,7 @@ def settings_from(args, course: config.Config | None = None) -> aws.Settings:
 
 
 def provision(args, _config) -> int:
-    path = Path(args.config)
+    path = Path(args.config or config.DEFAULT_PATH)
     course = course_settings(path)
     settings = settings_from(args, course)
     if args.dry_run:

@@ -24,8 +24,9 @@ def parser(doc: str, *, config_help: str | None = None, dry_run_help: str | None
     summary, _, details = (doc or "").strip().partition("\n")
     result = argparse.ArgumentParser(description=summary, epilog=details.strip() or None,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    result.add_argument("--config", default="dwh.cfg", metavar="PATH", help=config_help or
-                        "config file (default: dwh.cfg; without it, the embedded PostgreSQL and the sample data)")
+    result.add_argument("--config", metavar="PATH", help=config_help or
+                        "config file (default: dwh.cfg, and without that file the embedded PostgreSQL and the sample"
+                        " data; a PATH that does not exist is an error)")
     result.add_argument("--dry-run", action="store_true",
                         help=dry_run_help or "print every statement that would be sent, and connect to nothing")
     result.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     if previous_int is signal.default_int_handler:
         signal.signal(signal.SIGINT, stop)
     try:
-        config = load_config(args.config) if load else None
+        config = load_config(args.config, required=args.config is not None) if load else None
         if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
             # quiet, but never silent about which warehouse it is about to change
             from .db import describe

@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .source import S3Access, Source, TableInput
 
 PASSWORD_ENV = "SPARKIFY_DB_PASSWORD"
+DEFAULT_PATH = "dwh.cfg"  # read when there is no --config; absent, it means the embedded default
 ENGINES = ("auto", "postgres", "redshift")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SONG_JSON_FORMATS = ("auto", "auto ignorecase")
@@ -216,18 +217,26 @@ def _unquote(value: str) -> str:
     return value
 
 
-def load_config(path: str | os.PathLike | None = None, environ: dict | None = None) -> Config:
-    """Parse and validate the config file; a missing file means the embedded default.
+def load_config(path: str | os.PathLike | None = None, environ: dict | None = None, *,
+                required: bool = False) -> Config:
+    """Parse and validate the config file; a missing file means the embedded default, unless
+    ``required`` (a file the user named: ``--config PATH``), where it is an error.
 
     Raises ConfigError naming file, section and key for any missing or malformed value.
     """
     environ = os.environ if environ is None else environ
-    path = Path(path if path is not None else "dwh.cfg")
+    path = Path(path if path is not None else DEFAULT_PATH)
     parser = configparser.ConfigParser(interpolation=None, default_section="\x00none")
     parser.optionxform = str.upper  # keys are case-insensitive, reported in upper case
     text = ""
+    if required and not path.exists():
+        raise ConfigError(f"{path}: no such file (--config names it; only a missing {DEFAULT_PATH}, with no --config,"
+                          f" means the embedded default)")
     if path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: is not a regular file (a folder, a FIFO or a device): name the config file")
         text = ini.read_text(path)
+        ini.check_continuations(path, text)
         try:
             parser.read_string(text, source=str(path))
         except configparser.Error as exc:

@@ -46,6 +46,23 @@ def syntax_error(path: Path, text: str, exc: configparser.Error) -> ConfigError:
     return ConfigError(f"{path}, line {number}: cannot parse the file: {why}: {shown}")
 
 
+def check_continuations(path: Path, text: str) -> None:
+    """ConfigError for an indented line under a key: INI reads it as more of that key's value
+    (``DB_PASSWORD=`` then an indented ``SCHEMA=x`` makes the password ``SCHEMA=x``), which is never
+    what a dwh.cfg means."""
+    key = None  # the key whose value an indented line would continue
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        if line[0] in " \t" and key is not None:
+            shown = "(not shown: it may hold the password)" if "PASSWORD" in key.upper() else repr(stripped)
+            raise ConfigError(f"{path}, line {number}: this line is indented under {key}, so INI would read it as"
+                              f" more of {key}'s value: write it at the start of the line if it is a setting of its"
+                              f" own: {shown}")
+        key = None if stripped.startswith("[") else re.split(r"[=:]", stripped, maxsplit=1)[0].strip()
+
+
 def _line_of(text: str, pattern: str) -> int | None:
     match = re.search(pattern, text, re.MULTILINE | re.IGNORECASE)
     return text.count("\n", 0, match.start()) + 1 if match else None

@@ -32,6 +32,10 @@ def read_object(source: Source) -> bytes:
     """The bytes of exactly one object (a JSONPaths file)."""
     if source.remote:
         return s3.read_object(source)
+    if os.path.exists(source.location) and not os.path.isfile(source.location):
+        # a FIFO would wait for a writer forever; a folder cannot be read as one file
+        raise DataSourceError(f"{source.described()} is not a regular file (a folder, a FIFO or a device): name"
+                              " the file itself")
     try:
         with open(source.location, "rb") as handle:
             return handle.read()

@@ -1,6 +1,7 @@
 """Bad input: every must-reject case stops etl.py with one line naming file, line and reason, and
 leaves every table exactly as it was; every awkward-but-valid case loads byte for byte."""
 
+import os
 import codecs
 import json
 import shutil
@@ -384,3 +385,17 @@ def test_an_object_larger_than_the_limit_is_refused_naming_its_line(warehouse, c
     else:
         assert without_target(err) == f"error: {message}\n"
     assert full_state(conn) == before
+
+
+def test_a_jsonpaths_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    """Opening a FIFO waits for a writer forever: the run says what is wrong instead."""
+    from sparkify import sources
+    from sparkify.errors import DataSourceError
+    from sparkify.source import Source
+
+    fifo = tmp_path / "paths.json"
+    os.mkfifo(fifo)
+    with pytest.raises(DataSourceError) as error:
+        sources.read_object(Source(str(fifo), "[S3] LOG_JSONPATH"))
+    assert str(error.value) == (f"{fifo} ([S3] LOG_JSONPATH) is not a regular file (a folder, a FIFO or a device):"
+                                " name the file itself")

@@ -217,3 +217,34 @@ def test_two_create_tables_at_once_both_succeed(write_config, conn):
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         results = [(child.wait(timeout=120), child.stderr.read()) for child in children]
         assert [code for code, _ in results] == [0, 0], results
+
+
+@pytest.mark.parametrize("script, args", [("etl.py", ["-q"]), ("create_tables.py", []), ("cleanup.py", ["--yes"]),
+                                          ("analytics.py", [])])
+def test_a_config_named_that_does_not_exist_is_an_error_before_anything(tmp_path, script, args):
+    """A typo or the wrong folder never means the embedded default: only a missing dwh.cfg with no
+    --config does. Nothing is started: no embedded server folder appears."""
+    env = dict(os.environ, SPARKIFY_EMBEDDED_DIR=str(tmp_path / "pgdata"))
+    result = run(script, "--config", "prod.cfg", *args, cwd=tmp_path, env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("error: prod.cfg: no such file (--config names it; only a missing dwh.cfg, with no"
+                             " --config, means the embedded default)\n")
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_a_config_that_is_not_a_regular_file_is_an_error(tmp_path):
+    os.mkfifo(tmp_path / "dwh.cfg")
+    result = run("etl.py", "--dry-run", cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == ("error: dwh.cfg: is not a regular file (a folder, a FIFO or a device): name the config"
+                             " file\n")
+
+
+def test_cleanup_asks_before_dropping_the_embedded_tables_a_named_config_chose(tmp_path):
+    """A named file without [CLUSTER] means the embedded default, but was not chosen by default."""
+    (tmp_path / "local.cfg").write_text("[S3]\nMAX_ERRORS=1\n")
+    env = dict(os.environ, SPARKIFY_EMBEDDED_DIR=str(tmp_path / "pgdata"))
+    result = run("cleanup.py", "--config", "local.cfg", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].endswith("without confirmation: run with --yes")
+    assert not (tmp_path / "pgdata").exists()

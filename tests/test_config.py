@@ -262,3 +262,25 @@ def test_any_other_key_is_still_an_error_naming_its_line(tmp_path):
         load_config(path, environ={})
     line = (SEED + "\n" + COURSE).count("\n") + 1
     assert str(error.value).startswith(f"{path}, line {line}: unknown key DWH_REGION in [DWH]")
+
+
+@pytest.mark.parametrize("text, line, shown", [
+    ("[CLUSTER]\nHOST=h\nDB_PORT=5432\nDB_NAME=d\nDB_USER=u\nDB_PASSWORD=\n\tSCHEMA=intended\n", 7,
+     "DB_PASSWORD, so INI would read it as more of DB_PASSWORD's value: write it at the start of the line if it is a"
+     " setting of its own: (not shown: it may hold the password)"),
+    ("[S3]\nLOG_DATA=logs\n  SONG_DATA=songs\n", 3,
+     "LOG_DATA, so INI would read it as more of LOG_DATA's value: write it at the start of the line if it is a"
+     " setting of its own: 'SONG_DATA=songs'"),
+], ids=["under the password", "under a path"])
+def test_an_indented_line_under_a_key_is_refused(tmp_path, text, line, shown):
+    """INI would make it part of the value above (the password "SCHEMA=intended", and the tables
+    created in public instead of the schema meant)."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}, line {line}: this line is indented under {shown}"
+
+
+def test_indented_comments_and_keys_right_under_a_section_are_fine(tmp_path):
+    config = load_config(write(tmp_path, "[S3]\n  MAX_ERRORS=2\n    # a note\nREGION=us-west-2\n"), environ={})
+    assert (config.sources.max_errors, config.sources.region) == (2, "us-west-2")
