@@ -13,6 +13,8 @@ import sql_queries as q
 from sparkify import analytics, cli, db
 from sparkify.sqltext import one_line
 
+TOP_LIMIT = 2**63 - 1  # LIMIT is a BIGINT
+
 
 def answer(args, config) -> int:
     if args.dry_run:
@@ -36,8 +38,8 @@ def main(argv=None) -> int:
                         help="output format (default table)")
     parser.add_argument("--charts", metavar="DIR", help="also write PNG charts into DIR")
     args = parser.parse_args(argv)
-    if args.top < 1:
-        parser.error("--top must be at least 1")
+    if not 1 <= args.top <= TOP_LIMIT:
+        parser.error(f"--top must be from 1 to {TOP_LIMIT:,} (the largest LIMIT the server takes)")
     return cli.run(args, answer)
 
 

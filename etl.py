@@ -1,6 +1,7 @@
 """Load the raw JSON into staging, build the star schema, check it and print a summary.
 
-Run:  python etl.py [--config dwh.cfg] [--incremental] [--validate] [--max-errors N] [--dry-run] [--quiet]
+Run:  python etl.py [--config dwh.cfg] [--incremental [--verify-content]] [--validate] [--max-errors N] [--dry-run]
+                   [--quiet]
 
 Everything happens in one transaction: if a load, a statement or a data-quality check fails, or the
 run is interrupted, nothing is committed and the warehouse is as it was. Run create_tables.py first.
@@ -22,7 +23,7 @@ def run_etl(args, config) -> int:
     src = config.sources
     data = "the shipped sample data" if src.is_sample else f"{src.log_data} and {src.song_data}"
     if args.dry_run and args.incremental and not args.validate:
-        return dry_run_incremental(config, data)
+        return dry_run_incremental(config, data, args.verify_content)
     if args.dry_run:
         engine = engines.planned(config)
         cli.log.info("dry run for %s (%s) with %s: nothing is sent", db.describe(config), engine, data)
@@ -40,7 +41,8 @@ def run_etl(args, config) -> int:
         cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
         target.engine.require(config, args.incremental)
         listed = target.engine.lists_sources(args.incremental)
-        with ledger.Planning(config, incremental=args.incremental, listed=listed) as planning:
+        with ledger.Planning(config, incremental=args.incremental, listed=listed,
+                             verify_content=args.verify_content) as planning:
             report = pipeline.Report()
 
             def event_steps() -> list:  # the ledger read after the lock: as the last run left it
@@ -66,14 +68,15 @@ def run_etl(args, config) -> int:
     return 0
 
 
-def dry_run_incremental(config, data: str) -> int:
+def dry_run_incremental(config, data: str, verify_content: bool = False) -> int:
     """--dry-run --incremental: the ledger is read (nothing is changed) to list the new files."""
     engines.planned(config).require(config, incremental=True)  # before connecting
     with db.open_target(config) as target:
         cli.log.info("dry run for %s (%s) with %s: the ledger is read, nothing is changed", target.description,
                      target.engine, data)
         target.engine.require(config, incremental=True)
-        with ledger.Planning(config, incremental=True) as planning, target.conn.cursor() as cur:
+        with ledger.Planning(config, incremental=True, verify_content=verify_content) as planning, \
+                target.conn.cursor() as cur:
             for step in pipeline.ledger_reads(config, planning.keep):
                 step.run(cur)
             batch = planning.batch()
@@ -116,12 +119,18 @@ def main(argv=None) -> int:
     parser.add_argument("--incremental", action="store_true",
                         help="load only the input files not loaded before, and bring the star schema up to date"
                              " (with --dry-run: list them; this reads the ledger of loaded files)")
+    parser.add_argument("--verify-content", action="store_true",
+                        help="with --incremental: hash every local file loaded before, not only those whose size or"
+                             " modification time changed, so a file rewritten with its old size and time is found"
+                             " (S3 objects are always judged by their ETag)")
     parser.add_argument("--validate", action="store_true",
                         help="check every input record and report every problem, changing no table"
                              " (Redshift: COPY ... NOLOAD; PostgreSQL: parse only)")
     args = parser.parse_args(argv)
     if args.max_errors is not None and args.max_errors < 0:
         parser.error("--max-errors must be 0 or more")
+    if args.verify_content and not args.incremental:
+        parser.error("--verify-content goes with --incremental (a full rebuild reads every file anyway)")
     return cli.run(args, run_etl)
 
 

@@ -880,8 +880,9 @@ ANALYTICS_QUERIES = [
         "SELECT t.weekday, " + _WEEKDAY_NAME + " AS day, COUNT(*) AS plays"
         " FROM songplays AS sp JOIN \"time\" AS t ON t.start_time = sp.start_time"
         " GROUP BY t.weekday ORDER BY t.weekday")),
-    Question("top_songs", "Most played songs (matched plays only)", ("title", "artist", "plays"), sql.SQL(
-        "SELECT s.title, a.name AS artist, COUNT(*) AS plays FROM songplays AS sp"
+    # the song id tells apart two songs of the same title and artist (the real data has such songs)
+    Question("top_songs", "Most played songs (matched plays only)", ("title", "artist", "song_id", "plays"), sql.SQL(
+        "SELECT s.title, a.name AS artist, s.song_id, COUNT(*) AS plays FROM songplays AS sp"
         " JOIN songs AS s ON s.song_id = sp.song_id JOIN artists AS a ON a.artist_id = sp.artist_id"
         " GROUP BY s.song_id, s.title, a.name ORDER BY plays DESC, s.title, a.name, s.song_id LIMIT %(top)s")),
     Question("top_artists", "Most played artists (matched plays only)", ("artist", "plays"), sql.SQL(

@@ -13,7 +13,7 @@ import psycopg2
 
 import sql_queries as q
 
-from .errors import DatabaseError, first_line, missing_tables
+from .errors import ChartsError, DatabaseError, first_line, missing_tables
 from .tables import format_table
 
 
@@ -84,8 +84,30 @@ def artists_chart_title(matched_share: Answer) -> str:
     return f"Most played artists: only the {matched:,} of {plays:,} plays ({percent}%) matched to a song"
 
 
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")  # time.weekday 0..6
+
+
+def weekday_plays(answer: Answer) -> list[tuple[str, int]]:
+    """Every weekday, Sunday first, with its plays: 0 for a day without any (the answer has no row)."""
+    plays = {weekday: count for weekday, _, count in answer.rows}
+    return [(day, plays.get(number, 0)) for number, day in enumerate(WEEKDAYS)]
+
+
 def write_charts(answers: list[Answer], out_dir: str) -> list[str]:
-    """PNG charts for the answers that read better as pictures; returns the paths written."""
+    """PNG charts for the answers that read better as pictures; returns the paths written.
+    ChartsError (one line) for a warehouse with no plays, or a folder or file that cannot be written."""
+    plays = next(a.rows[0][0] for a in answers if a.question.name == "matched_share") if answers else 0
+    if not plays:
+        raise ChartsError(f"the warehouse has no plays yet: nothing to chart, so nothing was written to {out_dir}"
+                          " (run etl.py first)")
+    try:
+        return _write_charts(answers, out_dir)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise ChartsError(f"cannot write the charts to {out_dir}: {where}: {exc.strerror or exc}") from None
+
+
+def _write_charts(answers: list[Answer], out_dir: str) -> list[str]:
     import logging
 
     import matplotlib
@@ -112,9 +134,9 @@ def write_charts(answers: list[Answer], out_dir: str) -> list[str]:
     ax.set(title="Plays per hour of day (UTC)", xlabel="hour of day", ylabel="plays", xticks=range(0, 24, 2))
     save(fig, "plays_by_hour")
 
-    days = by_name["plays_by_weekday"].rows
+    days = weekday_plays(by_name["plays_by_weekday"])
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar([day[:3] for _, day, _ in days], [plays for *_, plays in days], color="#2a9d8f")
+    ax.bar([day[:3] for day, _ in days], [plays for _, plays in days], color="#2a9d8f")
     ax.set(title="Plays per weekday", xlabel="weekday", ylabel="plays")
     save(fig, "plays_by_weekday")
 

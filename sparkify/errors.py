@@ -17,6 +17,10 @@ class SparkifyError(Exception):
     exit_code = 1
 
 
+class ChartsError(SparkifyError):
+    """Charts that cannot be written, or that would show nothing."""
+
+
 class ConfigError(SparkifyError):
     """A missing or malformed configuration value."""
 

@@ -148,9 +148,11 @@ class Planning:
     to end. ``listed`` False (a full rebuild on Redshift, whose COPY reads the prefixes itself):
     nothing is listed, and each table's batch is every file under its source."""
 
-    def __init__(self, config: Config, *, incremental: bool = False, listed: bool = True):
+    def __init__(self, config: Config, *, incremental: bool = False, listed: bool = True,
+                 verify_content: bool = False):
         self.inputs = config.sources.inputs
         self.incremental = incremental
+        self.verify_content = verify_content  # hash every local file the ledger has, whatever its size and time
         self._recorded: dict[str, dict[str, Recorded]] = {}  # table -> file -> its row of the ledger
         self.started_at = now()
         self._planner = ThreadPoolExecutor(len(self.inputs), thread_name_prefix="sparkify-list")
@@ -221,7 +223,7 @@ class Planning:
         ledger's rows (a full rebuild's with none)."""
         for spec, listing in zip(self.inputs[len(self._planned):count], self._listings[len(self._planned):count]):
             recorded = self._recorded[spec.table.name] if self.incremental else {}
-            self._planned.append(compare(spec, listing.result(), recorded))
+            self._planned.append(compare(spec, listing.result(), recorded, self.verify_content))
 
 
 def _log(batch: Batch) -> None:
@@ -233,10 +235,12 @@ def _log(batch: Batch) -> None:
                         gone.file, gone.loaded_at, table.spec.data.described())
 
 
-def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tuple[TableBatch, list]:
+def compare(spec: TableInput, listed: list[SourceObject], recorded: dict,
+            verify_content: bool = False) -> tuple[TableBatch, list]:
     """The files of ``listed`` that ``recorded`` (file -> Recorded) does not have, those whose
     content changed, those touched (same bytes, a new time) and those recorded that are no longer
-    listed."""
+    listed. A local file of the recorded size and time is taken as unchanged unless
+    ``verify_content``: then its bytes are hashed too."""
     new, to_hash, changed, touched, unchanged = [], [], [], [], 0
     for obj in listed:
         before = recorded.get(obj.uri)
@@ -247,15 +251,17 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict) -> tup
                 unchanged += 1
             else:
                 changed.append((obj, before))
-        elif obj.size == before.bytes and obj.modified is not None and obj.modified == before.modified:
+        elif (not verify_content and obj.size == before.bytes and obj.modified is not None
+              and obj.modified == before.modified):
             unchanged += 1
         else:
             to_hash.append((obj, before))
     hashes = content_hashes([obj for obj, _ in to_hash])
     for obj, before in to_hash:
         if hashes[obj.uri] == before.etag and obj.size == before.bytes:
-            unchanged += 1  # touched, not changed
-            touched.append(obj)
+            unchanged += 1
+            if obj.modified != before.modified:  # touched: same bytes, a new time
+                touched.append(obj)
         else:
             changed.append((obj, before))
     new = hashed(new)

@@ -36,8 +36,8 @@ def expected_answers(data_dir, top):
     return {
         "plays_by_hour": [{"hour": h, "plays": n} for h, n in sorted(hours.items())],
         "plays_by_weekday": [{"weekday": d, "day": WEEKDAYS[d], "plays": n} for d, n in sorted(days.items())],
-        "top_songs": [{"title": t, "artist": a, "plays": n}
-                      for (_, t, a), n in sorted(by_song.items(), key=lambda i: (-i[1], i[0][1:], i[0][0]))][:top],
+        "top_songs": [{"title": t, "artist": a, "song_id": song, "plays": n}
+                      for (song, t, a), n in sorted(by_song.items(), key=lambda i: (-i[1], i[0][1:], i[0][0]))][:top],
         "top_artists": [{"artist": a, "plays": n}
                         for (a, _), n in sorted(by_artist.items(), key=lambda i: (-i[1], i[0]))][:top],
         "top_users": [{"user_id": u, "first_name": users[u][1], "last_name": users[u][2], "level": users[u][4],
@@ -113,3 +113,49 @@ def test_the_artists_chart_says_how_few_plays_it_rests_on():
     assert artists_chart_title(Answer(share, [(6820, 41, 0.6)])) == (
         "Most played artists: only the 41 of 6,820 plays (0.6%) matched to a song")
     assert artists_chart_title(Answer(share, [(0, 0, None)])) == "Most played artists (no plays yet)"
+
+
+def question(name):
+    import sql_queries as q
+
+    return next(question for question in q.ANALYTICS_QUERIES if question.name == name)
+
+
+def test_a_weekday_without_plays_is_drawn_as_zero():
+    from sparkify.analytics import Answer, weekday_plays
+
+    answer = Answer(question("plays_by_weekday"), [(1, "Monday", 5), (5, "Friday", 2)])
+    assert weekday_plays(answer) == [("Sunday", 0), ("Monday", 5), ("Tuesday", 0), ("Wednesday", 0),
+                                     ("Thursday", 0), ("Friday", 2), ("Saturday", 0)]
+
+
+def test_charts_of_an_empty_warehouse_say_there_is_nothing_to_chart(conn, write_config, capsys, tmp_path):
+    config = write_config()
+    assert create_tables.main(["--config", str(config), "-q"]) == 0
+    assert analytics.main(["--config", str(config), "--charts", str(tmp_path / "charts"), "-q"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: the warehouse has no plays yet: nothing to chart, so nothing was written to {tmp_path / 'charts'}"
+        " (run etl.py first)")
+    assert not (tmp_path / "charts").exists()
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder named like a chart"])
+def test_charts_that_cannot_be_written_are_one_line(conn, write_config, capsys, tmp_path, where):
+    config = loaded(write_config, SAMPLE)
+    (tmp_path / "file").write_text("")
+    charts = {"under a file": tmp_path / "file" / "charts", "a folder named like a chart": tmp_path / "charts"}[where]
+    if where == "a folder named like a chart":
+        (charts / "plays_by_hour.png").mkdir(parents=True)
+    capsys.readouterr()
+    assert analytics.main(["--config", str(config), "--charts", str(charts), "-q"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if not line.startswith("target: ")]) == 1
+    assert err[-1].startswith(f"error: cannot write the charts to {charts}: ")
+
+
+def test_top_beyond_a_bigint_is_refused_naming_it(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        analytics.main(["--top", str(2**63), "--dry-run"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: --top must be from 1 to 9,223,372,036,854,775,807 (the largest LIMIT the server takes)")

@@ -1,9 +1,9 @@
 """Bad input: every must-reject case stops etl.py with one line naming file, line and reason, and
 leaves every table exactly as it was; every awkward-but-valid case loads byte for byte."""
 
-import os
 import codecs
 import json
+import os
 import shutil
 
 import pytest

@@ -385,3 +385,27 @@ def test_a_song_id_and_a_start_time_that_come_again_in_a_later_batch(tmp_path, w
     assert [row[3] for row in fetch_all(conn, "songs", "song_id")] == [2000]
     assert len(fetch_all(conn, "time", "start_time")) == 1
     assert fetch_all(conn, "time", "start_time")[0][0].timestamp() * 1000 == pytest.approx(TS)
+
+
+def test_a_file_rewritten_with_its_old_size_and_time_is_found_by_verify_content(conn, inbox, capsys):
+    """Size and time are the quick test for local files: a rewrite that keeps both passes it, and
+    --verify-content hashes every file the ledger has, so the rewrite is refused, nothing changed."""
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:2] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    before = full_state(conn)
+    changed = inbox.root / logs[0].relative_to(SAMPLE)
+    stat = changed.stat()
+    text = changed.read_text()
+    changed.write_text(text.replace('"level":"free"', '"level":"paid"', 1))
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert changed.read_text() != text and changed.stat().st_size == stat.st_size
+    assert changed.stat().st_mtime_ns == stat.st_mtime_ns
+    capsys.readouterr()
+    assert inbox.etl(inbox.daily, "--incremental") == 0  # the quick test takes it as unchanged
+    assert full_state(conn) == before
+    assert inbox.etl(inbox.daily, "--incremental", "--verify-content") == 1
+    err = without_target(capsys.readouterr().err)
+    assert err.startswith(f"error: 1 file changed after it was loaded: {changed} (loaded on ")
+    assert "; same size, other content)" in err
+    assert full_state(conn) == before
