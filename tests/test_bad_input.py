@@ -34,6 +34,16 @@ MUST_REJECT = [
      "line 1: invalid byte sequence for encoding \"UTF8\": 0x00 (loading staging_events)"),
     ("NaN", EVENTS, f'{{"ts": {TS}, "length": NaN}}', "line 1: invalid JSON: NaN is not valid JSON"),
     ("Infinity", EVENTS, f'{{"ts": {TS}, "length": -Infinity}}', "line 1: invalid JSON: -Infinity is not valid JSON"),
+    # the same non-numbers as JSON strings, in any spelling PostgreSQL would take for a float
+    ("NaN as a string", EVENTS, f'{{"ts": {TS}, "length": "NaN"}}',
+     "line 1: new row for relation \"staging_events\" violates check constraint \"length must be a finite number\""
+     " (loading staging_events)"),
+    ("-infinity as a string", SONG, '{"song_id": "SOZZ", "duration": "-infinity"}',
+     "line 1: new row for relation \"staging_songs\" violates check constraint \"duration must be a finite"
+     " number\" (loading staging_songs)"),
+    ("inf as a string", SONG, '{"song_id": "SOZZ", "artist_latitude": " +Inf"}',
+     "line 1: new row for relation \"staging_songs\" violates check constraint \"artist_latitude must be a finite"
+     " number\" (loading staging_songs)"),
     ("non-numeric ts", EVENTS, '{"ts": "yesterday"}',
      "line 1, column ts: invalid input syntax for type bigint: \"yesterday\" (loading staging_events)"),
     ("non-numeric duration", SONG, '{"song_id": "SOZZ", "duration": "long"}',
@@ -249,7 +259,7 @@ def test_validate_reports_every_must_reject_case_at_once(warehouse, conn, capsys
     assert err.splitlines()[-1].endswith("; no table was changed")
     problems = [line.strip() for line in out.splitlines() if line.startswith("  ")]
     assert sorted(line.split(", line ")[0].split(": ")[0] for line in problems) == sorted(expected)
-    assert "2018-11-29-events-bad08.json, line 1: column ts: " in out and "'yesterday'" in out
+    assert "2018-11-29-events-bad11.json, line 1: column ts: " in out and "'yesterday'" in out
     assert full_state(conn) == before
 
 
@@ -399,3 +409,12 @@ def test_a_jsonpaths_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
         sources.read_object(Source(str(fifo), "[S3] LOG_JSONPATH"))
     assert str(error.value) == (f"{fifo} ([S3] LOG_JSONPATH) is not a regular file (a folder, a FIFO or a device):"
                                 " name the file itself")
+
+
+@pytest.mark.parametrize("spelling", ["NaN", "nan", "Infinity", "-Infinity", "+inf", "-INF", " infinity "])
+def test_non_finite_numbers_are_rejected_under_max_errors_too(spelling):
+    from sparkify.loader.values import row_validator
+
+    problem = row_validator(q.STAGING_SONGS.columns)
+    row = [None, None, None, None, None, None, "SOZZ", None, spelling, None]
+    assert problem(row) == f"column duration: {spelling!r} is not a finite number"

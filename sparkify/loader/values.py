@@ -3,6 +3,7 @@ mapped row would not load, in words a user can act on."""
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from .render import copy_text
@@ -28,10 +29,10 @@ def _float_problem(value):
     if isinstance(value, (int, float)):
         return None
     try:
-        float(str(value).replace("_", "x"))
+        number = float(str(value).replace("_", "x"))
     except ValueError:
         return f"{str(value)!r} is not a number"
-    return None
+    return None if math.isfinite(number) else f"{str(value)!r} is not a finite number"
 
 
 def _text_problem(limit: int):
