@@ -7,6 +7,8 @@ paid, users who changed level, plays per location and the share of plays matched
 create_tables.py and etl.py first.
 """
 
+import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (sparkify.interrupts)
+
 import sys
 
 import sql_queries as q

@@ -12,6 +12,8 @@ is deleted). Lists what it will delete and asks first unless --yes (the embedded
 are dropped without asking when no --config named a file).
 """
 
+import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (sparkify.interrupts)
+
 import sys
 
 import sql_queries as q

@@ -8,6 +8,8 @@ loaded_songs, user_latest, play_songs) and creates them again, in one transactio
 it works on the embedded PostgreSQL.
 """
 
+import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (sparkify.interrupts)
+
 import sys
 
 import sql_queries as q

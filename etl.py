@@ -9,6 +9,8 @@ Without --incremental the warehouse is rebuilt from every input file; with it, o
 ledger of loaded files does not have are loaded, and the result is the same.
 """
 
+import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (sparkify.interrupts)
+
 import dataclasses
 import sys
 

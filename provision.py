@@ -14,6 +14,8 @@ A cluster is billed by the hour while it exists: `python cleanup.py --aws` remov
 Credentials come from boto3's standard chain (profile, environment).
 """
 
+import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (sparkify.interrupts)
+
 import dataclasses
 import os
 import sys

@@ -1,5 +1,7 @@
 """Support package for the Sparkify warehouse scripts (create_tables.py, etl.py, cleanup.py)."""
 
+from . import interrupts  # noqa: F401, I001 -- first of all: Ctrl-C from here on is one line
+
 import os
 from pathlib import Path
 

@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import Callable
 
+from . import interrupts, outcome
 from .config import Config, load_config
 from .errors import NotConfirmed, SparkifyError, Terminated
 
@@ -46,10 +47,13 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
         raise next(raised for number, raised, _, _ in _STOPS if number == signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
-    # Ctrl-C as Python takes it by default (not where it was ignored: a background job)
+    # Ctrl-C as Python takes it by default, or as sparkify.interrupts took it while the script
+    # imported (not where it was ignored: a background job)
     previous_int = signal.getsignal(signal.SIGINT)
-    if previous_int is signal.default_int_handler:
+    takes_ctrl_c = previous_int in (signal.default_int_handler, interrupts.during_imports)
+    if takes_ctrl_c:
         signal.signal(signal.SIGINT, stop)
+    outcome.committed = False
     try:
         config = load_config(args.config, required=args.config is not None) if load else None
         if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
@@ -64,6 +68,9 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
         # again, raises RuntimeError): once one was taken, the run stopped because of it.
         for signum, raised, word, code in _STOPS:
             if isinstance(exc, raised) or signum in taken:
+                if outcome.committed:  # after the commit: the work is done, only what followed was cut short
+                    print(f"{word} after the commit: the run's work is committed", file=sys.stderr)
+                    return 0
                 print(f"{word}: nothing was committed, the warehouse is as it was", file=sys.stderr)
                 return code
         if isinstance(exc, SparkifyError):
@@ -72,8 +79,10 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if previous_int is signal.default_int_handler:
-            signal.signal(signal.SIGINT, previous_int)
+        if takes_ctrl_c:
+            # a script ends next, and the embedded server, if it started one, is stopped at exit:
+            # Ctrl-C then would only interrupt that stop with a traceback, so it is ignored
+            signal.signal(signal.SIGINT, signal.SIG_IGN if previous_int is interrupts.during_imports else previous_int)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

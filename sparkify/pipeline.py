@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 import sql_queries as q
 
+from . import outcome
 from .config import Config
 from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
@@ -151,6 +152,7 @@ def execute(conn, steps: list, *, then: Sequence[Callable[[], list]] = (),
         if before_step is not None:
             before_step(ran)  # everything done, not yet committed
         conn.commit()
+        outcome.committed = True
     except BaseException:
         if not conn.closed:
             conn.rollback()

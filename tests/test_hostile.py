@@ -319,3 +319,43 @@ def test_a_signal_that_breaks_library_code_on_its_way_out_is_still_one_line(writ
         assert etl.main(["--config", str(cfg), "-q"]) == code
     assert capsys.readouterr().err.splitlines()[-1] == line
     assert loaded_rows(conn) == (0, 0)
+
+
+@pytest.mark.parametrize("signum, code, line", STOPS, ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_after_the_commit_says_the_work_was_committed(write_config, conn, monkeypatch, capsys, signum, code,
+                                                               line):
+    """The summary is printed after the commit: a signal then stops only the printing, and the run
+    says its work is in the warehouse (exit 0) instead of "nothing was committed"."""
+    from sparkify import pipeline
+
+    cfg = write_config()
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+
+    def signalled(*args, **kwargs):
+        signal.raise_signal(signum)
+
+    monkeypatch.setattr(pipeline, "format_report", signalled)
+    capsys.readouterr()
+    with ctrl_c_as_at_a_terminal():
+        assert etl.main(["--config", str(cfg)]) == 0
+    word = line.split(":")[0]
+    assert capsys.readouterr().err.splitlines()[-1] == f"{word} after the commit: the run's work is committed"
+    assert loaded_rows(conn) == (1200, 957)
+
+
+def test_ctrl_c_while_a_script_imports_is_one_line(tmp_path):
+    """From the first import to the work: one line and exit 130 at any moment, never a traceback."""
+    for delay in (0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5):  # past the interpreter's own start (about 15 ms)
+        with ctrl_c_as_at_a_terminal():
+            child = subprocess.Popen([sys.executable, "etl.py", "--dry-run"], cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "SPARKIFY_EMBEDDED_DIR": str(tmp_path / "pgdata")})
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        if child.returncode == 130:
+            assert err.splitlines()[-1] in ("interrupted: nothing was done",
+                                            "interrupted: nothing was committed, the warehouse is as it was"), err
+        else:  # it had ended: a dry run is quick
+            assert child.returncode == 0, (delay, err)
