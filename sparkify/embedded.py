@@ -185,3 +185,26 @@ def last_fatal(data_dir: Path) -> str | None:
             if marker in line:
                 return line.split(marker, 1)[1].strip()
     return None
+
+
+def running_server(data_dir: Path) -> psutil.Process | None:
+    """The live postmaster of ``data_dir``, if one runs (its pid file names it and it owns the folder)."""
+    try:
+        first = (data_dir / PID_FILE).read_bytes().split(b"\n", 1)[0].strip()
+    except OSError:
+        return None
+    process = _alive(int(first)) if first.isdigit() else None
+    return process if process is not None and _owns(process, data_dir) else None
+
+
+def stop_if_started(data_dir: Path, before: psutil.Process | None, wait_seconds: float = 30) -> None:
+    """After a start was interrupted: the server this process started (none ran before) asked to stop
+    (a fast shutdown: its sessions end, its data is safe) and waited for, so none outlives the run."""
+    server = running_server(data_dir)
+    if server is None or (before is not None and server.pid == before.pid):
+        return
+    try:
+        server.send_signal(2)  # SIGINT: PostgreSQL's fast shutdown
+        server.wait(wait_seconds)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired, psutil.AccessDenied):
+        pass

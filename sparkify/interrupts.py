@@ -1,5 +1,5 @@
-"""Ctrl-C before a script's work has begun: one line and exit 130, not a traceback from inside the
-import system. Each script imports this first; ``sparkify.cli.run`` takes over from it (and ignores
+"""Ctrl-C or SIGTERM before a script's work has begun: one line and exit 130 or 143, not a
+traceback from inside the import system (nor a silent death). Each script imports this first; ``sparkify.cli.run`` takes over from it (and ignores
 Ctrl-C once its work is over, while the embedded server is being stopped at exit)."""
 
 import os
@@ -10,9 +10,10 @@ SCRIPTS = ("create_tables.py", "etl.py", "cleanup.py", "analytics.py", "provisio
 
 
 def during_imports(signum, frame):
-    sys.stderr.write("interrupted: nothing was done\n")
+    word = "terminated" if signum == signal.SIGTERM else "interrupted"
+    sys.stderr.write(f"{word}: nothing was done\n")
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(128 + signum)
 
 
 def _running_a_script() -> bool:
@@ -23,5 +24,8 @@ def _running_a_script() -> bool:
 
 
 # not where Ctrl-C is ignored (a background job), nor where the scripts are imported, not run
-if _running_a_script() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, during_imports)
+if _running_a_script():
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, during_imports)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, during_imports)

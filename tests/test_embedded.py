@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -20,10 +21,11 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def run(script, data_dir, *args, config=None, timeout=180):
+    """The script on the embedded server in ``data_dir``: the default (run beside it, where there is no
+    dwh.cfg), or the ``config`` named."""
     env = {**os.environ, "SPARKIFY_EMBEDDED_DIR": str(data_dir)}
-    argv = [sys.executable, str(ROOT / script), *(["--config", str(config)] if config else ["--config", "none.cfg"]),
-            *args]
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    argv = [sys.executable, str(ROOT / script), *(["--config", str(config)] if config else []), *args]
+    return subprocess.run(argv, cwd=Path(data_dir).parent, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def servers_of(data_dir):

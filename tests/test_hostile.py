@@ -68,10 +68,11 @@ def test_every_payload_is_rejected_naming_the_key_and_nothing_is_sent(tmp_path, 
             with pytest.raises(ConfigError) as err:
                 load_config(cfg, environ={})
             message = str(err.value)
-            assert message.startswith(f"{cfg}: [{section}] {key} ") or message.startswith(f"{cfg}: cannot parse"), \
-                (payload, message)
+            # a payload on an indented line of its own is refused as such, naming the key it would join
+            assert (message.startswith(f"{cfg}: [{section}] {key} ") or message.startswith(f"{cfg}: cannot parse")
+                    or f": this line is indented under {key}, " in message), (payload, message)
             assert etl.main(["--config", str(cfg)]) == 2
-            assert capsys.readouterr().err.startswith(f"error: {cfg}: ")
+            assert capsys.readouterr().err.startswith((f"error: {cfg}: ", f"error: {cfg}, line "))
 
 
 # --- Statements are composed, never formatted ------------------------------------------------
@@ -359,3 +360,42 @@ def test_ctrl_c_while_a_script_imports_is_one_line(tmp_path):
                                             "interrupted: nothing was committed, the warehouse is as it was"), err
         else:  # it had ended: a dry run is quick
             assert child.returncode == 0, (delay, err)
+
+
+def servers_of(data_dir) -> list:
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if process.info["name"] == "postgres" and str(data_dir) in " ".join(process.info["cmdline"] or []):
+                found.append(process.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_no_embedded_server_outlives_a_script_stopped_at_any_moment(tmp_path, signum):
+    """While the embedded server starts, while the script works, while the server stops at exit:
+    one line at most, no traceback, and no postgres process left on the folder afterwards."""
+    data_dir = tmp_path / "pgdata"
+    env = {**os.environ, "SPARKIFY_EMBEDDED_DIR": str(data_dir)}
+    env.pop("SPARKIFY_TEST_DSN", None)
+    assert subprocess.run([sys.executable, "create_tables.py", "-q"], cwd=ROOT, env=env).returncode == 0  # initdb
+    assert servers_of(data_dir) == []
+    # at moments counted from the start, then from when the server's pid file appears (it is starting)
+    for delay, from_pid_file in ((0.15, False), (0.3, False), (0.0, True), (0.01, True), (0.03, True), (0.06, True),
+                                 (0.1, True), (0.2, True), (0.4, True), (0.8, True)):
+        with ctrl_c_as_at_a_terminal():
+            child = subprocess.Popen([sys.executable, "create_tables.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while from_pid_file and not (data_dir / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(delay)
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=120)
+        assert "Traceback" not in err, (delay, err)
+        assert child.returncode in (0, 130, 143), (delay, child.returncode, err)
+        assert servers_of(data_dir) == [], (delay, err)
