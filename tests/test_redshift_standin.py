@@ -396,3 +396,34 @@ def test_a_name_redshifts_record_cuts_short(tmp_path, standin, flavour, conn, ca
         assert etl.main(["--config", cfg, "-q", "--incremental"]) == 0
     rows = {name: count for _, name, _, _, _, count, _, _ in fetch_all(conn, "load_ledger", "file_name")}
     assert rows[f"s3://udacity-dend/{key}"] == rows["s3://udacity-dend/log_data/2018/11/2018-11-01-events.json"] > 0
+
+
+def test_an_earlier_load_of_a_reused_session_id_is_not_taken_for_this_copy(tmp_path, standin, flavour, conn):
+    """Session ids are process ids, which Redshift reuses: a completed load into the same table by an
+    earlier session with this session's id, recorded before this COPY began, is passed over while
+    this COPY's own record is still to come."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+    real_connect = standin.connect
+
+    def connect_with_a_past(**params):
+        connection = real_connect(**params)
+        with psycopg2.connect(**standin.params, options=f"-c search_path={standin.schema}") as past, \
+                past.cursor() as cur:
+            for table in ("staging_events", "staging_songs"):
+                cur.execute("INSERT INTO sys_load_history (user_id, query_id, session_id, status, table_name,"
+                            " start_time, file_count_scanned) VALUES (100, 900000 + %s, %s, 'completed', %s,"
+                            " (clock_timestamp() AT TIME ZONE 'UTC') - INTERVAL '1 hour', 0)",
+                            (len(table), connection.get_backend_pid(), table))
+        past.close()
+        return connection
+
+    standin.connect = connect_with_a_past
+    standin.sys_delay = 0.3
+    with on_redshift(standin):
+        assert etl.main(["--config", cfg, "-q"]) == 0
+    files = sorted(str(path.relative_to(SAMPLE)) for path in SAMPLE.glob("*_data/**/*.json"))
+    assert [name for _, name, *_ in ledger(conn, "s3://udacity-dend/")] == files
