@@ -48,7 +48,8 @@ def expected_warehouse(events: list[dict], songs: list[dict]) -> dict:
         if e["page"] != "NextSong" or not e["userId"]:
             continue
         candidates = by_title_artist.get((e["song"], e["artist"]), [])
-        match = min(candidates, key=lambda s: (abs(s["duration"] - e["length"]) if e["length"] is not None
+        match = min(candidates, key=lambda s: (abs(s["duration"] - e["length"])
+                                               if e["length"] is not None and s["duration"] is not None
                                                else float("inf"), s["song_id"]), default=None)
         songplays.append((start_time(e["ts"]), int(e["userId"]), e["level"], match and match["song_id"],
                           match and match["artist_id"], e["sessionId"], e["location"], e["userAgent"]))

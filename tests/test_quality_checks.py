@@ -38,9 +38,13 @@ PLANTS = {
     "NextSong events in staging = songplays this run added": "DELETE FROM songplays WHERE songplay_id = 1",
     "every file is in load_ledger once":
         "INSERT INTO load_ledger SELECT * FROM load_ledger ORDER BY file_name LIMIT 1",
-    "every loaded file has its row count and run":
+    # both halves of the check: a file without its row count, and one without its run
+    "every loaded file has its row count and run": (
         "UPDATE load_ledger SET row_count = NULL WHERE file_name = (SELECT MIN(file_name) FROM load_ledger)",
+        "UPDATE load_ledger SET run_no = NULL WHERE file_name = (SELECT MIN(file_name) FROM load_ledger)"),
 }
+PLANTINGS = [(check, plant) for check, plants in PLANTS.items()
+             for plant in (plants if isinstance(plants, tuple) else (plants,))]
 
 
 def test_every_check_has_a_plant():
@@ -51,8 +55,9 @@ def table_state(conn):
     return {table.name: sorted(fetch_all(conn, table.name, "1"), key=repr) for table in q.TABLES}
 
 
-@pytest.mark.parametrize("check", list(PLANTS))
-def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypatch, capsys, check):
+@pytest.mark.parametrize("check, plant", PLANTINGS, ids=[f"{check} ({number})" for number, (check, _)
+                                                         in enumerate(PLANTINGS)])
+def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypatch, capsys, check, plant):
     config = write_config()
     assert create_tables.main(["--config", str(config), "-q"]) == 0
     # The keys' own constraints would stop the plant first: drop them, and run the uniqueness
@@ -81,7 +86,7 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
     def planted(engine, cfg, batch):
         steps = plain_steps(engine, cfg, batch)
         first_check = next(i for i, step in enumerate(steps) if step.is_check and not step.enforced)
-        return steps[:first_check] + [Statement("plant", sql.SQL(PLANTS[check]))] + steps[first_check:]
+        return steps[:first_check] + [Statement("plant", sql.SQL(plant))] + steps[first_check:]
 
     monkeypatch.setattr(pipeline, "song_steps", planted)
     assert etl.main(["--config", str(config)]) == 1
