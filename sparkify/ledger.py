@@ -51,6 +51,7 @@ class TableBatch:
     unchanged: int = 0  # files loaded before, as they were
     gone: tuple[Recorded, ...] = ()  # in the ledger, no longer under the source
     touched: tuple[SourceObject, ...] = ()  # of the unchanged, those with a new modification time (same bytes)
+    copies: tuple[tuple[SourceObject, str], ...] = ()  # new files whose content is a loaded or loading file's
 
     @property
     def table(self) -> q.Table:
@@ -105,13 +106,18 @@ class Batch:
             if table.files is None:
                 lines.append(f"{table.table.name}: every file under {table.spec.data.described()}")
             elif not self.incremental:
-                lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, all loaded (a full rebuild)")
+                lines.append(f"{table.table.name}: {_count(len(table.files), 'file')}, all loaded (a full rebuild)"
+                             + _copies(table))
             else:
                 touched = f" ({len(table.touched):,} of them touched: same bytes, a new time)" if table.touched else ""
                 gone = f", {len(table.gone):,} gone from the source (their rows stay)" if table.gone else ""
                 lines.append(f"{table.table.name}: {_count(len(table.files), 'new file')},"
-                             f" {table.unchanged:,} loaded before{touched}{gone}")
+                             f" {table.unchanged:,} loaded before{touched}{gone}" + _copies(table))
         return lines
+
+
+def _copies(table: TableBatch) -> str:
+    return f"; {_count(len(table.copies), 'copy')} of loaded content skipped" if table.copies else ""
 
 
 def _count(number: int, noun: str) -> str:
@@ -230,6 +236,10 @@ def _log(batch: Batch) -> None:
     for line in batch.describe():
         log.info("%s", line)
     for table in batch.tables:
+        for copy, original in table.copies:
+            log.warning("%s has the content of %s, loaded already: skipped, so its events count once", copy.uri,
+                        original)
+    for table in batch.tables:
         for gone in table.gone[:CHANGED_SHOWN]:
             log.warning("%s was loaded on %s and is no longer under %s; its rows stay (a full rebuild drops them)",
                         gone.file, gone.loaded_at, table.spec.data.described())
@@ -264,10 +274,25 @@ def compare(spec: TableInput, listed: list[SourceObject], recorded: dict,
                 touched.append(obj)
         else:
             changed.append((obj, before))
-    new = hashed(new)
+    new, copies = _without_copies(hashed(new), recorded)
     listed_names = {obj.uri for obj in listed}
     gone = tuple(sorted((r for name, r in recorded.items() if name not in listed_names), key=lambda r: r.file))
-    return TableBatch(replace(spec, files=tuple(new)), unchanged, gone, tuple(touched)), changed
+    return TableBatch(replace(spec, files=tuple(new)), unchanged, gone, tuple(touched), tuple(copies)), changed
+
+
+def _without_copies(new: list[SourceObject], recorded: dict) -> tuple[list[SourceObject], list]:
+    """The new files whose content (ETag or MD5, and size) no loaded file and no earlier new file has,
+    and the others, each with the file it copies: a day resent under another name, or copied twice,
+    is loaded once."""
+    seen = {(entry.etag, entry.bytes): entry.file for entry in recorded.values()}
+    fresh, copies = [], []
+    for obj in new:
+        original = seen.setdefault((obj.etag, obj.size), obj.uri)
+        if original == obj.uri:
+            fresh.append(obj)
+        else:
+            copies.append((obj, original))
+    return fresh, copies
 
 
 def hashed(objects: list[SourceObject]) -> list[SourceObject]:

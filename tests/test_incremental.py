@@ -409,3 +409,35 @@ def test_a_file_rewritten_with_its_old_size_and_time_is_found_by_verify_content(
     assert err.startswith(f"error: 1 file changed after it was loaded: {changed} (loaded on ")
     assert "; same size, other content)" in err
     assert full_state(conn) == before
+
+
+def test_a_day_resent_under_another_name_is_loaded_once(conn, inbox, rebuild_schema, capsys):
+    """At-least-once delivery: a day's file copied, or renamed after it was loaded, has content a
+    loaded file has. Daily and full runs alike skip it with a warning naming both files, and the
+    plays are counted once."""
+    _, rebuilt = rebuild_schema
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver(logs[:2] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    assert inbox.etl(inbox.full) == 0
+    before = star_state(conn)
+    day = inbox.root / logs[0].relative_to(SAMPLE)
+    resent = day.with_name(day.stem + "-v2.json")
+    shutil.copyfile(day, resent)
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    err = without_target(capsys.readouterr().err)
+    assert f"{resent} has the content of {day}, loaded already: skipped, so its events count once" in err
+    assert star_state(conn) == before
+    day.unlink()  # renamed: the old name gone, its rows kept; the new name is still a copy of it
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    assert star_state(conn) == before
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.full)]) == 0  # a full rebuild over the renamed day
+    assert star_state(rebuilt)["songplays"] == before["songplays"]
+    shutil.copyfile(resent, day)  # both names again: a full rebuild loads the first by path, skips the other
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.full)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{day} has the content of {resent}, loaded already: skipped, so its events count once" in err
+    assert star_state(rebuilt)["songplays"] == before["songplays"]
