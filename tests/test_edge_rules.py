@@ -99,3 +99,49 @@ def test_redshifts_largest_maxerror_is_accepted(tmp_path, max_errors, accepted):
     else:
         with pytest.raises(ConfigError, match="at most 99,999 on Redshift"):
             RedshiftEngine().require(config)
+
+
+def test_plays_at_the_same_moment_in_different_sessions_are_two_plays(tmp_path, write_config, conn):
+    """Two users (or one user on two devices) can play at the same millisecond: both plays count."""
+    first = dict(EVENT, song="Tune", artist="Band", length=200.0, sessionId=1, itemInSession=0, userId="7")
+    second = dict(first, sessionId=2, userId="8")
+    build(tmp_path, write_config, [first, second], [song("SOa")])
+    plays = fetch_all(conn, "songplays", "songplay_id")
+    assert [(row[2], row[6]) for row in plays] == [(7, 1), (8, 2)] and plays[0][1] == plays[1][1]
+    assert len(fetch_all(conn, "time", "start_time")) == 1
+    assert_matches_oracle(conn, tmp_path / "log_data", tmp_path / "song_data")
+
+
+def test_validate_counts_every_problem_past_the_ones_it_shows(tmp_path, write_config, capsys):
+    (tmp_path / "log_data").mkdir()
+    (tmp_path / "log_data" / "bad.json").write_text("".join(json.dumps(dict(EVENT, ts=f"t{n}")) + "\n"
+                                                            for n in range(150)))
+    cfg = write_config(log_data=tmp_path / "log_data")
+    assert etl.main(["--config", str(cfg), "--validate"]) == 1
+    out, err = capsys.readouterr()
+    shown = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(shown) == 20 and "the first 20 of 150 problems:" in out
+    assert err.splitlines()[-1].startswith("error: validation found 150 problems in ")
+
+
+def test_a_compressed_file_is_in_the_ledger_as_stored(tmp_path, write_config, conn):
+    """A gzip'd day: the ledger has its stored (compressed) size and the MD5 of those bytes, and the
+    records it gave; a daily run after it finds nothing new."""
+    import gzip
+    import hashlib
+
+    logs, _ = logs_and_songs(SAMPLE)
+    (tmp_path / "log_data").mkdir()
+    stored = gzip.compress(logs[0].read_bytes(), mtime=0)
+    (tmp_path / "log_data" / "day.json.gz").write_bytes(stored)
+    cfg = write_config(log_data=tmp_path / "log_data")
+    cfg.write_text(cfg.read_text() + "LOG_COMPRESSION=gzip\n")
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    assert etl.main(["--config", str(cfg), "-q", "--incremental"]) == 0
+    [row] = [row for row in fetch_all(conn, "load_ledger", "file_name") if row[0] == "staging_events"]
+    records = sum(1 for line in logs[0].read_text().splitlines() if line.strip())
+    assert row[1:4] == (str(tmp_path / "log_data" / "day.json.gz"), len(stored), hashlib.md5(stored).hexdigest())
+    assert row[5] == records
+    before = fetch_all(conn, "load_ledger", "file_name")
+    assert etl.main(["--config", str(cfg), "-q", "--incremental"]) == 0
+    assert fetch_all(conn, "load_ledger", "file_name") == before
