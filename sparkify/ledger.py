@@ -170,7 +170,7 @@ class Planning:
             for spec in self.inputs:  # a wrong path is an error at once, not after the events have loaded
                 sources.check_location(spec.data)
             self._listings = [self._planner.submit(self._list, spec) for spec in self.inputs]
-        self._logged = False
+        self._logged = 0  # the tables whose batch has been logged, in order
 
     def __enter__(self) -> Planning:
         return self
@@ -201,9 +201,9 @@ class Planning:
             self._compare(len(self.inputs))  # the error names every source's
             raise DataSourceError(_changed_message([c for _, changed in self._planned for c in changed]))
         batch = Batch(self.incremental, self.started_at, tuple(table for table, _ in self._planned[:count]))
-        if count == len(self.inputs) and not self._logged:
-            _log(batch)
-            self._logged = True
+        if count > self._logged:  # each table's files logged when they are known, before they load
+            _log(Batch(self.incremental, self.started_at, batch.tables[self._logged:count]))
+            self._logged = count
         return batch
 
     def _list(self, spec: TableInput) -> list[SourceObject]:

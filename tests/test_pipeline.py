@@ -200,3 +200,19 @@ def test_execute_runs_the_steps_planned_meanwhile_in_the_same_transaction(conn):
         cur.execute("SELECT to_regclass('planned_meanwhile')")
         assert cur.fetchone() == (None,)  # the first step was rolled back
     conn.rollback()
+
+
+def test_the_log_says_each_tables_files_before_they_load(write_config, capsys):
+    """In the order things happen: the event files known, loaded, transformed; then the song files."""
+    import create_tables
+    import etl
+
+    cfg = write_config()
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    capsys.readouterr()
+    assert etl.main(["--config", str(cfg)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    order = [next(i for i, line in enumerate(lines) if line.startswith(start)) for start in (
+        "staging_events: 4 files, all loaded", "loaded 1200 rows from 4 files into staging_events",
+        "insert time:", "staging_songs: 120 files, all loaded", "loaded 120 rows from 120 files into staging_songs")]
+    assert order == sorted(order)
