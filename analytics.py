@@ -24,7 +24,7 @@ def answer(args, config) -> int:
         cli.print_plan([one_line(question.statement) % {"top": args.top} + ";" for question in q.ANALYTICS_QUERIES])
         return 0
     with db.open_target(config) as target:
-        cli.log.info("target: %s (%s)", target.description, target.engine)
+        cli.say_target(args, config, f"{target.description} ({target.engine})")
         answers = analytics.ask(target.conn, top=args.top)
     sys.stdout.write(analytics.RENDERERS[args.format](answers))
     if args.charts:

@@ -31,7 +31,7 @@ def cleanup(args, config) -> int:
         cli.log.info("dry run for %s: nothing is sent", db.describe(config))
         cli.print_plan(pipeline.describe_steps(pipeline.drop_table_steps(engines.planned(config))))
         return 0
-    cli.log.info("target: %s", db.describe(config))
+    cli.say_target(args, config, db.describe(config))
     chosen_by_default = config.embedded and args.config is None  # no --config, no dwh.cfg
     if not chosen_by_default and not args.yes:
         where = db.describe(config)

@@ -23,7 +23,7 @@ def create_tables(args, config) -> int:
         cli.print_plan(pipeline.describe_steps(pipeline.create_table_steps(engine)))
         return 0
     with db.open_target(config) as target:
-        cli.log.info("target: %s (%s)", target.description, target.engine)
+        cli.say_target(args, config, f"{target.description} ({target.engine})")
         pipeline.execute(target.conn, pipeline.create_table_steps(target.engine))
     cli.log.info("created %d tables: %s", len(q.TABLES), ", ".join(q.PROJECT_TABLE_NAMES))
     return 0

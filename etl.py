@@ -40,7 +40,7 @@ def run_etl(args, config) -> int:
         return validate(args, config, data)
     engines.planned(config).require(config, args.incremental)  # what the config alone tells, before connecting
     with db.open_target(config) as target:
-        cli.log.info("target: %s (%s); data: %s", target.description, target.engine, data)
+        cli.say_target(args, config, f"{target.description} ({target.engine}); data: {data}")
         target.engine.require(config, args.incremental)
         listed = target.engine.lists_sources(args.incremental)
         with ledger.Planning(config, incremental=args.incremental, listed=listed,

@@ -56,11 +56,6 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     outcome.committed = False
     try:
         config = load_config(args.config, required=args.config is not None) if load else None
-        if config is not None and not config.embedded and args.quiet and not getattr(args, "dry_run", False):
-            # quiet, but never silent about which warehouse it is about to change
-            from .db import describe
-
-            print(f"target: {describe(config)}", file=sys.stderr)
         return work(args, config)
     except BaseException as exc:  # noqa: BLE001 -- each kind is named below; anything else is re-raised
         # A signal raised in the middle of library code may surface as another error on its way out
@@ -85,6 +80,13 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
         signal.signal(signal.SIGTERM, signal.SIG_IGN if script else previous)
         if takes_ctrl_c:
             signal.signal(signal.SIGINT, signal.SIG_IGN if script else previous_int)
+
+
+def say_target(args: argparse.Namespace, config: Config, what: str) -> None:
+    """The one line that says which warehouse the script works on, the same with --quiet or
+    without: --quiet leaves it out only for the embedded default (never silent about a server)."""
+    if not args.quiet or not config.embedded:
+        print(f"target: {what}", file=sys.stderr, flush=True)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

@@ -162,9 +162,13 @@ def test_a_quiet_run_still_names_the_server_it_changes(tmp_path, write_config, p
     config = write_config()
     where = (f"{pg_params.get('user', 'postgres')}@{pg_params.get('host', 'localhost')}:{pg_params.get('port', 5432)}"
              f"/{pg_params.get('dbname', 'postgres')} schema {schema}")
-    for script in ("create_tables.py", "etl.py", "analytics.py"):
+    targets = {"create_tables.py": f"target: {where} (postgres)", "analytics.py": f"target: {where} (postgres)",
+               "etl.py": f"target: {where} (postgres); data: the shipped sample data"}
+    for script, line in targets.items():
         result = run(script, "--config", str(config), "-q")
-        assert (result.returncode, result.stderr) == (0, f"target: server {where}\n"), script
+        assert (result.returncode, result.stderr) == (0, line + "\n"), script
+        # the same line without --quiet, first of what it says
+        assert run(script, "--config", str(config)).stderr.splitlines()[0] == line, script
     assert run("etl.py", "--config", str(config), "-q", "--dry-run").stderr == ""
 
 
