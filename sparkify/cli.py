@@ -40,6 +40,10 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
     ``work``; known errors become one line on stderr."""
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
+    if not args.quiet and sys.stdout.isatty() and sys.stderr.isatty():
+        # one terminal shows both: each step once, in the summary at the end, not also as it ends
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: not getattr(record, "in_the_summary", False))
     taken: list[int] = []  # the signals this run received
 
     def stop(signum, frame):

@@ -23,6 +23,8 @@ from .source import TableInput
 from .sqltext import one_line
 
 log = logging.getLogger(__name__)
+# marks a log line that the run summary repeats (sparkify.cli leaves those out on a terminal)
+IN_THE_SUMMARY = {"in_the_summary": True}
 
 
 class Step:
@@ -60,7 +62,7 @@ class Statement(Step):
             raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
                                 f" warehouse is unchanged{self.failure_details(cur, context)}") from None
         result = replace(result, seconds=time.perf_counter() - started)
-        log.log(self.log_level, self.log_format, self.label, result.rows, result.seconds)
+        log.log(self.log_level, self.log_format, self.label, result.rows, result.seconds, extra=IN_THE_SUMMARY)
         return result
 
     def result(self, cur, context) -> StepResult:

@@ -252,3 +252,35 @@ def test_cleanup_asks_before_dropping_the_embedded_tables_a_named_config_chose(t
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].endswith("without confirmation: run with --yes")
     assert not (tmp_path / "pgdata").exists()
+
+
+def on_a_terminal(*argv) -> tuple[int, str]:
+    """A script run with stdout and stderr on one terminal (a pseudo-terminal): its exit code and
+    everything the terminal showed."""
+    master, slave = os.openpty()
+    child = subprocess.Popen([sys.executable, *argv], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, cwd=ROOT)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed with the child
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    return child.wait(timeout=120), shown.decode()
+
+
+def test_on_a_terminal_each_step_shows_once(write_config):
+    """The summary at the end lists every step; on a terminal the steps are not also logged as they
+    end (in a file or a pipe they are: a log keeps what happened when)."""
+    config = write_config()
+    assert run("create_tables.py", "--config", str(config), "-q").returncode == 0
+    code, shown = on_a_terminal(str(ROOT / "etl.py"), "--config", str(config))
+    assert code == 0
+    for step in ("load staging_events", "insert songplays", "every songplay's user is in users"):
+        assert shown.count(step) == 1, step
+    piped = run("etl.py", "--config", str(config))
+    assert piped.stderr.count("insert songplays") == piped.stdout.count("insert songplays") == 1

@@ -243,7 +243,7 @@ def _load_table(cursor, spec: TableInput, show_progress: bool, freeze: bool) -> 
                     len(tolerance.rejected), table.name, max_errors)
     seconds = time.perf_counter() - started
     log.info("loaded %s rows from %s files into %s in %.1fs%s", rows, len(objects), table.name, seconds,
-             f" ({processes} worker processes)" if processes else "")
+             f" ({processes} worker processes)" if processes else "", extra={"in_the_summary": True})
     file_rows = origins.rows_per_file(rows)
     if tolerance is None:
         return LoadResult(table.name, len(objects), rows, seconds, parsed=rows, file_rows=file_rows)
