@@ -86,8 +86,8 @@ SONGPLAYS = Table(
     "songplays",
     _columns(
         "songplay_id BIGINT", "start_time TIMESTAMP", "user_id INTEGER", "level VARCHAR(16)",
-        "song_id VARCHAR(64)", "artist_id VARCHAR(64)", "session_id BIGINT", "location VARCHAR(512)",
-        "user_agent VARCHAR(1024)",
+        "song_id VARCHAR(64)", "artist_id VARCHAR(64)", "session_id BIGINT", "item_in_session INTEGER",
+        "location VARCHAR(512)", "user_agent VARCHAR(1024)",
         not_null=("start_time", "user_id"), identity="songplay_id",
     ),
     primary_key=("songplay_id",), diststyle="KEY", distkey="start_time", sortkey=("start_time",),
@@ -544,20 +544,45 @@ WHERE songplays.songplay_id = m.songplay_id
     " JOIN (SELECT DISTINCT title, artist_name FROM staging_songs) AS n"
     " ON n.title = a.song AND n.artist_name = a.artist")), same_key=_SAME_KEY.format(sql.Identifier("k")))
 
+# The plays of this run: its NextSong events with a user id, each event -- a user, session, item in
+# the session and ts -- once, however often its files brought it, and none that an earlier run
+# played (a day resent with other content, or a file holding another's events). Of two copies of
+# an event, the one first in _PLAY_ORDER's terms is kept. Read by the statements below, each as
+# the songplays of the runs before this one saw them (songplay_id <= songplays_before).
+_NEW_PLAYS = sql.SQL("""
+    SELECT d.*
+    FROM (
+        SELECT e.*, ROW_NUMBER() OVER (
+                   PARTITION BY e.user_id, e.session_id, e.item_in_session, e.ts
+                   ORDER BY e.song, e.artist, e.length, e.level, e.location, e.user_agent
+               ) AS copy_no
+        FROM staging_events AS e
+        WHERE {e_is_play}
+    ) AS d
+    WHERE d.copy_no = 1
+      AND NOT EXISTS (
+          SELECT 1 FROM songplays AS o
+          WHERE o.songplay_id <= (SELECT songplays_before FROM load_runs WHERE run_no = {run})
+            AND o.start_time = {start_time} AND o.user_id = CAST(d.user_id AS INTEGER)
+            AND COALESCE(o.session_id, -1) = COALESCE(d.session_id, -1)
+            AND COALESCE(o.item_in_session, -1) = COALESCE(d.item_in_session, -1))""").format(
+    e_is_play=_IS_PLAY.format(sql.Identifier("e")), run=THIS_RUN, start_time=_START_TIME.format(sql.Identifier("d")))
+
 # One row per play of this run, numbered after the plays already in songplays.
 SONGPLAY_TABLE_INSERT = sql.SQL("""
-INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, item_in_session,
+                       location, user_agent)
 SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}),
        {start_time},
-       CAST(p.user_id AS INTEGER), p.level, b.song_id, b.artist_id, p.session_id, p.location, p.user_agent
-FROM staging_events AS p
+       CAST(p.user_id AS INTEGER), p.level, b.song_id, b.artist_id, p.session_id, p.item_in_session, p.location,
+       p.user_agent
+FROM ({new_plays}) AS p
 CROSS JOIN (SELECT songplays_before FROM load_runs WHERE run_no = {run}) AS r
 LEFT JOIN ({best}) AS b ON {same_key}
-WHERE {p_is_play}
-""").format(order=_PLAY_ORDER, start_time=_START_TIME.format(sql.Identifier("p")), run=THIS_RUN,
+""").format(order=_PLAY_ORDER, start_time=_START_TIME.format(sql.Identifier("p")), run=THIS_RUN, new_plays=_NEW_PLAYS,
            best=_BEST_SONG.format(keys=sql.SQL("SELECT DISTINCT e.song, e.artist, e.length FROM staging_events AS e"
                                                " WHERE {}").format(_IS_PLAY.format(sql.Identifier("e")))),
-           same_key=_SAME_KEY.format(sql.Identifier("p")), p_is_play=_IS_PLAY.format(sql.Identifier("p")))
+           same_key=_SAME_KEY.format(sql.Identifier("p")))
 
 # What each play of this run named, under the same songplay id, where a song can ever match it.
 PLAY_SONGS_INSERT = sql.SQL("""
@@ -565,12 +590,16 @@ INSERT INTO play_songs (songplay_id, song, artist, length)
 SELECT n.songplay_id, n.song, n.artist, n.length
 FROM (
     SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}) AS songplay_id, p.song, p.artist, p.length
-    FROM staging_events AS p
+    FROM ({new_plays}) AS p
     CROSS JOIN (SELECT songplays_before FROM load_runs WHERE run_no = {run}) AS r
-    WHERE {p_is_play}
 ) AS n
 WHERE n.song IS NOT NULL AND n.artist IS NOT NULL
-""").format(order=_PLAY_ORDER, run=THIS_RUN, p_is_play=_IS_PLAY.format(sql.Identifier("p")))
+""").format(order=_PLAY_ORDER, run=THIS_RUN, new_plays=_NEW_PLAYS)
+
+# The NextSong events of this run that were not new plays: copies of an event in this run's files, or
+# events an earlier run played (the run summary says how many).
+REPEATED_EVENTS = sql.SQL("SELECT (SELECT COUNT(*) FROM staging_events AS e WHERE {}) - (SELECT COUNT(*) FROM ({})"
+                          " AS n)").format(_IS_PLAY.format(sql.Identifier("e")), _NEW_PLAYS)
 
 # Each user's latest event among ``events`` (user_id an INTEGER) for the users of ``scope`` (the
 # same events, or those of the users to decide): by time, then session, then item; attributes
@@ -847,11 +876,10 @@ QUALITY_CHECKS = (
        ("every songplay's start_time is in time", _orphans("start_time", "time", "start_time")),
        ("every songplay's song_id is in songs", _orphans("song_id", "songs", "song_id")),
        ("every songplay's artist_id is in artists", _orphans("artist_id", "artists", "artist_id")),
-       ("NextSong events in staging = songplays this run added", sql.SQL(
-           "SELECT ABS((SELECT COUNT(*) FROM staging_events AS e WHERE {})"
+       ("new NextSong events in staging = songplays this run added", sql.SQL(
+           "SELECT ABS((SELECT COUNT(*) FROM ({}) AS n)"
            " - (SELECT COUNT(*) FROM songplays WHERE songplay_id >"
-           " (SELECT songplays_before FROM load_runs WHERE run_no = {})))").format(
-           _IS_PLAY.format(sql.Identifier("e")), THIS_RUN)),
+           " (SELECT songplays_before FROM load_runs WHERE run_no = {})))").format(_NEW_PLAYS, THIS_RUN)),
        ("every loaded file has its row count and run", sql.SQL(
            "SELECT COUNT(*) FROM load_ledger WHERE row_count IS NULL OR run_no IS NULL"))]
 )

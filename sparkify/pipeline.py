@@ -18,7 +18,7 @@ from .engines import Engine, PostgresEngine
 from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
-from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, Statement
+from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, RepeatedEvents, Statement
 from .tables import format_table
 
 
@@ -70,7 +70,8 @@ def song_steps(engine: Engine, config: Config, batch: Batch) -> list:
     their own, where the engine has them), the plays counted for the summary."""
     return (_table_steps(engine, config, batch, q.STAGING_SONGS, q.SONGS_TRANSFORM, loads_done=True)
             + engine.check_session() + engine.checks()
-            + [PlayCounts("count the plays and those matched to a song", q.MATCHED_PLAYS)])
+            + [RepeatedEvents("count the events played already", q.REPEATED_EVENTS),
+               PlayCounts("count the plays and those matched to a song", q.MATCHED_PLAYS)])
 
 
 def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, transform: list,
@@ -186,6 +187,9 @@ def format_report(report: Report, where: str) -> str:
         lines.extend(report.batch.describe())
         late = sum(r.rows for r in report.results if r.step.late_matches)
         lines.append(f"earlier plays matched to songs that came in this run: {late:,}")
+    if report.repeated_events:
+        lines.append(f"NextSong events already played (copies in the files, or loaded before), counted once:"
+                     f" {report.repeated_events:,}")
     share = 100.0 * report.matched_plays / report.plays if report.plays else 0.0
     lines.append(f"songplays matched to a song: {report.matched_plays:,} of {report.plays:,} ({share:.1f}%)")
     passed = len(report.checks) - len(report.failed_checks)

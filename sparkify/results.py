@@ -76,6 +76,11 @@ class Report:
         return next((result.rows for result in self.results if result.step.counts_plays), 0)
 
     @property
+    def repeated_events(self) -> int:
+        """The NextSong events of the run that were not new plays (copies, or played before)."""
+        return sum(result.rows for result in self.results if result.step.counts_repeats)
+
+    @property
     def matched_plays(self) -> int:
         return next((result.matched for result in self.results if result.step.counts_plays), 0)
 

@@ -36,6 +36,7 @@ class Step:
     validation: ClassVar[bool] = False  # a step of --validate, which changes no table
     late_matches: ClassVar[bool] = False  # its rows are earlier plays matched to songs that came in this run
     counts_plays: ClassVar[bool] = False  # gives the summary's plays and how many matched a song
+    counts_repeats: ClassVar[bool] = False  # its rows are events of the run that were not new plays
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,16 @@ class PlayCounts(Statement):
     def result(self, cur, context) -> StepResult:
         plays, matched = cur.fetchone()
         return StepResult(self, plays, 0.0, matched=matched)
+
+
+@dataclass(frozen=True)
+class RepeatedEvents(Statement):
+    """The run's NextSong events that were not new plays (its rows), for the summary."""
+
+    counts_repeats: ClassVar[bool] = True
+
+    def rows(self, cur, context) -> int:
+        return cur.fetchone()[0]
 
 
 @dataclass(frozen=True)

@@ -43,16 +43,29 @@ def expected_warehouse(events: list[dict], songs: list[dict]) -> dict:
     for song in songs:
         by_title_artist.setdefault((text(song["title"]), text(song["artist_name"])), []).append(song)
 
-    songplays = []
+    def nulls_last(values):
+        return tuple((value is None, value if value is not None else 0) for value in values)
+
+    # each event (user, session, item in session, ts) once: of its copies, the first by song,
+    # artist, length, level, location and user agent
+    plays = {}
     for e in events:
         if e["page"] != "NextSong" or not e["userId"]:
             continue
+        key = (e["userId"], e["sessionId"], e["itemInSession"], e["ts"])
+        order = nulls_last((e["song"], e["artist"], e["length"], e["level"], e["location"], e["userAgent"]))
+        if key not in plays or order < plays[key][0]:
+            plays[key] = (order, e)
+
+    songplays = []
+    for _, e in plays.values():
         candidates = by_title_artist.get((e["song"], e["artist"]), [])
         match = min(candidates, key=lambda s: (abs(s["duration"] - e["length"])
                                                if e["length"] is not None and s["duration"] is not None
                                                else float("inf"), s["song_id"]), default=None)
         songplays.append((start_time(e["ts"]), int(e["userId"]), e["level"], match and match["song_id"],
-                          match and match["artist_id"], e["sessionId"], e["location"], e["userAgent"]))
+                          match and match["artist_id"], e["sessionId"], e["itemInSession"], e["location"],
+                          e["userAgent"]))
 
     latest = {}
     for e in events:
@@ -62,9 +75,6 @@ def expected_warehouse(events: list[dict], songs: list[dict]) -> dict:
             if uid not in latest or key > latest[uid][0]:
                 latest[uid] = (key, (uid, e["firstName"], e["lastName"], e["gender"], e["level"]))
     users = sorted(row for _, row in latest.values())
-
-    def nulls_last(values):
-        return tuple((value is None, value if value is not None else 0) for value in values)
 
     first_copy = {}  # one row per song_id: the first by title, artist_id, year, duration
     for s in songs:

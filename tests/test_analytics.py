@@ -18,7 +18,7 @@ WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "S
 def expected_answers(data_dir, top):
     events, songs = read_events(data_dir / "log_data"), read_songs(data_dir / "song_data")
     wh = expected_warehouse(events, songs)
-    plays = wh["songplays"]  # (start_time, user_id, level, song_id, artist_id, session_id, location, user_agent)
+    plays = wh["songplays"]  # (start_time, user_id, level, song_id, artist_id, session_id, item, location, user_agent)
     users = {row[0]: row for row in wh["users"]}
     artists = {row[0]: row[1] for row in wh["artists"]}
     titles = {row[0]: row[1] for row in wh["songs"]}
@@ -31,7 +31,7 @@ def expected_answers(data_dir, top):
     levels = collections.defaultdict(collections.Counter)
     for p in plays:
         levels[p[1]][p[2]] += 1
-    locations = collections.Counter(p[6] for p in plays if p[6] is not None)
+    locations = collections.Counter(p[7] for p in plays if p[7] is not None)
     matched = sum(1 for p in plays if p[3])
     return {
         "plays_by_hour": [{"hour": h, "plays": n} for h, n in sorted(hours.items())],

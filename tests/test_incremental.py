@@ -441,3 +441,31 @@ def test_a_day_resent_under_another_name_is_loaded_once(conn, inbox, rebuild_sch
     out, err = capsys.readouterr()
     assert f"{day} has the content of {resent}, loaded already: skipped, so its events count once" in err
     assert star_state(rebuilt)["songplays"] == before["songplays"]
+
+
+def test_an_event_that_arrives_twice_is_one_play(conn, inbox, rebuild_schema, capsys):
+    """At-least-once delivery: a later file repeats some events of an earlier one (same user,
+    session, item in session and ts) beside new ones. The daily warehouse and a full rebuild both
+    count each event once, say how many came again, and equal the oracle's distinct events."""
+    from conftest import assert_matches_oracle
+
+    _, rebuilt = rebuild_schema
+    logs, songs = logs_and_songs(SAMPLE)
+    inbox.deliver([logs[0]] + songs)
+    assert inbox.etl(inbox.daily, "--incremental") == 0
+    plays_before = len(star_state(conn)["songplays"])
+    day = inbox.root / logs[0].relative_to(SAMPLE)
+    repeated = [line for line in day.read_text().splitlines() if '"page":"NextSong"' in line and '"userId":""' not in line]
+    resent = day.with_name("2018-11-01-late-events.json")
+    resent.write_text("\n".join(repeated[:5] + logs[1].read_text().splitlines()) + "\n")
+    capsys.readouterr()
+    assert etl.main(["--config", str(inbox.daily), "--incremental"]) == 0
+    out = capsys.readouterr().out
+    assert "NextSong events already played (copies in the files, or loaded before), counted once: 5" in out
+    new_plays = sum(1 for line in logs[1].read_text().splitlines() if '"page":"NextSong"' in line
+                    and '"userId":""' not in line)
+    assert len(star_state(conn)["songplays"]) == plays_before + new_plays
+    assert etl.main(["--config", str(inbox.full)]) == 0
+    assert star_state(rebuilt)["songplays"] == star_state(conn)["songplays"]
+    assert "counted once: 5" in capsys.readouterr().out
+    assert_matches_oracle(rebuilt, inbox.root / "log_data", inbox.root / "song_data")

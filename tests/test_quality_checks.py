@@ -19,8 +19,8 @@ PLANTS = {
     "artists.artist_id is unique": "INSERT INTO artists SELECT * FROM artists ORDER BY artist_id LIMIT 1",
     "time.start_time is unique": 'INSERT INTO "time" SELECT * FROM "time" ORDER BY start_time LIMIT 1',
     "songplays.songplay_id has no NULL":
-        "INSERT INTO songplays SELECT NULL, start_time, user_id, level, song_id, artist_id, session_id, location,"
-        " user_agent FROM songplays WHERE songplay_id = 1",
+        "INSERT INTO songplays SELECT NULL, start_time, user_id, level, song_id, artist_id, session_id,"
+        " item_in_session, location, user_agent FROM songplays WHERE songplay_id = 1",
     "users.user_id has no NULL": "INSERT INTO users (user_id, level) VALUES (NULL, 'free')",
     "songs.song_id has no NULL": "INSERT INTO songs (song_id, title) VALUES (NULL, 'x')",
     "artists.artist_id has no NULL": "INSERT INTO artists (artist_id, name) VALUES (NULL, 'x')",
@@ -35,7 +35,7 @@ PLANTS = {
         "DELETE FROM songs WHERE song_id = (SELECT MIN(song_id) FROM songplays)",
     "every songplay's artist_id is in artists":
         "DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM songplays)",
-    "NextSong events in staging = songplays this run added": "DELETE FROM songplays WHERE songplay_id = 1",
+    "new NextSong events in staging = songplays this run added": "DELETE FROM songplays WHERE songplay_id = 1",
     "every file is in load_ledger once":
         "INSERT INTO load_ledger SELECT * FROM load_ledger ORDER BY file_name LIMIT 1",
     # both halves of the check: a file without its row count, and one without its run

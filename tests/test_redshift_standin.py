@@ -427,3 +427,18 @@ def test_an_earlier_load_of_a_reused_session_id_is_not_taken_for_this_copy(tmp_p
         assert etl.main(["--config", cfg, "-q"]) == 0
     files = sorted(str(path.relative_to(SAMPLE)) for path in SAMPLE.glob("*_data/**/*.json"))
     assert [name for _, name, *_ in ledger(conn, "s3://udacity-dend/")] == files
+
+
+def test_an_event_in_two_files_is_one_play_on_redshift_too(tmp_path, standin, flavour, conn):
+    """A full rebuild's COPY reads every file under the prefix, copies too: the transform counts each
+    event once, as the PostgreSQL engine and the oracle do."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    day = "log_data/2018/11/2018-11-01-events.json"
+    client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-01-events-resent.json",
+                      Body=b"\n".join((SAMPLE / day).read_bytes().splitlines()[:40]) + b"\n")
+    cfg = seed_config(tmp_path, flavour)
+    with on_redshift(standin):
+        assert create_tables.main(["--config", cfg, "-q"]) == 0
+        assert etl.main(["--config", cfg, "-q"]) == 0
+    assert_matches_oracle(conn, SAMPLE / "log_data", SAMPLE / "song_data")

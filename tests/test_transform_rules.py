@@ -46,7 +46,7 @@ def build(tmp_path, write_config, conn, events, songs):
 
 
 def play(song_id, artist_id, ts_offset=0):
-    return (START + dt.timedelta(milliseconds=ts_offset), 15, "paid", song_id, artist_id, 7, "Red Bluff, CA",
+    return (START + dt.timedelta(milliseconds=ts_offset), 15, "paid", song_id, artist_id, 7, 0, "Red Bluff, CA",
             "Mozilla/5.0")
 
 
