@@ -598,8 +598,10 @@ WHERE n.song IS NOT NULL AND n.artist IS NOT NULL
 
 # The NextSong events of this run that were not new plays: copies of an event in this run's files, or
 # events an earlier run played (the run summary says how many).
-REPEATED_EVENTS = sql.SQL("SELECT (SELECT COUNT(*) FROM staging_events AS e WHERE {}) - (SELECT COUNT(*) FROM ({})"
-                          " AS n)").format(_IS_PLAY.format(sql.Identifier("e")), _NEW_PLAYS)
+# (after the checks, which hold the plays added to be exactly the new ones)
+REPEATED_EVENTS = sql.SQL("SELECT (SELECT COUNT(*) FROM staging_events AS e WHERE {}) - (SELECT COUNT(*) FROM songplays"
+                          " WHERE songplay_id > (SELECT songplays_before FROM load_runs WHERE run_no = {}))").format(
+    _IS_PLAY.format(sql.Identifier("e")), THIS_RUN)
 
 # Each user's latest event among ``events`` (user_id an INTEGER) for the users of ``scope`` (the
 # same events, or those of the users to decide): by time, then session, then item; attributes
