@@ -402,11 +402,11 @@ LOAD_ERROR_VIEW_PROBE = sql.SQL("SELECT COUNT(*) FROM stl_load_errors WHERE 1 = 
 
 
 def _this_copy(view: str, table: Table, since=None) -> sql.Composed:
-    """The rows of ``view`` that belong to this session's last COPY into ``table``.
+    """The rows of ``view`` that belong to the connection's last COPY into ``table``.
 
     ``since`` None (a COPY that succeeded, in its transaction): STL_LOAD_ERRORS by
     ``pg_last_copy_id()``. After a COPY failed, its transaction is rolled back and
-    ``pg_last_copy_id()`` is not updated (PG_LAST_COPY_ID), so the COPY is found by this session
+    ``pg_last_copy_id()`` is not updated (PG_LAST_COPY_ID), so the COPY is found by the connection's session
     and the server's clock read just before it (``since``): none found means it failed before
     reading a record. SYS_LOAD_ERROR_DETAIL has query ids of its own: the COPY is the session's
     last load into the table in SYS_LOAD_HISTORY (since ``since``, where given)."""
@@ -788,7 +788,7 @@ CURRENT_RUN = sql.SQL("SELECT {}").format(THIS_RUN)
 
 # Redshift's record of a COPY, in the SYS views that provisioned clusters and Serverless both have
 # (STL_LOAD_COMMITS misses COPYs run on a concurrency-scaling cluster). SYS query ids are their own,
-# not pg_last_copy_id()'s: a COPY is found as this session's last load into the table that started
+# not pg_last_copy_id()'s: a COPY is found as the connection's last load into the table that started
 # at or after the server's clock read just before it (a session id alone may be a reused pid).
 # Names in the SYS views are CHAR(256): FILE_NAME_LIMIT bytes at most.
 FILE_NAME_LIMIT = 256
@@ -796,7 +796,7 @@ COPY_MARK = sql.SQL("SELECT pg_last_copy_id(), GETDATE()")
 
 
 def _sys_copy(table: Table, since) -> sql.Composed:
-    """The SYS query id of this session's last COPY into ``table`` that started at or after ``since``
+    """The SYS query id of the connection's last COPY into ``table`` that started at or after ``since``
     (a server timestamp, or a placeholder for ``--dry-run``)."""
     since = since if isinstance(since, sql.Composable) else sql.Literal(since)
     return sql.SQL("SELECT MAX(query_id) FROM sys_load_history WHERE session_id = pg_backend_pid()"

@@ -263,8 +263,8 @@ def test_maxerror_is_one_more_than_the_records_tolerated(max_errors, maxerror):
 
 def test_the_load_error_views_read_only_this_copy():
     """After a successful COPY, STL by the session's last COPY id. After a failed one (which does
-    not update that id), STL by this session's latest query since the server's clock read just
-    before the COPY; SYS by this session's last load into the table since then, from
+    not update that id), STL by the connection's latest query since the server's clock read just
+    before the COPY; SYS by the connection's last load into the table since then, from
     SYS_LOAD_HISTORY (not the last load that had errors, nor another session's)."""
     since = "2026-12-01 06:00:00"
     assert one_line(q.load_error_detail("stl_load_errors", q.STAGING_SONGS, 10)) == (
@@ -287,7 +287,7 @@ def test_the_load_error_views_read_only_this_copy():
 
 def test_a_copy_is_found_in_redshifts_record_by_session_table_and_time():
     """SYS query ids are not pg_last_copy_id()'s, and a session id may be a reused pid: the COPY is
-    this session's last load into the table that started at or after the server's clock read
+    the connection's last load into the table that started at or after the server's clock read
     before it; the ledger is filled from SYS_LOAD_DETAIL, which both flavours have."""
     assert one_line(q.copy_record(q.STAGING_EVENTS, "2026-12-01 06:00:00")) == (
         "SELECT h.query_id, TRIM(h.status), h.file_count_scanned, COUNT(DISTINCT d.file_name),"

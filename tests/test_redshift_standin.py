@@ -400,7 +400,7 @@ def test_a_name_redshifts_record_cuts_short(tmp_path, standin, flavour, conn, ca
 
 def test_an_earlier_load_of_a_reused_session_id_is_not_taken_for_this_copy(tmp_path, standin, flavour, conn):
     """Session ids are process ids, which Redshift reuses: a completed load into the same table by an
-    earlier session with this session's id, recorded before this COPY began, is passed over while
+    earlier connection with this connection's session id, recorded before this COPY began, is passed over while
     this COPY's own record is still to come."""
     client = new_bucket("udacity-dend")
     upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])

@@ -4,7 +4,7 @@ Nothing inside the ETL transaction commits implicitly: tables are cleared with D
 TRUNCATE or ALTER TABLE APPEND (``sql_queries.ENGINE_SQL``). What a COPY rejected is fetched from
 the system tables, so the user never has to go and look: ``STL_LOAD_ERRORS`` keeps the raw field
 value and is keyed by ``pg_last_copy_id()``; on Redshift Serverless (no STL views)
-``SYS_LOAD_ERROR_DETAIL`` gives this session's last load into the table, without the value. Which
+``SYS_LOAD_ERROR_DETAIL`` gives the connection's last load into the table, without the value. Which
 of the two a server has is asked of the server once, at connect time (``connected``).
 """
 
@@ -243,7 +243,7 @@ RECORD_WAIT_SECONDS = 60.0
 
 
 def wait_for_record(cur, table: q.Table, since, limit: float | None = None, names_from_record: bool = True) -> int:
-    """The SYS query id of the COPY into ``table`` that this session started at or after ``since``,
+    """The SYS query id of the COPY into ``table`` that this connection started at or after ``since``,
     once SYS_LOAD_HISTORY says it completed and SYS_LOAD_DETAIL has each file it scanned. A
     DatabaseError after ``limit`` seconds; and, where the ledger takes the files' names from the
     record (``names_from_record``: a full rebuild), one for a name the record cuts short."""
@@ -300,7 +300,7 @@ class NoloadCheck(Statement):
 
     def validate(self, conn, show_progress: bool = False) -> Validation:
         # the NOLOAD COPY leaves its transaction healthy: its rejections are read there, before the
-        # ROLLBACK, found by this session and the server's clock read just before it
+        # ROLLBACK, found by the connection's session and the server's clock read just before it
         since = None
         try:
             with conn.cursor() as cur:
