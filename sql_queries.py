@@ -568,21 +568,38 @@ _NEW_PLAYS = sql.SQL("""
             AND COALESCE(o.item_in_session, -1) = COALESCE(d.item_in_session, -1))""").format(
     e_is_play=_IS_PLAY.format(sql.Identifier("e")), run=THIS_RUN, start_time=_START_TIME.format(sql.Identifier("d")))
 
-# One row per play of this run, numbered after the plays already in songplays.
+# One row per play of this run, numbered after the plays already in songplays: each staged play
+# matched to its song first (joined while the planner still knows staging's statistics), then
+# _NEW_PLAYS' rule applied -- one copy of each event, none played before.
 SONGPLAY_TABLE_INSERT = sql.SQL("""
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id, item_in_session,
                        location, user_agent)
 SELECT r.songplays_before + ROW_NUMBER() OVER (ORDER BY {order}),
        {start_time},
-       CAST(p.user_id AS INTEGER), p.level, b.song_id, b.artist_id, p.session_id, p.item_in_session, p.location,
-       p.user_agent
-FROM ({new_plays}) AS p
+       CAST(p.user_id AS INTEGER), p.level, p.matched_song_id, p.matched_artist_id, p.session_id, p.item_in_session,
+       p.location, p.user_agent
+FROM (
+    SELECT e.*, b.song_id AS matched_song_id, b.artist_id AS matched_artist_id,
+           ROW_NUMBER() OVER (
+               PARTITION BY e.user_id, e.session_id, e.item_in_session, e.ts
+               ORDER BY e.song, e.artist, e.length, e.level, e.location, e.user_agent
+           ) AS copy_no
+    FROM staging_events AS e
+    LEFT JOIN ({best}) AS b ON {same_key}
+    WHERE {e_is_play}
+) AS p
 CROSS JOIN (SELECT songplays_before FROM load_runs WHERE run_no = {run}) AS r
-LEFT JOIN ({best}) AS b ON {same_key}
-""").format(order=_PLAY_ORDER, start_time=_START_TIME.format(sql.Identifier("p")), run=THIS_RUN, new_plays=_NEW_PLAYS,
+WHERE p.copy_no = 1
+  AND NOT EXISTS (
+      SELECT 1 FROM songplays AS o
+      WHERE o.songplay_id <= r.songplays_before
+        AND o.start_time = {start_time} AND o.user_id = CAST(p.user_id AS INTEGER)
+        AND COALESCE(o.session_id, -1) = COALESCE(p.session_id, -1)
+        AND COALESCE(o.item_in_session, -1) = COALESCE(p.item_in_session, -1))
+""").format(order=_PLAY_ORDER, start_time=_START_TIME.format(sql.Identifier("p")), run=THIS_RUN,
            best=_BEST_SONG.format(keys=sql.SQL("SELECT DISTINCT e.song, e.artist, e.length FROM staging_events AS e"
                                                " WHERE {}").format(_IS_PLAY.format(sql.Identifier("e")))),
-           same_key=_SAME_KEY.format(sql.Identifier("p")))
+           same_key=_SAME_KEY.format(sql.Identifier("e")), e_is_play=_IS_PLAY.format(sql.Identifier("e")))
 
 # What each play of this run named, under the same songplay id, where a song can ever match it.
 PLAY_SONGS_INSERT = sql.SQL("""
