@@ -249,6 +249,25 @@ LOG_JSONPATH='s3://udacity-dend/log_json_path.json'
 SONG_DATA='s3://udacity-dend/song_data'
 """
 
+# what the course's infrastructure notebook writes beside the seed's sections
+COURSE = """\
+[AWS]
+KEY=AKIAIOSFODNN7EXAMPLE
+SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+
+[DWH] 
+DWH_CLUSTER_TYPE=multi-node
+DWH_NUM_NODES=4
+DWH_NODE_TYPE=dc2.large
+
+DWH_IAM_ROLE_NAME=dwhRole
+DWH_CLUSTER_IDENTIFIER=dwhCluster
+DWH_DB=dwh
+DWH_DB_USER=dwhuser
+DWH_DB_PASSWORD=Passw0rd
+DWH_PORT=5439
+"""
+
 # the seed-format file, plus a bucket region and where the runs' manifests go
 REDSHIFT_CFG = SEED.replace("[S3]\n", "[S3]\nREGION=us-west-2\nMANIFEST_PREFIX=s3://sparkify-runs/manifests/\n")
 LISTED_AT = "2026-12-01 06:00:00.123456"

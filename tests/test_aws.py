@@ -17,7 +17,7 @@ import provision  # noqa: E402
 from sparkify import aws, teardown  # noqa: E402
 from sparkify.errors import AwsError, ConfigError  # noqa: E402
 from sparkify.config import load_config  # noqa: E402
-from conftest import AWS_REGION, without_target  # noqa: E402
+from conftest import AWS_REGION, COURSE, without_target  # noqa: E402
 
 REGION = AWS_REGION
 MY_IP = "52.1.2.3"
@@ -410,21 +410,6 @@ def test_no_answer_from_checkip_says_to_pass_my_ip(account, tmp_path, capsys, mo
     assert state(account) == EMPTY
 
 
-COURSE = """[AWS]
-KEY=AKIAIOSFODNN7EXAMPLE
-SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-
-[DWH]
-DWH_CLUSTER_TYPE=multi-node
-DWH_NUM_NODES=4
-DWH_NODE_TYPE=dc2.large
-DWH_IAM_ROLE_NAME=dwhRole
-DWH_CLUSTER_IDENTIFIER=dwhCluster
-DWH_DB=dwh
-DWH_DB_USER=dwhuser
-DWH_DB_PASSWORD=Passw0rd
-DWH_PORT=5439
-"""
 
 
 def test_the_courses_config_says_what_to_provision(account, tmp_path, monkeypatch, capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SEED
+from conftest import COURSE, SEED
 from sparkify.config import DEFAULT_SOURCES, load_config
 from sparkify.errors import ConfigError
 
@@ -199,23 +199,6 @@ def test_a_missing_ca_bundle_names_the_key(tmp_path):
     assert str(err.value).startswith(f"{path}: [CLUSTER] SSLROOTCERT names no file: {tmp_path / 'nope.crt'} (")
 
 
-COURSE = """\
-[AWS]
-KEY=AKIAIOSFODNN7EXAMPLE
-SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-
-[DWH] 
-DWH_CLUSTER_TYPE=multi-node
-DWH_NUM_NODES=4
-DWH_NODE_TYPE=dc2.large
-
-DWH_IAM_ROLE_NAME=dwhRole
-DWH_CLUSTER_IDENTIFIER=dwhCluster
-DWH_DB=dwh
-DWH_DB_USER=dwhuser
-DWH_DB_PASSWORD=Passw0rd
-DWH_PORT=5439
-"""
 
 
 def test_the_courses_config_beside_the_seeds_is_accepted(tmp_path):

@@ -92,6 +92,13 @@ def upload(client, paths) -> None:
         client.put_object(Bucket="udacity-dend", Key=str(path.relative_to(SAMPLE)), Body=path.read_bytes())
 
 
+def sample_bucket():
+    """The Udacity bucket in moto's S3, holding the shipped sample as the seed's URIs name it; its client."""
+    client = new_bucket("udacity-dend")
+    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    return client
+
+
 def as_planned(text: str) -> str:
     """A statement as sent, with what only the run knows in the words --dry-run uses for it."""
     text = " ".join(text.split())
@@ -141,8 +148,7 @@ def test_the_seeds_config_rebuilds_the_warehouse_as_postgresql_does(tmp_path, st
                                                                       postgres_warehouse, capsys):
     """The seed's dwh.cfg, nothing added: COPY straight from the three URIs, no S3 call on the
     client, the ledger from Redshift's record; the plan sent is the one --dry-run prints."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    sample_bucket()
     cfg = seed_config(tmp_path, flavour)
     with on_redshift(standin):
         assert create_tables.main(["--config", cfg, "-q"]) == 0
@@ -188,8 +194,7 @@ def test_a_full_rebuild_and_three_daily_batches_equal_postgresqls_warehouse(tmp_
 def test_redshifts_record_is_waited_for(tmp_path, standin, flavour, conn, capsys):
     """SYS rows that come a moment after the COPY are waited for; rows that never come stop the run
     with one line, nothing committed."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    sample_bucket()
     cfg = seed_config(tmp_path, flavour)
     standin.sys_delay = 0.4
     with on_redshift(standin):
@@ -217,8 +222,7 @@ BAD_DAY = b'{"ts": "soon", "page": "NextSong"}\n'
 def test_a_copy_that_fails_on_a_bad_record_shows_that_record(tmp_path, standin, flavour, conn, capsys):
     """The failed COPY is found by session and time, not by pg_last_copy_id() (which a rolled-back
     COPY does not update): the error names the file and line, and nothing is committed."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
     cfg = seed_config(tmp_path, flavour)
     with on_redshift(standin):
@@ -251,8 +255,7 @@ def test_a_copy_that_reads_nothing_says_so(tmp_path, standin, flavour, capsys):
 
 
 def test_max_errors_keeps_what_redshift_skipped(tmp_path, standin, flavour, conn, capsys):
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY * 2)
     cfg = seed_config(tmp_path, flavour, "[S3]\nMAX_ERRORS=2\n")
     with on_redshift(standin):
@@ -266,8 +269,7 @@ def test_max_errors_keeps_what_redshift_skipped(tmp_path, standin, flavour, conn
 
 
 def test_validate_runs_noload_copies_on_redshift(tmp_path, standin, flavour, conn, capsys):
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
     cfg = seed_config(tmp_path, flavour)
     with on_redshift(standin):
@@ -320,8 +322,7 @@ def test_a_changed_file_on_s3_stops_a_daily_load_with_nothing_changed(tmp_path, 
                                                                       same_size):
     """The ledger a full rebuild filled from Redshift's record holds each file's ETag and size: a
     daily load compares its listing with them."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     new_bucket("sparkify-runs")
     cfg = seed_config(tmp_path, flavour, DAILY)
     with on_redshift(standin):
@@ -347,8 +348,7 @@ def test_a_changed_file_on_s3_stops_a_daily_load_with_nothing_changed(tmp_path, 
 def test_the_server_says_which_view_explains_a_copy(tmp_path, standin, flavour, conn, host):
     """Redshift is known by its version(), Serverless by the STL views it lacks: neither by the host's
     name (a custom domain has no tell-tale suffix)."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-99-events.json", Body=BAD_DAY)
     path = tmp_path / "custom.cfg"
     path.write_text(SEED.replace("dwhcluster.abc.us-west-2.redshift.amazonaws.com", host))
@@ -376,8 +376,7 @@ def test_a_name_redshifts_record_cuts_short(tmp_path, standin, flavour, conn, ca
     """SYS_LOAD_DETAIL.file_name is CHAR(256): a full rebuild cannot name such a file in the ledger
     and stops, nothing committed; a daily load names it from its listing and matches Redshift's
     record on the first 256 characters."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     key = "log_data/2018/11/" + "x" * 240 + "-events.json"
     client.put_object(Bucket="udacity-dend", Key=key,
                       Body=(SAMPLE / "log_data/2018/11/2018-11-01-events.json").read_bytes().replace(
@@ -402,8 +401,7 @@ def test_an_earlier_load_of_a_reused_session_id_is_not_taken_for_this_copy(tmp_p
     """Session ids are process ids, which Redshift reuses: a completed load into the same table by an
     earlier connection with this connection's session id, recorded before this COPY began, is passed over while
     this COPY's own record is still to come."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    sample_bucket()
     cfg = seed_config(tmp_path, flavour)
     with on_redshift(standin):
         assert create_tables.main(["--config", cfg, "-q"]) == 0
@@ -432,8 +430,7 @@ def test_an_earlier_load_of_a_reused_session_id_is_not_taken_for_this_copy(tmp_p
 def test_an_event_in_two_files_is_one_play_on_redshift_too(tmp_path, standin, flavour, conn):
     """A full rebuild's COPY reads every file under the prefix, copies too: the transform counts each
     event once, as the PostgreSQL engine and the oracle do."""
-    client = new_bucket("udacity-dend")
-    upload(client, [path for path in SAMPLE.rglob("*") if path.is_file()])
+    client = sample_bucket()
     day = "log_data/2018/11/2018-11-01-events.json"
     client.put_object(Bucket="udacity-dend", Key="log_data/2018/11/2018-11-01-events-resent.json",
                       Body=b"\n".join((SAMPLE / day).read_bytes().splitlines()[:40]) + b"\n")
