@@ -82,7 +82,8 @@ def provision(args, _config) -> int:
     except AwsError as exc:
         partial = getattr(exc, "provisioned", None)
         if partial is not None and partial.created:
-            config_writer.write_private(path, aws.config_text(settings, partial, password, config_writer.course_sections(course)))
+            config_writer.write_private(path, aws.config_text(settings, partial, password,
+                                                              config_writer.course_sections(course)))
             raise AwsError(f"{exc}; created so far: {', '.join(partial.created)}, recorded in {path}:"
                                f" run provision.py again to go on, or `python cleanup.py --config {path} --aws`"
                                " to remove them") from None
@@ -90,7 +91,8 @@ def provision(args, _config) -> int:
     if result.reused_cluster and PASSWORD_ENV not in os.environ:
         password = ""
         cli.log.warning("the cluster existed already: its password is not known here; set %s", PASSWORD_ENV)
-    config_writer.write_private(path, aws.config_text(settings, result, password, config_writer.course_sections(course)))
+    config_writer.write_private(path, aws.config_text(settings, result, password,
+                                                      config_writer.course_sections(course)))
     if result.created:
         cli.log.info("created %s", ", ".join(result.created))
     cli.log.info("cluster %s is available at %s:%d; wrote %s", settings.cluster_id, result.host, result.port, path)
@@ -113,7 +115,8 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, help="default: [DWH] DWH_PORT, else 5439")
     parser.add_argument("--public", action="store_true",
                         help="make the cluster publicly accessible, with one inbound rule for --my-ip")
-    parser.add_argument("--my-ip", help="your public IPv4 address, for --public (default: asked of checkip.amazonaws.com)")
+    parser.add_argument("--my-ip",
+                        help="your public IPv4 address, for --public (default: asked of checkip.amazonaws.com)")
     parser.add_argument("--log-data", default=UDACITY["log_data"])
     parser.add_argument("--log-jsonpath", default=UDACITY["log_jsonpath"])
     parser.add_argument("--song-data", default=UDACITY["song_data"])

@@ -647,7 +647,8 @@ _STAGED_USER_EVENTS = sql.SQL(
     " gender FROM staging_events WHERE user_id <> ''")
 
 # Every non-empty user id of this run's events, with its latest event among them.
-USER_LATEST_INSERT = sql.SQL("INSERT INTO user_latest (run_no, {columns}) SELECT {run}, {columns} FROM ({latest}) AS l").format(
+USER_LATEST_INSERT = sql.SQL(
+    "INSERT INTO user_latest (run_no, {columns}) SELECT {run}, {columns} FROM ({latest}) AS l").format(
     columns=_names(_USER_COLUMNS), run=THIS_RUN, latest=_LATEST_EVENTS.format(events=_STAGED_USER_EVENTS,
                                                                               scope=_STAGED_USER_EVENTS))
 
@@ -882,7 +883,8 @@ _KEYS = [("songplays", "songplay_id"), ("users", "user_id"), ("songs", "song_id"
 
 # Unique keys: PostgreSQL enforces them (PRIMARY KEY), Redshift does not ("enforces_primary_keys").
 UNIQUE_KEY_CHECKS = ([(f"{table}.{key} is unique", _duplicate_keys(table, key)) for table, key in _KEYS]
-                     + [("every file is in load_ledger once", _duplicate_keys("load_ledger", "table_name", "file_name"))])
+                     + [("every file is in load_ledger once",
+                         _duplicate_keys("load_ledger", "table_name", "file_name"))])
 
 # Columns declared NOT NULL, which both engines enforce ("enforces_not_null").
 NOT_NULL_CHECKS = [(f"{table}.{key} has no NULL", _null_keys(table, key))
@@ -905,10 +907,6 @@ QUALITY_CHECKS = (
 
 
 # --- Reporting ----------------------------------------------------------------------------------
-
-def count_rows(table_name: str) -> sql.Composed:
-    return sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table_name))
-
 
 MATCHED_PLAYS = sql.SQL("SELECT COUNT(*), COUNT(song_id) FROM songplays")
 
@@ -942,7 +940,8 @@ ANALYTICS_QUERIES = [
         " JOIN songs AS s ON s.song_id = sp.song_id JOIN artists AS a ON a.artist_id = sp.artist_id"
         " GROUP BY s.song_id, s.title, a.name ORDER BY plays DESC, s.title, a.name, s.song_id LIMIT %(top)s")),
     Question("top_artists", "Most played artists (matched plays only)", ("artist", "plays"), sql.SQL(
-        "SELECT a.name AS artist, COUNT(*) AS plays FROM songplays AS sp JOIN artists AS a ON a.artist_id = sp.artist_id"
+        "SELECT a.name AS artist, COUNT(*) AS plays FROM songplays AS sp"
+        " JOIN artists AS a ON a.artist_id = sp.artist_id"
         " GROUP BY a.artist_id, a.name ORDER BY plays DESC, a.name, a.artist_id LIMIT %(top)s")),
     Question("top_users", "Most active users", ("user_id", "first_name", "last_name", "level", "plays", "sessions"),
              sql.SQL(
@@ -963,7 +962,8 @@ ANALYTICS_QUERIES = [
     Question("plays_by_location", "Plays per location", ("location", "plays"), sql.SQL(
         "SELECT sp.location, COUNT(*) AS plays FROM songplays AS sp WHERE sp.location IS NOT NULL"
         " GROUP BY sp.location ORDER BY plays DESC, sp.location LIMIT %(top)s")),
-    Question("matched_share", "Plays matched to a song in the catalogue", ("plays", "matched", "matched_percent"), sql.SQL(
+    Question("matched_share", "Plays matched to a song in the catalogue", ("plays", "matched", "matched_percent"),
+             sql.SQL(
         "SELECT COUNT(*) AS plays, COUNT(sp.song_id) AS matched,"
         " CAST(ROUND(100.0 * COUNT(sp.song_id) / NULLIF(COUNT(*), 0), 1) AS DECIMAL(5, 1)) AS matched_percent"
         " FROM songplays AS sp")),

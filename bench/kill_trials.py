@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -111,7 +111,8 @@ def run_trials(params, data_dir: Path, random_trials: int, seed: int) -> dict:
         new_state = digest(params)
         assert etl(old_cfg).wait() == 0
         old_state = digest(params)
-        steps = len(pipeline.etl_steps(engines.PostgresEngine(), load_config(new_cfg), ledger.unlisted(load_config(new_cfg))))
+        new_config = load_config(new_cfg)
+        steps = len(pipeline.etl_steps(engines.PostgresEngine(), new_config, ledger.unlisted(new_config)))
 
         def back_to_old() -> None:
             if digest(params) != old_state:

@@ -58,7 +58,8 @@ def files(data_dir: Path, megabytes: int) -> tuple[Path, Path]:
         generate(str(source), events=300_000, songs=100, days=1, seed=5)
         (source / ".complete").write_text("")
     lines = next((source / "log_data").rglob("*.json")).read_bytes().splitlines()
-    per_line, one_line = data_dir / f"events-{megabytes}mb-per-line.json", data_dir / f"events-{megabytes}mb-one-line.json"
+    per_line = data_dir / f"events-{megabytes}mb-per-line.json"
+    one_line = data_dir / f"events-{megabytes}mb-one-line.json"
     if not one_line.exists():
         chosen, size = [], 0
         while size < megabytes << 20:

@@ -56,7 +56,7 @@ def start_moto(port: int) -> subprocess.Popen:
             return server
         except OSError:
             if server.poll() is not None:
-                raise SystemExit("moto's server did not start: pip install -r requirements-dev.txt")
+                raise SystemExit("moto's server did not start: pip install -r requirements-dev.txt") from None
             time.sleep(0.1)
     server.kill()
     raise SystemExit(f"moto's server did not listen on 127.0.0.1:{port} within 30 s")

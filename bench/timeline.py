@@ -8,8 +8,8 @@ from ``TIMELINE_STARTED`` (a ``time.time()`` its caller set just before starting
 else from this script's first line, which misses Python's own start. Each line: the seconds, the
 CPU-seconds the whole machine has spent since etl.py's run began (its threads, the loader's workers
 and the server's processes: what a step cost is the difference from the line before, where nothing
-else ran meanwhile), the thread (``sparkify-list_N``: a listing) and what ended. Only the project's own log lines are shown, at every level; etl.py's
-summary and other output are left out (``-q`` is added).
+else ran meanwhile), the thread (``sparkify-list_N``: a listing) and what ended. Only the project's
+own log lines are shown, at every level; etl.py's summary and other output are left out (``-q`` is added).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -161,7 +161,8 @@ class Aws:
             error = exc.response.get("Error", {})
             if tolerate is not None and error.get("Code") == tolerate:
                 return None
-            raise AwsError(f"{what} failed: {error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")) from None
+            message = f"{what} failed: {error.get('Code', '?')}: {error.get('Message', '')}"
+            raise AwsError(message.rstrip(": ")) from None
         except BotoCoreError as exc:
             raise AwsError(f"{what} failed: {exc}") from None
 
@@ -184,7 +185,8 @@ class Provisioned:
 
 def role_policy(settings: Settings) -> dict:
     """The role reads the data, the JSONPaths file and the runs' COPY manifests."""
-    prefixes = [settings.log_data, settings.song_data] + ([settings.manifest_prefix] if settings.manifest_prefix else [])
+    prefixes = [settings.log_data, settings.song_data]
+    prefixes += [settings.manifest_prefix] if settings.manifest_prefix else []
     return s3_read_policy(prefixes, [settings.log_jsonpath])
 
 
@@ -328,8 +330,10 @@ def wait_available(cluster_id: str, aws: Aws, show_progress: bool, wait_minutes:
 def config_text(settings: Settings, result: Provisioned, password: str, kept: str = "") -> str:
     """The dwh.cfg for what was provisioned (``config_writer.render_provisioned``, in the format
     ``sparkify.config`` reads); ``kept``: the course's sections of the file it replaces."""
-    return config_writer.render_provisioned(kept=kept,
-        host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
+    resources = AwsResources(settings.region, settings.cluster_id, settings.role_name, result.security_group_id)
+    return config_writer.render_provisioned(
+        kept=kept, host=result.host or "", port=result.port, db_name=settings.db_name, db_user=settings.db_user,
         password=password, role_arn=result.role_arn or "", log_data=settings.log_data,
-        log_jsonpath=settings.log_jsonpath, song_data=settings.song_data, s3_region=settings.s3_region or settings.region,
-        manifest_prefix=settings.manifest_prefix, resources=AwsResources(settings.region, settings.cluster_id, settings.role_name, result.security_group_id))
+        log_jsonpath=settings.log_jsonpath, song_data=settings.song_data,
+        s3_region=settings.s3_region or settings.region, manifest_prefix=settings.manifest_prefix,
+        resources=resources)

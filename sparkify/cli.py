@@ -6,7 +6,7 @@ import argparse
 import logging
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from . import interrupts, outcome
 from .config import Config, load_config
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, work: Callable[[argparse.Namespace, Config | N
             handler.addFilter(lambda record: not getattr(record, "in_the_summary", False))
     taken: list[int] = []  # the signals this run received
 
-    def stop(signum, frame):
+    def stop(signum, _frame):
         taken.append(signum)
         raise next(raised for number, raised, _, _ in _STOPS if number == signum)
 

@@ -20,8 +20,6 @@ from .errors import CompressedInput, LoadError
 NONE = "none"
 KINDS = ("gzip", "bzip2", "zstd")
 SETTINGS = (NONE,) + KINDS
-# Redshift COPY's file compression parameters
-COPY_OPTION = {"gzip": "GZIP", "bzip2": "BZIP2", "zstd": "ZSTD"}
 _MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
 
 

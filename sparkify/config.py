@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sql_queries as q
 
-from . import SAMPLE_DIR, ini
+from . import SAMPLE_DIR, compression, ini
 from .course import Provisioning, read_credentials, read_dwh
 from .errors import ConfigError
 from .source import S3Access, Source, TableInput
@@ -46,7 +46,6 @@ DBNAME = re.compile(r"[A-Za-z0-9_\-]{1,127}")
 # Values that reach SQL are composed as literals or identifiers, where these are harmless; they are
 # refused all the same, so that no config value can even look like it comments a statement out.
 SQL_COMMENT_MARKERS = ("--", "/*", "*/")
-COMPRESSIONS = ("none", "gzip", "bzip2", "zstd")  # sparkify.compression.SETTINGS
 
 # provision.py's settings as the course's infrastructure notebook writes them ([DWH])
 DWH_KEYS = ("DWH_CLUSTER_TYPE", "DWH_NUM_NODES", "DWH_NODE_TYPE", "DWH_IAM_ROLE_NAME", "DWH_CLUSTER_IDENTIFIER",
@@ -276,7 +275,8 @@ def _read_aws(reader: _Reader) -> AwsResources | None:
     section = "AWS"
     if not any(reader.get(section, key) for key in AWS_RESOURCE_KEYS):
         return None
-    region = reader.matching(section, "REGION", reader.require(section, "REGION"), REGION, "AWS region (like us-west-2)")
+    region = reader.matching(section, "REGION", reader.require(section, "REGION"), REGION,
+                             "AWS region (like us-west-2)")
     values = {}
     for key, pattern, what in (("CLUSTER_ID", CLUSTER_ID, "Redshift cluster identifier"),
                                ("ROLE_NAME", ROLE_NAME, "IAM role name"),
@@ -362,7 +362,7 @@ def _read_sources(reader: _Reader, base_dir: Path) -> Sources:
         unsigned=unsigned,
         key=key,
         secret=secret,
-        log_compression=reader.choice(section, "LOG_COMPRESSION", COMPRESSIONS, "none"),
-        song_compression=reader.choice(section, "SONG_COMPRESSION", COMPRESSIONS, "none"),
+        log_compression=reader.choice(section, "LOG_COMPRESSION", compression.SETTINGS, compression.NONE),
+        song_compression=reader.choice(section, "SONG_COMPRESSION", compression.SETTINGS, compression.NONE),
         manifest_prefix=manifest_prefix,
     )

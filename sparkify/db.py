@@ -28,7 +28,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 @dataclass
 class Target:
-    conn: "psycopg2.extensions.connection"
+    conn: psycopg2.extensions.connection
     engine: engines.Engine  # as the server answered at connect time
     description: str
 

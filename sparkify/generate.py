@@ -30,13 +30,16 @@ FIRST_NAMES = ["Lily", "Kaylee", "Walter", "Jacob", "Chloe", "Tegan", "Aleena", 
 LAST_NAMES = ["Koch", "Summers", "Frye", "Smith", "Cuevas", "Levine", "Kirby", "Lynch", "Fox", "O'Brien",
               "Johnson", "Rodriguez", "Garrison", "Young", "Gonzalez", "Müller", "Williams", "Bell", "Ng", "Ríos"]
 LOCATIONS = ["San Francisco-Oakland-Hayward, CA", "Phoenix-Mesa-Scottsdale, AZ", "Lansing-East Lansing, MI",
-             "Chicago-Naperville-Elgin, IL-IN-WI", "New York-Newark-Jersey City, NY-NJ-PA", "Tampa-St. Petersburg-Clearwater, FL",
-             "Atlanta-Sandy Springs-Roswell, GA", "Portland-South Portland, ME", "Red Bluff, CA", "Houston-The Woodlands-Sugar Land, TX"]
+             "Chicago-Naperville-Elgin, IL-IN-WI", "New York-Newark-Jersey City, NY-NJ-PA",
+             "Tampa-St. Petersburg-Clearwater, FL", "Atlanta-Sandy Springs-Roswell, GA", "Portland-South Portland, ME",
+             "Red Bluff, CA", "Houston-The Woodlands-Sugar Land, TX"]
 USER_AGENTS = [
-    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/36.0.1985.143 Safari/537.36"',
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko)'
+    ' Chrome/36.0.1985.143 Safari/537.36"',
     '"Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/35.0.1916.153 Safari/537.36"',
     "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:31.0) Gecko/20100101 Firefox/31.0",
-    '"Mozilla/5.0 (iPhone; CPU iPhone OS 7_1_2 like Mac OS X) AppleWebKit/537.51.2 (KHTML, like Gecko) Version/7.0 Mobile/11D257 Safari/9537.53"',
+    '"Mozilla/5.0 (iPhone; CPU iPhone OS 7_1_2 like Mac OS X) AppleWebKit/537.51.2 (KHTML, like Gecko)'
+    ' Version/7.0 Mobile/11D257 Safari/9537.53"',
     "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:31.0) Gecko/20100101 Firefox/31.0",
 ]
 WORDS = ["Love", "Night", "Fire", "Heart", "Dream", "Rain", "Summer", "Blue", "Gold", "River", "Shadow", "Light",
@@ -45,7 +48,7 @@ ARTIST_WORDS = ["The", "Black", "Velvet", "Kings", "Moon", "Electric", "Sons", "
                 "Sigur", "Motörhead", "Beyoncé", "Orchestra", "Band", "Trio", "DJ", "MC", "Collective"]
 PAGES = ["Home", "About", "Settings", "Help", "Logout", "Add to Playlist", "Thumbs Up", "Thumbs Down", "Add Friend",
          "Downgrade", "Upgrade", "Error", "Save Settings"]
-MONTH_START = dt.datetime(2018, 11, 1, tzinfo=dt.timezone.utc)
+MONTH_START = dt.datetime(2018, 11, 1, tzinfo=dt.UTC)
 DAY_MS = 86_400_000
 
 
@@ -119,7 +122,8 @@ def make_users(rng: random.Random, count: int, days: int) -> list[User]:
         users.append(User(
             user_id=index + 2, first_name=rng.choice(FIRST_NAMES), last_name=rng.choice(LAST_NAMES),
             gender=rng.choice("MF"), level=level, location=rng.choice(LOCATIONS), user_agent=rng.choice(USER_AGENTS),
-            registration=float(int(MONTH_START.timestamp() * 1000) - rng.randint(1, 200) * DAY_MS + rng.randint(0, DAY_MS)),
+            registration=float(int(MONTH_START.timestamp() * 1000) - rng.randint(1, 200) * DAY_MS
+                               + rng.randint(0, DAY_MS)),
             # every fifth user switches level part-way through the period
             changes_level_on_day=rng.randint(0, days - 1) if index % 5 == 0 else None,
         ))

@@ -1,6 +1,7 @@
 """Ctrl-C or SIGTERM before a script's work has begun: one line and exit 130 or 143, not a
-traceback from inside the import system (nor a silent death). Each script imports this first; ``sparkify.cli.run`` takes over from it (and ignores
-Ctrl-C once its work is over, while the embedded server is being stopped at exit)."""
+traceback from inside the import system (nor a silent death). Each script imports this first;
+``sparkify.cli.run`` takes over from it (and ignores Ctrl-C once its work is over, while the
+embedded server is being stopped at exit)."""
 
 import os
 import signal
@@ -9,7 +10,7 @@ import sys
 SCRIPTS = ("create_tables.py", "etl.py", "cleanup.py", "analytics.py", "provision.py")
 
 
-def during_imports(signum, frame):
+def during_imports(signum, _frame):
     word = "terminated" if signum == signal.SIGTERM else "interrupted"
     sys.stderr.write(f"{word}: nothing was done\n")
     sys.stderr.flush()

@@ -17,7 +17,8 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterator
 
 import sql_queries as q
 
@@ -125,7 +126,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def unlisted(config: Config) -> Batch:

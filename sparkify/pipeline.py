@@ -8,13 +8,13 @@ say how each runs, reads in ``--dry-run`` and shows in the summary.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import sql_queries as q
 
 from . import outcome
 from .config import Config
-from .engines import Engine, PostgresEngine
+from .engines import Engine
 from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
@@ -24,7 +24,7 @@ from .tables import format_table
 
 # --- Plans ----------------------------------------------------------------------------------------
 
-def drop_table_steps(engine: Engine = PostgresEngine()) -> list:
+def drop_table_steps(engine: Engine) -> list:
     return engine.serialize() + [Statement(f"drop {name}", statement)
                                  for name, statement in zip(q.PROJECT_TABLE_NAMES, q.DROP_TABLE_QUERIES)]
 
@@ -82,7 +82,8 @@ def _table_steps(engine: Engine, config: Config, batch: Batch, staged: q.Table, 
     ``loads_done``: the engine's step after every load, if any."""
     table = batch.of(staged)
     loads = table is not None and table.loads
-    return (engine.load_steps(config, batch, table) + engine.new_times(table) + (engine.after_loads() if loads_done else [])
+    return (engine.load_steps(config, batch, table) + engine.new_times(table)
+            + (engine.after_loads() if loads_done else [])
             + engine.analyze(staged)
             + [step for t in transform
                for step in [(LateMatches if t.late_matches else Insert)(t.label, t.statement)]

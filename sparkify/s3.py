@@ -81,7 +81,7 @@ def list_objects(source: Source) -> list[SourceObject]:
 
 def _utc(moment):
     """S3's LastModified (aware) as the ledger keeps times: UTC without a zone."""
-    return None if moment is None else moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return None if moment is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _opener(client, bucket: str, key: str):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
+from typing import BinaryIO
+from collections.abc import Callable
 
 import sql_queries as q
 

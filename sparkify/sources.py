@@ -82,13 +82,13 @@ MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _walk(directory: str, prefix: str, what: str) -> list[tuple[str, int, int]]:
-    """(path, size, modification time in ns) of files under ``directory`` whose path starts with ``prefix``; one scandir per
-    folder, descending only where a path can still match (a loop, not recursion: song_data is 40,000
-    folders deep in places, and nested generators cost more than the listing). Only a symbolic link
-    can lead to a folder twice (into a folder listed already, or to itself: a loop), so only those
-    are followed to where they lead, and that is compared with the folder listed and the other links
-    (each folder's own ``stat`` was a third of the listing). A folder that cannot be read is one
-    DataSourceError."""
+    """(path, size, modification time in ns) of files under ``directory`` whose path starts with
+    ``prefix``; one scandir per folder, descending only where a path can still match (a loop, not
+    recursion: song_data is 40,000 folders deep in places, and nested generators cost more than the
+    listing). Only a symbolic link can lead to a folder twice (into a folder listed already, or to
+    itself: a loop), so only those are followed to where they lead, and that is compared with the
+    folder listed and the other links (each folder's own ``stat`` was a third of the listing). A
+    folder that cannot be read is one DataSourceError."""
     found, folders = [], [directory]
     every = prefix == os.path.join(directory, "")  # every path under ``directory`` matches
     # where the folders listed lead: ``directory`` (or, where only some of its folders match, each of

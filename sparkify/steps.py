@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, ClassVar
+from typing import ClassVar
+from collections.abc import Callable
 
 import psycopg2
 from psycopg2 import sql
@@ -178,10 +179,12 @@ class LoaderLoad(Step):
 
     def describe(self) -> list[str]:
         files = f"{len(self.spec.files):,} files of " if self.spec.files is not None else ""
-        lines = [f"{one_line(q.copy_from_stdin(self.spec.table, self.freeze))};  -- rows from {files}{self.spec.describe()}"]
+        copy = one_line(q.copy_from_stdin(self.spec.table, self.freeze))
+        lines = [f"{copy};  -- rows from {files}{self.spec.describe()}"]
         if self.batch is not None:
             files = f" ({len(self.batch.files):,})" if self.batch.files is not None else ""
-            lines.append(f"{one_line(q.copy_from_stdin(q.LOAD_LEDGER))};  -- one row per file{files}, with the rows it gave")
+            ledger = one_line(q.copy_from_stdin(q.LOAD_LEDGER))
+            lines.append(f"{ledger};  -- one row per file{files}, with the rows it gave")
         return lines
 
     def run(self, cur, show_progress: bool = False) -> StepResult:
@@ -198,31 +201,6 @@ class LoaderLoad(Step):
                                     f" {first_line(exc)}{missing_tables(exc)}; rolled back, the warehouse is"
                                     f" unchanged") from None
         return StepResult(self, result.rows, time.perf_counter() - started, load=result)
-
-
-@dataclass(frozen=True)
-class LedgerRows(Step):
-    """The files a COPY loaded, in the ledger (their row counts follow from the COPY's log)."""
-
-    label: str
-    entries: tuple
-
-    @property
-    def statements(self) -> list[sql.Composed]:
-        return q.ledger_rows(self.entries)
-
-    def describe(self) -> list[str]:
-        return [ledger_line(list(self.entries))]
-
-    def run(self, cur, show_progress: bool = False) -> StepResult:
-        started = time.perf_counter()
-        try:
-            for statement in self.statements:
-                cur.execute(statement)
-        except psycopg2.Error as exc:
-            raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
-                                f" warehouse is unchanged") from None
-        return StepResult(self, len(self.entries), time.perf_counter() - started)
 
 
 def ledger_line(entries: list) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def cell(value) -> str:

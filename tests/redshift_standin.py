@@ -265,8 +265,8 @@ def copy_from_s3(cur: StandInCursor, match: re.Match) -> None:
 
 def _fail(cur: StandInCursor, message: str) -> None:
     """The COPY's error, raised by the server in the session's transaction (which it aborts)."""
-    cur.raw_execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = %s; END $$" % (
-        psycopg2.extensions.QuotedString(message).getquoted().decode()))
+    quoted = psycopg2.extensions.QuotedString(message).getquoted().decode()
+    cur.raw_execute(f"DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = {quoted}; END $$")
 
 
 class _Lines:

@@ -247,7 +247,7 @@ def test_validate_reports_every_must_reject_case_at_once(warehouse, conn, capsys
     data, config, before = warehouse
     monkeypatch.setattr(pipeline, "VALIDATE_SHOW", len(MUST_REJECT))  # every one shown, not the first 20
     expected = []
-    for number, (case, relative, content, message) in enumerate(MUST_REJECT):
+    for number, (_case, relative, content, _message) in enumerate(MUST_REJECT):
         bad = data / relative.replace(".json", f"-bad{number:02d}.json")
         bad.parent.mkdir(parents=True, exist_ok=True)
         bad.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -44,7 +44,8 @@ class PostgresEngine:
     def creates(self) -> list[Statement]:
         return ([Statement(f"create {table.name}", statement)
                  for table, statement in zip(q.TABLES, q.CREATE_TABLE_QUERIES[self.name])]
-                + [Statement(f"index {table.name}", statement) for table, statement in q.CREATE_INDEX_QUERIES[self.name]])
+                + [Statement(f"index {table.name}", statement)
+                   for table, statement in q.CREATE_INDEX_QUERIES[self.name]])
 
     def session(self) -> list[Statement]:
         return [Statement("settings", statement) for statement in q.SESSION_QUERIES[self.name]]

@@ -124,7 +124,8 @@ class RedshiftEngine(PostgresEngine):
 def _require_sources(config: Config) -> None:
     """Redshift loads only from S3, with a role; say which key is not ready."""
     if not config.iam_role_arn:
-        raise ConfigError(f"{config.path}: [IAM_ROLE] ARN is missing: Redshift COPY needs a role that can read the data")
+        raise ConfigError(f"{config.path}: [IAM_ROLE] ARN is missing:"
+                          " Redshift COPY needs a role that can read the data")
     for key, value in (("LOG_DATA", config.sources.log_data), ("LOG_JSONPATH", config.sources.log_jsonpath),
                        ("SONG_DATA", config.sources.song_data)):
         if not is_s3(value):

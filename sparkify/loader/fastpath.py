@@ -8,7 +8,7 @@ hands back (None), and the reader goes line by line.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 

@@ -12,7 +12,8 @@ import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO
+from collections.abc import Iterable, Iterator, Sequence
 
 import psycopg2
 from tqdm import tqdm

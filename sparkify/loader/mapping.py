@@ -12,7 +12,8 @@ import json
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
+from collections.abc import Callable, Sequence
 
 import sql_queries as q
 
@@ -27,9 +28,6 @@ class RowMapping(NamedTuple):
     needs_exact: Callable[[dict], bool]  # record -> must the strict reader's record be used?
     exact_rows: Callable[[Sequence[Sequence]], Sequence[int]]  # the same question of rows: which need it
     decode: Callable[[bytes], Sequence] | None = None  # one line straight to a row (``row_decoder``)
-
-
-AUTO_FORMATS = ("auto", "auto ignorecase")
 
 
 @dataclass(frozen=True)

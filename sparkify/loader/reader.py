@@ -17,7 +17,8 @@ import itertools
 import json
 import operator
 import re
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 
@@ -340,7 +341,8 @@ def strict_objects(pieces: Iterator[bytes], name: str, line: int, consumed_bytes
                     buffer, pos, eof, consumed_bytes = _read_more(pieces, decoder, buffer, pos, name, line,
                                                                   consumed_bytes)
                     continue
-                raise LoadError(f"{name}, line {line + buffer.count(chr(10), pos, exc.pos)}: invalid JSON: {exc.msg}") from None
+                at = line + buffer.count(chr(10), pos, exc.pos)
+                raise LoadError(f"{name}, line {at}: invalid JSON: {exc.msg}") from None
             except ValueError as exc:
                 raise LoadError(f"{name}, line {line}: invalid JSON: {exc}") from None
             if not isinstance(obj, dict):

@@ -9,7 +9,7 @@ escape other than \\".
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import orjson
 

@@ -6,7 +6,8 @@ batch of one-line files (song files).
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO
+from collections.abc import Iterator, Sequence
 
 from ..errors import LoadError
 from .fastpath import chunk_rows

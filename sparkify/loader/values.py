@@ -4,7 +4,7 @@ mapped row would not load, in words a user can act on."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from .render import copy_text
 

@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
 from .. import compression
 from . import spill as spills
@@ -225,7 +225,7 @@ def _signals_held():
     raised again here once the workers have started. (Python's own
     multiprocessing.resource_tracker blocks signals the same way while it starts its process.)"""
     held = []
-    handlers = {signum: signal.signal(signum, lambda signum, frame: held.append(signum)) for signum in _HELD}
+    handlers = {signum: signal.signal(signum, lambda signum, _frame: held.append(signum)) for signum in _HELD}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         yield
