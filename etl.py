@@ -14,9 +14,9 @@ import sparkify  # noqa: F401, I001 -- first: from here on Ctrl-C is one line (s
 import dataclasses
 import sys
 
-import sql_queries as q
-from sparkify import cli, db, engines, ledger, pipeline
+from sparkify import cli, db, engines, ledger, pipeline, transaction
 from sparkify.errors import InputProblems
+from sparkify.run import Run
 
 
 def run_etl(args, config) -> int:
@@ -42,31 +42,15 @@ def run_etl(args, config) -> int:
     with db.open_target(config) as target:
         cli.say_target(args, config, f"{target.description} ({target.engine}); data: {data}")
         target.engine.require(config, args.incremental)
-        listed = target.engine.lists_sources(args.incremental)
-        with ledger.Planning(config, incremental=args.incremental, listed=listed,
-                             verify_content=args.verify_content) as planning:
-            report = pipeline.Report()
-
-            def event_steps() -> list:  # the ledger read after the lock: as the last run left it
-                events = planning.batch(q.STAGING_EVENTS)  # the song files are still being listed
-                if events.nothing_new and planning.batch().nothing_new:
-                    raise ledger.NothingNew
-                return pipeline.event_steps(target.engine, config, events)
-
-            def song_steps() -> list:
-                batch = planning.batch()
-                report.batch = batch if args.incremental else None
-                return pipeline.song_steps(target.engine, config, batch)
-
-            first = pipeline.first_steps(target.engine, config, args.incremental, planning.keep)
-            try:
-                pipeline.execute(target.conn, first, then=[event_steps, song_steps], watch=planning.check,
-                                 show_progress=cli.show_progress(args), report=report)
-            except ledger.NothingNew:
-                cli.log.info("nothing new to load: the warehouse is unchanged")
-            finally:
-                if report.checks and not args.quiet:
-                    print(pipeline.format_report(report, target.description))
+        run = Run(target, config, incremental=args.incremental, verify_content=args.verify_content,
+                  show_progress=cli.show_progress(args))
+        try:
+            run.execute()
+        except ledger.NothingNew:
+            cli.log.info("nothing new to load: the warehouse is unchanged")
+        finally:
+            if run.report.checks and not args.quiet:
+                print(pipeline.format_report(run.report, target.description))
     return 0
 
 
@@ -78,11 +62,10 @@ def dry_run_incremental(config, data: str, verify_content: bool = False) -> int:
                      target.engine, data)
         target.engine.require(config, incremental=True)
         with ledger.Planning(config, incremental=True, verify_content=verify_content) as planning, \
-                target.conn.cursor() as cur:
-            for step in pipeline.ledger_reads(config, planning.keep):
-                step.run(cur)
+                transaction.rolled_back(target.conn), target.conn.cursor() as cur:
+            for step in pipeline.ledger_reads(config):
+                planning.keep(step.table, step.run(cur).fetched)
             batch = planning.batch()
-        target.conn.rollback()
         for table in batch.tables:
             for obj in table.files:
                 print(f"-- new in {table.table.name}: {obj.uri}")

@@ -4,7 +4,6 @@ done, just before COMMIT), for the fault trials of bench/kill_trials.py.
 Run:  python bench/etl_killed.py N [etl.py arguments]
 """
 
-import functools
 import os
 import signal
 import sys
@@ -13,17 +12,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import etl  # noqa: E402
-from sparkify import pipeline  # noqa: E402
+from sparkify.run import Run  # noqa: E402
 
 
 def main() -> int:
     at = int(sys.argv[1])
+    reached = []  # a mark for each step begun, then one for the commit
+    run_step, commit = Run.run_step, Run.commit
 
-    def before_step(index: int) -> None:
-        if index == at:
+    def kill_at_mark() -> None:
+        if len(reached) == at:
             os.kill(os.getpid(), signal.SIGKILL)
+        reached.append(True)
 
-    pipeline.execute = functools.partial(pipeline.execute, before_step=before_step)
+    def killed_step(self, cur, step):
+        kill_at_mark()
+        return run_step(self, cur, step)
+
+    def killed_commit(self):
+        kill_at_mark()
+        commit(self)
+
+    Run.run_step, Run.commit = killed_step, killed_commit
     return etl.main(sys.argv[2:])
 
 

@@ -13,6 +13,7 @@ import psycopg2
 
 import sql_queries as q
 
+from . import transaction
 from .errors import ChartsError, DatabaseError, first_line, missing_tables
 from .tables import format_table
 
@@ -30,14 +31,12 @@ def ask(conn, top: int = 10) -> list[Answer]:
     """Every question's rows, in a read-only transaction that is ended afterwards."""
     answers = []
     try:
-        with conn.cursor() as cur:
+        with transaction.rolled_back(conn), conn.cursor() as cur:
             for question in q.ANALYTICS_QUERIES:
                 cur.execute(question.statement, {"top": top})
                 answers.append(Answer(question, cur.fetchall()))
     except psycopg2.Error as exc:
         raise DatabaseError(f"{question.name} failed: {first_line(exc)}{missing_tables(exc)}") from None
-    finally:
-        conn.rollback()
     return answers
 
 

@@ -31,7 +31,7 @@ from .source import S3Access, Source, TableInput
 
 PASSWORD_ENV = "SPARKIFY_DB_PASSWORD"
 DEFAULT_PATH = "dwh.cfg"  # read when there is no --config; absent, it means the embedded default
-ENGINES = ("auto", "postgres", "redshift")
+ENGINES = ("auto", *q.ENGINES)
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SONG_JSON_FORMATS = ("auto", "auto ignorecase")
 BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
@@ -89,7 +89,7 @@ class Cluster:
     @property
     def serverless(self) -> bool:
         """Redshift Serverless (a workgroup endpoint): no STL system tables there."""
-        return self.host.endswith(".redshift-serverless.amazonaws.com")
+        return self.host.endswith(q.REDSHIFT.serverless_host_suffix)
 
     def describe(self) -> str:
         """Host, port, database, user and schema: never the password."""

@@ -17,7 +17,7 @@ from psycopg2.extensions import parse_dsn
 
 import sql_queries as q
 
-from . import EMBEDDED_DATA_DIR, embedded, engines
+from . import EMBEDDED_DATA_DIR, embedded, engines, transaction
 from .config import Config
 from .errors import ConnectionFailed, connection_reason
 
@@ -96,11 +96,11 @@ def connect(config: Config) -> Target:
         where = config.cluster.describe()
     conn = _connect_with_retries(params, where)
     try:
-        engine = engines.detect(conn, config)
-        if config.cluster and config.cluster.schema:
-            with conn.cursor() as cur:
-                cur.execute(q.SET_SEARCH_PATH.format(q.sql.Identifier(config.cluster.schema)))
-        conn.commit()
+        with transaction.committed(conn, work=False):
+            engine = engines.detect(conn, config)
+            if config.cluster and config.cluster.schema:
+                with conn.cursor() as cur:
+                    cur.execute(q.SET_SEARCH_PATH.format(q.sql.Identifier(config.cluster.schema)))
     except BaseException:
         conn.close()
         raise

@@ -4,6 +4,9 @@ The scripts turn any of these into one line on stderr and a non-zero exit; anyth
 and keeps its traceback.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 
 class Terminated(BaseException):
     """SIGTERM, raised where the run stands (``cli.run`` installs the handler), so it unwinds as
@@ -62,6 +65,16 @@ class QualityCheckError(SparkifyError):
 
 class DatabaseError(SparkifyError):
     """A statement failed on the server; the run was rolled back."""
+
+
+class StepFailed(DatabaseError):
+    """A step's statement failed. Whoever owns the transaction rolls it back, then asks the step for
+    what else to say (``details(conn)``, which may read in a transaction of its own), and raises the
+    whole as a DatabaseError (``sparkify.transaction.failure``)."""
+
+    def __init__(self, message: str, details: Callable[[Any], str]):
+        super().__init__(message)
+        self.details = details
 
 
 class NotConfirmed(SparkifyError):

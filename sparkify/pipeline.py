@@ -1,6 +1,6 @@
 """The scripts' work as ordered steps: planned without a connection (so ``--dry-run`` prints exactly
-what would run), then executed in one transaction that commits only when every step and every
-data-quality check has passed.
+what would run), then executed in one transaction (``sparkify.run.Run`` for etl.py) that commits only
+when every step and every data-quality check has passed.
 
 The engine (``sparkify.engines``) says what each plan is made of; the steps (``sparkify.steps``)
 say how each runs, reads in ``--dry-run`` and shows in the summary.
@@ -8,14 +8,11 @@ say how each runs, reads in ``--dry-run`` and shows in the summary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import sql_queries as q
 
-from . import outcome
+from . import transaction
 from .config import Config
 from .engines import Engine
-from .errors import QualityCheckError
 from .ledger import Batch
 from .results import Report, StepResult, Validation
 from .steps import VALIDATE_SHOW, Insert, LateMatches, PlayCounts, ReadLedger, RepeatedEvents, Statement
@@ -37,22 +34,21 @@ def etl_steps(engine: Engine, config: Config, batch: Batch) -> list:
     """Lock the tables (where the engine needs it), read the ledger (a daily run), clear staging (a
     full rebuild: every table), number the run, load the batch's files into staging with their rows
     in the ledger, bring the star schema up to date, check the whole warehouse: all one transaction."""
-    return (first_steps(engine, config, batch.incremental) + event_steps(engine, config, batch)
+    reads = ledger_reads(config) if batch.incremental else []
+    return (first_steps(engine) + reads + event_steps(engine, config, batch)
             + song_steps(engine, config, batch))
 
 
-def first_steps(engine: Engine, config: Config, incremental: bool,
-                keep: Callable[[q.Table, list], None] | None = None) -> list:
+def first_steps(engine: Engine) -> list:
     """What the transaction starts with: it waits for any other run and holds the project's tables
-    until it ends; then a daily run reads each staging table's rows of the ledger, handed to
-    ``keep`` (the run's ``sparkify.ledger.Planning``, which plans the files with them): read after
-    the lock, they include what a run this one waited for loaded."""
-    return engine.serialize() + engine.session() + engine.lock() + (ledger_reads(config, keep) if incremental else [])
+    until it ends. A daily run then reads the ledger (``ledger_reads``): read after the lock, it
+    includes what a run this one waited for loaded."""
+    return engine.serialize() + engine.session() + engine.lock()
 
 
-def ledger_reads(config: Config, keep: Callable[[q.Table, list], None] | None = None) -> list:
-    """Each staging table's rows of the ledger, handed to ``keep``."""
-    return [ReadLedger(f"read the ledger of {spec.table.name}", q.read_ledger(spec.table), spec.table, keep)
+def ledger_reads(config: Config) -> list:
+    """Each staging table's rows of the ledger, which plan a daily run's files."""
+    return [ReadLedger(f"read the ledger of {spec.table.name}", q.read_ledger(spec.table), spec.table)
             for spec in config.sources.inputs]
 
 
@@ -125,52 +121,15 @@ def describe_steps(steps: list) -> list[str]:
     return lines if validation else ["BEGIN;", *lines, "COMMIT;"]
 
 
-# --- Execution ------------------------------------------------------------------------------------
+# --- Execution (create_tables.py, cleanup.py; etl.py's run is sparkify.run.Run) ---------------------
 
-def execute(conn, steps: list, *, then: Sequence[Callable[[], list]] = (),
-            watch: Callable[[], None] | None = None, show_progress: bool = False, report: Report | None = None,
-            before_step: Callable[[int], None] | None = None) -> Report:
-    """Run ``steps``, then the steps each of ``then`` gives in turn (each planned when the steps
-    before it have run, in the same transaction: it may read what they did), in one transaction;
-    commit only if all succeed and every check finds 0 rows. ``watch()``, called before each step
-    while some of ``then`` is still to come, raises if what they wait for has failed already.
-
-    On any failure, or Ctrl-C, the transaction is rolled back and the tables are as they were.
-    ``before_step(i)`` is called before step i (counted over all), and with the number of steps
-    just before COMMIT.
-    """
-    report = report or Report()
-    ran = 0
-    try:
-        with conn.cursor() as cur:
-            for step in _in_order(steps, then, watch):
-                if before_step is not None:
-                    before_step(ran)
-                report.results.append(step.run(cur, show_progress))
-                ran += 1
-        if report.failed_checks:
-            failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
-            raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is unchanged")
-        if before_step is not None:
-            before_step(ran)  # everything done, not yet committed
-        conn.commit()
-        outcome.committed = True
-    except BaseException:
-        if not conn.closed:
-            conn.rollback()
-        raise
+def execute(conn, steps: list) -> Report:
+    """Run ``steps`` in one transaction, committed only if every one succeeds."""
+    report = Report()
+    with transaction.committed(conn), conn.cursor() as cur:
+        for step in steps:
+            report.results.append(step.run(cur))
     return report
-
-
-def _in_order(steps: list, then: Sequence[Callable[[], list]], watch: Callable[[], None] | None):
-    """``steps``, then each of ``then``'s in turn; each step after ``watch()`` while something is
-    still to be planned."""
-    groups = [lambda: steps, *then]
-    for number, plan in enumerate(groups, start=1):
-        for step in plan():
-            if number < len(groups) and watch is not None:
-                watch()
-            yield step
 
 
 def _check_result(result: StepResult) -> str:

@@ -63,6 +63,7 @@ class StepResult:
     seconds: float
     load: LoadResult | None = None
     matched: int | None = None  # of a step that counts the plays: those that matched a song
+    fetched: tuple | None = None  # of a step that reads rows for the run (the ledger's): those rows
 
 
 @dataclass

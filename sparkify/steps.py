@@ -9,7 +9,6 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from typing import ClassVar
-from collections.abc import Callable
 
 import psycopg2
 from psycopg2 import sql
@@ -17,7 +16,7 @@ from psycopg2 import sql
 import sql_queries as q
 
 from . import loader
-from .errors import DatabaseError, first_line, missing_tables
+from .errors import DatabaseError, StepFailed, first_line, missing_tables
 from .ledger import TableBatch
 from .results import StepResult, Validation
 from .source import TableInput
@@ -61,8 +60,8 @@ class Statement(Step):
             cur.execute(self.statement)
             result = self.result(cur, context)
         except psycopg2.Error as exc:
-            raise DatabaseError(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
-                                f" warehouse is unchanged{self.failure_details(cur, context)}") from None
+            raise StepFailed(f"{self.label} failed: {first_line(exc)}{missing_tables(exc)}; rolled back, the"
+                             f" warehouse is unchanged", lambda conn: self.failure_details(conn, context)) from None
         result = replace(result, seconds=time.perf_counter() - started)
         log.log(self.log_level, self.log_format, self.label, result.rows, result.seconds, extra=IN_THE_SUMMARY)
         return result
@@ -78,8 +77,9 @@ class Statement(Step):
     def rows(self, cur, context) -> int:
         return max(cur.rowcount, 0)
 
-    def failure_details(self, cur, context) -> str:
-        """More lines for the error of a failed statement ("" for none)."""
+    def failure_details(self, conn, context) -> str:
+        """More lines for the error of a failed statement ("" for none), asked once its transaction
+        has been rolled back; what it reads is read in a transaction the caller ends."""
         return ""
 
 
@@ -122,17 +122,14 @@ class RepeatedEvents(Statement):
 @dataclass(frozen=True)
 class ReadLedger(Statement):
     """A daily run's read of one staging table's rows of the ledger, inside its transaction after
-    its lock (so a run that waited for another sees what that one loaded); the rows go to
-    ``keep(table, rows)`` (the run's ``sparkify.ledger.Planning``), which plans that table's files."""
+    its lock (so a run that waited for another sees what that one loaded). Its result holds the
+    rows (``fetched``), which the run hands to its ``sparkify.ledger.Planning`` to plan the files."""
 
     table: q.Table
-    keep: Callable[[q.Table, list], None] | None  # None: only printed (--dry-run)
 
     def result(self, cur, context) -> StepResult:
         rows = cur.fetchall()
-        if self.keep is not None:
-            self.keep(self.table, rows)
-        return StepResult(self, len(rows), 0.0)
+        return StepResult(self, len(rows), 0.0, fetched=tuple(rows))
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
 """SQL mutants, generated mechanically from the statements the project sends.
 
-Every string in ``sql_queries.py`` that is not a docstring is SQL (or a fragment of it). Each rule
+Every string in ``sparkify/queries`` (the statements ``sql_queries.py`` re-exports) that is not a
+docstring is SQL, or a fragment of it. Each rule
 below rewrites one occurrence of what it matches in one such string; each rewrite is a mutant:
 
     ASC <-> DESC, NULLS FIRST <-> NULLS LAST, AND <-> OR, < <= > >= turned into each other,
     = <-> <>, IS NULL <-> IS NOT NULL, MAX <-> MIN, DISTINCT removed,
     one conjunct of a WHERE / ON / WHEN condition dropped.
 
-A mutant is named by the statement it changes (the module-level name the string is assigned to),
-the rule and the occurrence, e.g. ``USER_TABLE_INSERT: AND->OR #2``; ``--list`` shows each with its
+A mutant is named by the statement it changes (its module and the module-level name the string is
+assigned to), the rule and the occurrence, e.g. ``transform.USER_TABLE_INSERT: AND->OR #2``; ``--list`` shows each with its
 line. ``run(...)`` applies one mutant to a copy of the checkout and runs the tests that guard the
 SQL (``TESTS``, fastest first, stopping at the first failure). ``EQUIVALENT`` holds each mutant that
 cannot change a result, with the reason. tests/mutate.py runs them and prints the score.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = "sql_queries.py"
+SOURCES = "sparkify/queries"
 
 # The tests that guard the statements, cheapest first: the first failure kills a mutant.
 TESTS = (
@@ -51,7 +52,8 @@ _CONJUNCT_END = re.compile(r"\b(AND|OR|THEN|WHERE|GROUP|ORDER|JOIN|LEFT|FROM|UNI
 
 @dataclass(frozen=True)
 class SqlMutant:
-    name: str  # "<STATEMENT>: <rule> #<occurrence>"
+    name: str  # "<module>.<STATEMENT>: <rule> #<occurrence>"
+    path: str  # the file, from the checkout's root
     line: int
     start: int  # offsets in the file's text
     end: int
@@ -128,9 +130,16 @@ def _rewrites(literal: str):
 
 
 def mutants(root: Path = ROOT) -> list[SqlMutant]:
-    text = (root / SOURCE).read_text()
+    found: list[SqlMutant] = []
+    for path in sorted((root / SOURCES).glob("*.py")):
+        found += _mutants_of(path.relative_to(root).as_posix(), path.read_text())
+    return found
+
+
+def _mutants_of(path: str, text: str) -> list[SqlMutant]:
     found: list[SqlMutant] = []
     counts: dict[tuple[str, str], int] = {}
+    module = path.rsplit("/", 1)[-1].removesuffix(".py")
     for owner, line, start, end in _sql_strings(text):
         literal = text[start:end]
         for rule, offset, stop, new in _rewrites(literal):
@@ -139,7 +148,7 @@ def mutants(root: Path = ROOT) -> list[SqlMutant]:
             if literal[offset:stop] == new:
                 continue
             number = counts[owner, rule] = counts.get((owner, rule), 0) + 1
-            found.append(SqlMutant(f"{owner}: {rule} #{number}", line + literal.count("\n", 0, offset),
+            found.append(SqlMutant(f"{module}.{owner}: {rule} #{number}", path, line + literal.count("\n", 0, offset),
                                    start + offset, start + stop, new))
     return found
 

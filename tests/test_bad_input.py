@@ -132,7 +132,7 @@ def load_events(conn, tmp_path, raw: bytes):
     folder.mkdir(exist_ok=True)
     (folder / "e.json").write_bytes(raw)
     with conn.cursor() as cur:
-        cur.execute(q.create_table(q.STAGING_EVENTS, "postgres"))
+        cur.execute(q.create_table(q.STAGING_EVENTS, q.POSTGRES))
         loader.load_table(cur, table_input(q.STAGING_EVENTS, folder, SAMPLE / "log_json_path.json", "test"))
         cur.execute("SELECT artist, song, first_name, ts, user_agent, user_id FROM staging_events")
         rows = cur.fetchall()

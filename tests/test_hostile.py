@@ -180,9 +180,9 @@ def copy_error(tmp_path, cfg):
     return run(["etl.py", "--config", cfg({("S3", "LOG_DATA"): str(bad_logs)})])
 
 
-UNEXPECTED = ("import sys, etl, sparkify.pipeline as p\n"
+UNEXPECTED = ("import sys, etl, sparkify.run as r\n"
               "def boom(*a, **k): raise RuntimeError('unexpected')\n"
-              "p.execute = boom\nsys.exit(etl.main(sys.argv[1:]))")
+              "r.Run.execute = boom\nsys.exit(etl.main(sys.argv[1:]))")
 
 # each failure a run can meet, how it is made, and the exit status it must end with
 FAILURES = {

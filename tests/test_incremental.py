@@ -242,7 +242,7 @@ def test_two_daily_runs_at_once_load_each_file_once(conn, inbox, rebuild_schema)
     logs, songs = logs_and_songs(SAMPLE)
     inbox.deliver(logs + songs)
     with conn.cursor() as cur:  # what a run in progress holds
-        cur.execute(q.SERIALIZE_QUERIES["postgres"][0])
+        cur.execute(q.POSTGRES.serialize)
         cur.execute("SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
         held = cur.fetchone()
     runs = [subprocess.Popen([sys.executable, str(ROOT / "etl.py"), "--config", str(inbox.daily), "--incremental"],

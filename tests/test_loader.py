@@ -25,7 +25,7 @@ SONG = {"num_songs": 1, "artist_id": "AR1", "artist_latitude": None, "artist_lon
 def tables(conn):
     with conn.cursor() as cur:
         for table in q.STAGING_TABLES:
-            cur.execute(q.create_table(table, "postgres"))
+            cur.execute(q.create_table(table, q.POSTGRES))
     conn.commit()
     return conn
 
@@ -220,7 +220,7 @@ NASTY_TEXT = ['a"b', "a\\b", '\\"', "a\\", '"', '""', "x\ny", "t\tu", "c\rr", "n
 def _round_trip(conn, rows, render):
     """``rows`` (artist, item_in_session, length, registration) through COPY as rendered by ``render``."""
     with conn.cursor() as cur:
-        cur.execute(q.create_table(q.STAGING_EVENTS, "postgres"))
+        cur.execute(q.create_table(q.STAGING_EVENTS, q.POSTGRES))
         full = [(text, None, None, None, number, None, real, None, None, None, None, None, None, None, None, 1, None,
                  None) for text, number, real in rows]
         cur.copy_expert(q.copy_from_stdin(q.STAGING_EVENTS), io.BytesIO(render(full)))

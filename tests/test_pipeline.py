@@ -165,40 +165,59 @@ def test_real_udacity_data(conn, write_config):
     assert_matches_oracle(conn, UDACITY / "log_data", UDACITY / "song_data")
 
 
-def test_execute_runs_the_steps_planned_meanwhile_in_the_same_transaction(conn):
-    """``then`` gives the steps planned while the first ran; ``watch`` stops the run, rolled back,
-    as soon as that planning has failed; ``before_step`` counts over both."""
+def test_execute_commits_every_step_or_none(conn):
+    """create_tables.py's and cleanup.py's runner: one transaction, committed only if every step succeeds."""
     from psycopg2 import sql
 
     from sparkify import pipeline
-    from sparkify.errors import DataSourceError
+    from sparkify.errors import DatabaseError
     from sparkify.steps import Statement
 
     def statement(text):
         return Statement(text, sql.SQL(text))
 
-    first = [statement("CREATE TABLE planned_meanwhile (n integer)"), statement("INSERT INTO planned_meanwhile VALUES (1)")]
-    seen, watched = [], []
-    pipeline.execute(conn, first, then=[lambda: [statement("INSERT INTO planned_meanwhile VALUES (2)")]],
-                     watch=lambda: watched.append(True), before_step=seen.append)
-    assert seen == [0, 1, 2, 3] and len(watched) == 2  # watched only while ``then`` was pending
+    first = [statement("CREATE TABLE planned (n integer)"), statement("INSERT INTO planned VALUES (1)")]
+    report = pipeline.execute(conn, first)
+    assert [result.rows for result in report.results] == [0, 1]
+    with pytest.raises(DatabaseError) as err:
+        pipeline.execute(conn, [statement("INSERT INTO planned VALUES (2)"), statement("INSERT INTO planned VALUES ('x')")])
+    assert str(err.value).startswith("INSERT INTO planned VALUES ('x') failed: invalid input syntax for type integer")
     with conn.cursor() as cur:
-        cur.execute("SELECT n FROM planned_meanwhile ORDER BY n")
-        assert cur.fetchall() == [(1,), (2,)]
-        cur.execute("DROP TABLE planned_meanwhile")
+        cur.execute("SELECT n FROM planned ORDER BY n")
+        assert cur.fetchall() == [(1,)]  # the second transaction's first INSERT was rolled back
+        cur.execute("DROP TABLE planned")
     conn.commit()
 
-    def failed():  # the listing fails while the first step runs
-        if watched:
-            raise DataSourceError("the listing failed")
-        watched.append(True)
 
-    watched.clear()
-    with pytest.raises(DataSourceError):
-        pipeline.execute(conn, first, then=[lambda: pytest.fail("planned after a failure")], watch=failed)
+def test_a_listing_that_fails_while_the_events_load_stops_the_run_at_its_next_step(write_config, monkeypatch, conn):
+    """The song files are listed while the events load: a listing that fails then stops the run
+    before its next step, rolled back, instead of once the songs are to load."""
+    import create_tables
+    import etl
+    from sparkify import ledger
+    from sparkify.errors import DataSourceError
+    from sparkify.run import Run
+
+    cfg = write_config()
+    assert create_tables.main(["--config", str(cfg), "-q"]) == 0
+    ran = []
+    run_step = Run.run_step
+
+    def recording(self, cur, step):
+        ran.append(step.label)
+        return run_step(self, cur, step)
+
+    def check(self):
+        if "load staging_events" in ran:
+            raise DataSourceError("cannot list the song files: gone")
+
+    monkeypatch.setattr(Run, "run_step", recording)
+    monkeypatch.setattr(ledger.Planning, "check", check)
+    assert etl.main(["--config", str(cfg), "-q"]) == 1
+    assert ran[-1] == "load staging_events"  # the step after it never ran
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('planned_meanwhile')")
-        assert cur.fetchone() == (None,)  # the first step was rolled back
+        cur.execute("SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM load_runs)")
+        assert cur.fetchone() == (0, 0)
     conn.rollback()
 
 

@@ -1,6 +1,8 @@
 """Each data-quality check finds the violation it exists for: planted inside the ETL's transaction,
 just before the checks, the run fails naming that check (and no other) and commits nothing."""
 
+import dataclasses
+
 import pytest
 from psycopg2 import sql
 
@@ -9,6 +11,7 @@ import etl
 import sql_queries as q
 from conftest import fetch_all
 from sparkify import pipeline
+from sparkify.engines import PostgresEngine
 from sparkify.steps import Statement
 
 # check -> one statement that breaks exactly that rule in the freshly built star schema
@@ -75,8 +78,8 @@ def test_each_check_fails_the_run_on_its_violation(conn, write_config, monkeypat
                     cur.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
                         sql.Identifier(table.name), sql.Identifier(column.name)))
     conn.commit()
-    monkeypatch.setitem(q.ENGINE_SQL["postgres"], "enforces_primary_keys", False)
-    monkeypatch.setitem(q.ENGINE_SQL["postgres"], "enforces_not_null", False)
+    monkeypatch.setattr(PostgresEngine, "dialect",
+                        dataclasses.replace(q.POSTGRES, enforces_primary_keys=False, enforces_not_null=False))
     assert etl.main(["--config", str(config), "-q"]) == 0
     before = table_state(conn)
     capsys.readouterr()

@@ -15,9 +15,8 @@ from .postgres import PostgresEngine
 from .redshift import STL, SYS, RedshiftEngine
 
 Engine = PostgresEngine  # the base every engine derives from
-BY_NAME = {engine.name: engine for engine in (PostgresEngine, RedshiftEngine)}
-REDSHIFT_HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
-SERVER_VERSION_NAMES = {"redshift": RedshiftEngine}  # a word in ``SELECT version()``, and its engine
+# each engine's class, by the name of its dialect (``sparkify.queries.dialect.DIALECTS``, the registry)
+BY_NAME = {engine.dialect.name: engine for engine in (PostgresEngine, RedshiftEngine)}
 
 
 def planned(config: Config) -> Engine:
@@ -27,7 +26,8 @@ def planned(config: Config) -> Engine:
         return PostgresEngine()
     engine = BY_NAME.get(config.cluster.engine)
     if engine is None:  # ENGINE = auto
-        engine = RedshiftEngine if config.cluster.host.endswith(REDSHIFT_HOST_SUFFIXES) else PostgresEngine
+        engine = next((found for found in BY_NAME.values() if found.dialect.host_suffixes
+                       and config.cluster.host.endswith(found.dialect.host_suffixes)), PostgresEngine)
     if engine is RedshiftEngine:
         return RedshiftEngine(SYS if config.cluster.serverless else STL)
     return engine()
@@ -40,7 +40,8 @@ def detect(conn, config: Config) -> Engine:
         with conn.cursor() as cur:
             cur.execute(q.SERVER_VERSION)
             version = cur.fetchone()[0].lower()
-        engine = next((found for word, found in SERVER_VERSION_NAMES.items() if word in version), PostgresEngine)
+        engine = next((found for found in BY_NAME.values()
+                       if found.dialect.version_word and found.dialect.version_word in version), PostgresEngine)
     return engine().connected(conn)
 
 

@@ -20,16 +20,16 @@ from ..steps import Check, Enforced, LoaderCheck, LoaderLoad, Statement
 
 @dataclass(frozen=True)
 class PostgresEngine:
-    name: ClassVar[str] = "postgres"
+    dialect: ClassVar[q.Dialect] = q.POSTGRES  # what differs between the engines' SQL
     # the connection's sslmode when [CLUSTER] SSLMODE says nothing (None: libpq's default)
     default_sslmode: ClassVar[str | None] = None
 
+    @property
+    def name(self) -> str:
+        return self.dialect.name
+
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def _sql(self) -> dict:
-        return q.ENGINE_SQL[self.name]
 
     def connected(self, conn) -> PostgresEngine:
         """This engine as the server it is connected to answers (Redshift asks which views it has)."""
@@ -39,7 +39,7 @@ class PostgresEngine:
 
     def serialize(self) -> list[Statement]:
         """One run at a time changes the project's tables (PostgreSQL: an advisory lock)."""
-        return [Statement("wait for any other run", statement) for statement in q.SERIALIZE_QUERIES[self.name]]
+        return [Statement("wait for any other run", statement) for statement in q.serialize(self.dialect)]
 
     def creates(self) -> list[Statement]:
         return ([Statement(f"create {table.name}", statement)
@@ -48,10 +48,10 @@ class PostgresEngine:
                    for table, statement in q.CREATE_INDEX_QUERIES[self.name]])
 
     def session(self) -> list[Statement]:
-        return [Statement("settings", statement) for statement in q.SESSION_QUERIES[self.name]]
+        return [Statement("settings", statement) for statement in self.dialect.session]
 
     def lock(self) -> list[Statement]:
-        return [Statement("lock the project's tables", statement) for statement in q.LOCK_QUERIES[self.name]]
+        return [Statement("lock the project's tables", statement) for statement in q.lock(self.dialect)]
 
     def clear_staging(self) -> list[Statement]:
         return _clears(q.STAGING_TABLES + (q.LOAD_ERRORS,), q.CLEAR_STAGING_QUERIES[self.name])
@@ -66,28 +66,23 @@ class PostgresEngine:
     def analyze(self, *tables: q.Table) -> list[Statement]:
         """Statistics for tables just filled, where the engine's plans need them."""
         return [Statement(f"analyze {table.name}", statement) for table in tables
-                for statement in q.analyze(table, self.name)]
+                for statement in q.analyze(table, self.dialect)]
 
     def check_session(self) -> list[Statement]:
         """The settings the data-quality checks run with, where they differ from the transform's."""
-        return [Statement("settings for the checks", statement) for statement in q.CHECK_SESSION_QUERIES[self.name]]
+        return [Statement("settings for the checks", statement) for statement in self.dialect.check_session]
 
     def checks(self) -> list[Check]:
         """The data-quality checks; those the engine's own constraints enforce are not run."""
         enforced = {}
-        for flag, checks, constraint in (("enforces_primary_keys", q.UNIQUE_KEY_CHECKS, "PRIMARY KEY"),
-                                         ("enforces_not_null", q.NOT_NULL_CHECKS, "NOT NULL")):
-            if self._sql[flag]:
+        for enforces, checks, constraint in ((self.dialect.enforces_primary_keys, q.UNIQUE_KEY_CHECKS, "PRIMARY KEY"),
+                                             (self.dialect.enforces_not_null, q.NOT_NULL_CHECKS, "NOT NULL")):
+            if enforces:
                 enforced.update((name, constraint) for name, _ in checks)
         return [Enforced(name, statement, enforced[name]) if name in enforced else Check(name, statement)
                 for name, statement in q.QUALITY_CHECKS]
 
     # --- loading staging --------------------------------------------------------------------------
-
-    @property
-    def clears_with_truncate(self) -> bool:
-        """True where clearing a table is TRUNCATE, which lets a COPY in the same transaction FREEZE."""
-        return self._sql["clear_table"].string.startswith("TRUNCATE")
 
     def require(self, config: Config, incremental: bool = False) -> None:
         """ConfigError for a setting this engine cannot load with, before any file is listed."""
@@ -100,7 +95,7 @@ class PostgresEngine:
         """The loader into one staging table, if it has files to load; each file's row in the ledger."""
         if table is None or not table.loads:
             return []
-        return [LoaderLoad(f"load {table.table.name}", table.spec, freeze=self.clears_with_truncate, batch=table,
+        return [LoaderLoad(f"load {table.table.name}", table.spec, freeze=self.dialect.truncates, batch=table,
                            loaded_at=batch.started_at)]
 
     def new_times(self, table: TableBatch | None) -> list[Statement]:

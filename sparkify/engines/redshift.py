@@ -1,7 +1,7 @@
 """The Redshift engine: staging loaded by Redshift's own ``COPY ... FROM 's3://...'``.
 
 Nothing inside the ETL transaction commits implicitly: tables are cleared with DELETE, never
-TRUNCATE or ALTER TABLE APPEND (``sql_queries.ENGINE_SQL``). What a COPY rejected is fetched from
+TRUNCATE or ALTER TABLE APPEND (``sparkify.queries.dialect.REDSHIFT``). What a COPY rejected is fetched from
 the system tables, so the user never has to go and look: ``STL_LOAD_ERRORS`` keeps the raw field
 value and is keyed by ``pg_last_copy_id()``; on Redshift Serverless (no STL views)
 ``SYS_LOAD_ERROR_DETAIL`` gives the connection's last load into the table, without the value. Which
@@ -22,7 +22,7 @@ import psycopg2
 
 import sql_queries as q
 
-from .. import s3
+from .. import s3, transaction
 from ..config import Config
 from ..errors import ConfigError, DatabaseError, first_line
 from ..ledger import Batch, TableBatch
@@ -40,7 +40,7 @@ STL, SYS = q.LOAD_ERROR_VIEWS
 
 @dataclass(frozen=True)
 class RedshiftEngine(PostgresEngine):
-    name: ClassVar[str] = "redshift"
+    dialect: ClassVar[q.Dialect] = q.REDSHIFT
     default_sslmode: ClassVar[str | None] = "require"
     errors_view: str = STL  # the system view that explains a COPY
 
@@ -48,14 +48,7 @@ class RedshiftEngine(PostgresEngine):
         """STL_LOAD_ERRORS where the server lets this user read it (a provisioned cluster), else
         SYS_LOAD_ERROR_DETAIL (Redshift Serverless has no STL views, whatever its host is called: a
         custom domain or a VPC endpoint has no tell-tale suffix)."""
-        try:
-            with conn.cursor() as cur:
-                cur.execute(q.LOAD_ERROR_VIEW_PROBE)
-                cur.fetchall()
-            return RedshiftEngine(STL)
-        except psycopg2.Error:
-            conn.rollback()
-            return RedshiftEngine(SYS)
+        return RedshiftEngine(STL if transaction.answers(conn, q.LOAD_ERROR_VIEW_PROBE) else SYS)
 
     def require(self, config: Config, incremental: bool = False) -> None:
         """The seed's config is enough for a full rebuild: COPY reads the prefixes itself and the ledger
@@ -234,10 +227,10 @@ class CopyFromS3(Statement):
             cur.execute(q.ledger_row_counts(self.table, query_id))
         return rows
 
-    def failure_details(self, cur, context) -> str:
+    def failure_details(self, conn, context) -> str:
         """What this COPY rejected (read after the rollback the failure forces on Redshift)."""
         since = context[1] if context is not None else None
-        return "\n" + "\n".join(describe(fetch_after_failure(cur.connection, self.errors_view, self.table, since)))
+        return "\n" + "\n".join(describe(fetch_failed(conn, self.errors_view, self.table, since)))
 
 
 RECORD_WAIT_SECONDS = 60.0
@@ -304,16 +297,15 @@ class NoloadCheck(Statement):
         # ROLLBACK, found by the connection's session and the server's clock read just before it
         since = None
         try:
-            with conn.cursor() as cur:
+            with transaction.rolled_back(conn), conn.cursor() as cur:
                 cur.execute(q.COPY_MARK)
                 since = cur.fetchone()[1]
                 cur.execute(self.statement)
                 errors = fetch(cur, self.errors_view, self.table, VALIDATE_SHOW, since)
         except psycopg2.Error as exc:
-            details = "\n".join(describe(fetch_after_failure(conn, self.errors_view, self.table, since)))
+            with transaction.rolled_back(conn):
+                details = "\n".join(describe(fetch_failed(conn, self.errors_view, self.table, since)))
             raise DatabaseError(f"{self.label} failed: {first_line(exc)}; no table was changed\n{details}") from None
-        finally:
-            conn.rollback()
         return Validation(self.table.name, None, None, errors.total, errors.first)
 
 
@@ -329,11 +321,10 @@ def fetch(cursor, view: str, table: q.Table, limit: int = DETAIL_LIMIT, since=No
     return LoadErrors(total=rows[0][5] if rows else 0, first=first, view=view)
 
 
-def fetch_after_failure(conn, view: str, table: q.Table, since, limit: int = DETAIL_LIMIT) -> LoadErrors | str:
-    """After a COPY failed (the transaction is rolled back here): what that COPY rejected -- none if
-    it failed before loading -- or why that could not be read. Leaves no transaction open. ``since``
-    None: the failure came before the server's clock was read, so no COPY ran."""
-    conn.rollback()
+def fetch_failed(conn, view: str, table: q.Table, since, limit: int = DETAIL_LIMIT) -> LoadErrors | str:
+    """After a COPY failed and its transaction was rolled back: what that COPY rejected -- none if it
+    failed before loading -- or why that could not be read, read in a transaction the caller ends.
+    ``since`` None: the failure came before the server's clock was read, so no COPY ran."""
     if since is None:
         return LoadErrors(total=0, first=(), view=view)
     try:
@@ -341,8 +332,6 @@ def fetch_after_failure(conn, view: str, table: q.Table, since, limit: int = DET
             return fetch(cur, view, table, limit, since)
     except psycopg2.Error as exc:
         return f"{view}: {first_line(exc)}"
-    finally:
-        conn.rollback()
 
 
 def describe(errors: LoadErrors | str) -> list[str]:
