@@ -21,10 +21,8 @@ import string
 import sys
 from dataclasses import dataclass
 
-JSONPATHS = [
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
-    "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId",
-]
+import sql_queries as q
+
 FIRST_NAMES = ["Lily", "Kaylee", "Walter", "Jacob", "Chloe", "Tegan", "Aleena", "Ryan", "Jayden", "Sara", "Zoë",
                "José", "Matthew", "Mohammad", "Kinsley", "Emily", "Rylan", "Ava", "Noah", "Élodie"]
 LAST_NAMES = ["Koch", "Summers", "Frye", "Smith", "Cuevas", "Levine", "Kirby", "Lynch", "Fox", "O'Brien",
@@ -196,7 +194,7 @@ def generate(out_dir: str, events: int, songs: int, days: int = 30, seed: int = 
     users = make_users(rng, max(8, events // 60), days)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "log_json_path.json"), "w", encoding="utf-8") as handle:
-        json.dump({"jsonpaths": [f"$['{key}']" for key in JSONPATHS]}, handle, indent=4)
+        json.dump(q.jsonpaths(q.STAGING_EVENTS), handle, indent=4)
         handle.write("\n")
     for index, song in enumerate(catalogue):
         path = song_path(out_dir, _code(rng, "TR"))

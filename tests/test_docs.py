@@ -83,3 +83,12 @@ def test_every_script_and_module_a_doc_names_exists(name):
     """A path in backquotes (`sparkify/loader/reader.py`, `bench/run.py`) names a file that exists."""
     paths = set(re.findall(r"`((?:sparkify|bench|tests|img|docs)/[\w./-]+\.(?:py|md|png|dot))`", DOCS[name]))
     assert [path for path in sorted(paths) if not (ROOT / path).exists()] == []
+
+
+def test_the_readmes_staging_columns_are_the_tables():
+    import sql_queries as q
+
+    listed = re.search(r"`staging_events` in the JSONPaths order:\s*`([^`]+)`; `staging_songs`:\s*`([^`]+)`",
+                       README)
+    assert [names.replace("\n", " ").split(", ") for names in listed.groups()] == [
+        list(q.STAGING_EVENTS.column_names), list(q.STAGING_SONGS.column_names)]

@@ -34,3 +34,25 @@ def test_generator_sizes_and_layout(tmp_path):
     assert len(events) == 500
     assert sum(1 for s in songs if s.read_text().count("\n") > 3) == 1  # exactly one pretty-printed file
     assert len(read_songs(tmp_path / "song_data")) == 40
+
+
+def test_the_jsonpaths_file_and_the_events_follow_the_staging_columns(tmp_path):
+    """One definition per staging column (sparkify/queries/schema.py): the JSONPaths file is drawn
+    from it, the real data's file has the same keys in the same order, and the events the generator
+    writes have each key."""
+    import json
+
+    import pytest
+
+    import sql_queries as q
+    from conftest import UDACITY
+
+    keys = [column.json_key for column in q.STAGING_EVENTS.columns]
+    generate(str(tmp_path), events=50, songs=5, days=1, seed=3)
+    assert json.loads((tmp_path / "log_json_path.json").read_text()) == {"jsonpaths": [f"$['{k}']" for k in keys]}
+    events = read_events(tmp_path / "log_data")
+    assert {key for event in events for key in event} == set(keys)
+    assert [column.json_key for column in q.STAGING_SONGS.columns] == [c.name for c in q.STAGING_SONGS.columns]
+    if not (UDACITY / "log_json_path.json").exists():
+        pytest.skip("the real data is not beside the checkout (../shared/data/udacity)")
+    assert json.loads((UDACITY / "log_json_path.json").read_text()) == q.jsonpaths(q.STAGING_EVENTS)

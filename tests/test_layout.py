@@ -1,6 +1,6 @@
 """The code's shape, checked: no import cycle among the project's modules, no use of another
-module's private names, no module over 400 lines, no
-engine-name comparison outside sparkify/engines, and CONTRIBUTING.md's layout lists every module."""
+module's private names, no module over 400 lines, no engine-name comparison outside
+sparkify/engines, and CONTRIBUTING.md's layout lists every module."""
 
 import ast
 import re
