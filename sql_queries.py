@@ -24,7 +24,7 @@ from psycopg2 import sql
 from sparkify.queries.analytics import ANALYTICS_QUERIES, Question
 from sparkify.queries.checks import KEYS, MATCHED_PLAYS, NOT_NULL_CHECKS, QUALITY_CHECKS, UNIQUE_KEY_CHECKS
 from sparkify.queries.copy import (COPY_COMPRESSION, LAST_COPY_COUNT, REDSHIFT_MAX_TOLERATED, copy_from_s3,
-                                   copy_from_stdin, copy_table_queries, validate_copy_queries)
+                                   copy_from_stdin, validate_copy_queries)
 from sparkify.queries.ddl import (SERVER_VERSION, SET_SEARCH_PATH, analyze, clear_table, create_indexes, create_table,
                                   drop_table, lock, serialize)
 from sparkify.queries.dialect import DIALECTS, POSTGRES, REDSHIFT, Dialect
@@ -62,7 +62,7 @@ __all__ = [
     "SONGPLAYS", "SONGS", "SONGS_TRANSFORM", "STAGING_EVENTS", "STAGING_SONGS", "STAGING_TABLES", "STAR_TABLES",
     "TABLES", "THIS_RUN", "TIME", "TRANSFORM_QUERIES", "UNIQUE_KEY_CHECKS", "USERS", "USER_LATEST", "Column",
     "Dialect", "Question", "Table", "Transform", "analyze", "clear_table", "copy_from_s3", "copy_from_stdin",
-    "copy_record", "copy_table_queries", "create_indexes", "create_table", "drop_table", "jsonpaths",
+    "copy_record", "create_indexes", "create_table", "drop_table", "jsonpaths",
     "ledger_from_copy", "ledger_new_times", "ledger_row_counts", "ledger_rows", "load_error_detail", "lock",
     "names", "read_ledger", "record_run", "redshift_load_errors", "serialize", "sql", "validate_copy_queries",
 ]

@@ -8,6 +8,8 @@ say how each runs, reads in ``--dry-run`` and shows in the summary.
 
 from __future__ import annotations
 
+import contextlib
+
 import sql_queries as q
 
 from . import transaction
@@ -96,8 +98,12 @@ def validate_steps(engine: Engine, config: Config) -> list:
 
 def validate(conn, steps: list, *, show_progress: bool = False) -> list[Validation]:
     """Check each table's input; ``conn`` is needed (and only used) for Redshift's NOLOAD COPYs,
-    each rolled back, so no table changes on either engine."""
-    return [step.validate(conn, show_progress=show_progress) for step in steps]
+    each in a transaction of its own, rolled back, so no table changes on either engine."""
+    results = []
+    for step in steps:
+        with transaction.rolled_back(conn) if conn is not None else contextlib.nullcontext():
+            results.append(step.validate(conn, show_progress=show_progress))
+    return results
 
 
 def format_validation(results: list[Validation]) -> str:

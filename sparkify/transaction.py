@@ -28,8 +28,10 @@ def roll_back(conn, exc: BaseException) -> BaseException:
     if not conn.closed:
         conn.rollback()
     if isinstance(exc, StepFailed) and not conn.closed:
-        with rolled_back(conn):
+        try:
             details = exc.details(conn)
+        finally:
+            conn.rollback()
         return DatabaseError(f"{exc}{details}")
     return exc
 
@@ -62,9 +64,13 @@ def committed(conn, work: bool = True):
 
 @contextlib.contextmanager
 def rolled_back(conn):
-    """Roll back when the block ends, however it ends."""
+    """Roll back when the block ends, however it ends (a failed step's error as ``roll_back`` says)."""
     try:
         yield
-    finally:
-        if not conn.closed:
-            conn.rollback()
+    except BaseException as exc:
+        raised = roll_back(conn, exc)
+        if raised is exc:
+            raise
+        raise raised from None
+    if not conn.closed:
+        conn.rollback()

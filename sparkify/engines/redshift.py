@@ -24,7 +24,7 @@ import sql_queries as q
 
 from .. import s3, transaction
 from ..config import Config
-from ..errors import ConfigError, DatabaseError, first_line
+from ..errors import ConfigError, DatabaseError, StepFailed, first_line
 from ..ledger import Batch, TableBatch
 from ..results import LoadErrors, Rejection, Validation
 from ..source import S3Access, is_s3
@@ -293,19 +293,21 @@ class NoloadCheck(Statement):
                 one_line(q.load_error_detail(self.errors_view, self.table, VALIDATE_SHOW, since)) + ";", "ROLLBACK;"]
 
     def validate(self, conn, show_progress: bool = False) -> Validation:
-        # the NOLOAD COPY leaves its transaction healthy: its rejections are read there, before the
-        # ROLLBACK, found by the connection's session and the server's clock read just before it
+        """In a transaction its caller rolls back. The NOLOAD COPY leaves its transaction healthy: its
+        rejections are read there, found by the connection's session and the server's clock read just
+        before it. A COPY that failed: StepFailed, whose details are read after the rollback."""
         since = None
         try:
-            with transaction.rolled_back(conn), conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.execute(q.COPY_MARK)
                 since = cur.fetchone()[1]
                 cur.execute(self.statement)
                 errors = fetch(cur, self.errors_view, self.table, VALIDATE_SHOW, since)
         except psycopg2.Error as exc:
-            with transaction.rolled_back(conn):
-                details = "\n".join(describe(fetch_failed(conn, self.errors_view, self.table, since)))
-            raise DatabaseError(f"{self.label} failed: {first_line(exc)}; no table was changed\n{details}") from None
+            def rejected(conn) -> str:
+                return "\n" + "\n".join(describe(fetch_failed(conn, self.errors_view, self.table, since)))
+
+            raise StepFailed(f"{self.label} failed: {first_line(exc)}; no table was changed", rejected) from None
         return Validation(self.table.name, None, None, errors.total, errors.first)
 
 

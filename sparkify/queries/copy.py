@@ -46,20 +46,15 @@ def copy_from_s3(table: Table, source: str, json_format: str, iam_role_arn: str,
 REDSHIFT_MAX_TOLERATED = 99999
 
 
-def copy_table_queries(sources, iam_role_arn: str, noload: bool = False) -> list[sql.Composed]:
-    """The two Redshift COPY statements for a ``sparkify.config.Sources``; ``noload``: Redshift reads
-    and checks every record and loads nothing (``etl.py --validate``)."""
-    max_errors = REDSHIFT_MAX_TOLERATED if noload else sources.max_errors
+def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
+    """``etl.py --validate`` on Redshift: a ``NOLOAD`` COPY into each staging table for a
+    ``sparkify.config.Sources``, which reads and checks every record and loads none."""
     return [
         copy_from_s3(STAGING_EVENTS, sources.log_data, sources.log_jsonpath, iam_role_arn, sources.region,
-                     max_errors, noload, sources.log_compression),
+                     REDSHIFT_MAX_TOLERATED, True, sources.log_compression),
         copy_from_s3(STAGING_SONGS, sources.song_data, sources.song_json, iam_role_arn, sources.region,
-                     max_errors, noload, sources.song_compression),
+                     REDSHIFT_MAX_TOLERATED, True, sources.song_compression),
     ]
-
-
-def validate_copy_queries(sources, iam_role_arn: str) -> list[sql.Composed]:
-    return copy_table_queries(sources, iam_role_arn, noload=True)
 
 
 def copy_from_stdin(table: Table, freeze: bool = False) -> sql.Composed:
