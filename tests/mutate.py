@@ -138,13 +138,14 @@ def python_module(mutant: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("areas", nargs="*", choices=["python", "sql", "hand"], default=[],
-                        help="which mutants (default: all three)")
+    parser.add_argument("areas", nargs="*", metavar="python|sql|hand", help="which mutants (default: all three)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants run side by side")
     parser.add_argument("--only", nargs="+", metavar="TEXT", help="SQL and hand mutants whose name has TEXT")
     parser.add_argument("--list", action="store_true", help="list the SQL and hand mutants, run nothing")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per mutant's tests (default 900)")
     args = parser.parse_args(argv)
+    if set(args.areas) - {"python", "sql", "hand"}:
+        parser.error(f"unknown areas: {', '.join(sorted(set(args.areas) - {'python', 'sql', 'hand'}))}")
     areas = args.areas or ["python", "sql", "hand"]
 
     def chosen(names):
@@ -172,7 +173,8 @@ def main(argv=None) -> int:
             survivors += [f"python {name}: {status}" for name, status in found.items()
                           if status != "killed" and name not in mutation_triage.EQUIVALENT]
     if "sql" in areas:
-        jobs = [(name, mutant.path, mutant.apply((ROOT / mutant.path).read_text()), sql_mutants.TESTS)
+        jobs = [(name, mutant.path, mutant.apply((ROOT / mutant.path).read_text()),
+                 sql_mutants.tests_for(mutant))
                 for name, mutant in ((name, sql_by_name[name]) for name in chosen(sql_by_name))]
         outcomes = run_in_copies(jobs, args.jobs, args.timeout)
         line, ok = score_line("sql", outcomes, sql_mutants.EQUIVALENT)

@@ -1,18 +1,18 @@
 """SQL mutants, generated mechanically from the statements the project sends.
 
 Every string in ``sparkify/queries`` (the statements ``sql_queries.py`` re-exports) that is not a
-docstring is SQL, or a fragment of it. Each rule
-below rewrites one occurrence of what it matches in one such string; each rewrite is a mutant:
+docstring is SQL, or a fragment of it. Each rule below rewrites one occurrence of what it matches
+in one such string; each rewrite is a mutant:
 
     ASC <-> DESC, NULLS FIRST <-> NULLS LAST, AND <-> OR, < <= > >= turned into each other,
     = <-> <>, IS NULL <-> IS NOT NULL, MAX <-> MIN, DISTINCT removed,
     one conjunct of a WHERE / ON / WHEN condition dropped.
 
 A mutant is named by the statement it changes (its module and the module-level name the string is
-assigned to), the rule and the occurrence, e.g. ``transform.USER_TABLE_INSERT: AND->OR #2``; ``--list`` shows each with its
-line. ``run(...)`` applies one mutant to a copy of the checkout and runs the tests that guard the
-SQL (``TESTS``, fastest first, stopping at the first failure). ``EQUIVALENT`` holds each mutant that
-cannot change a result, with the reason. tests/mutate.py runs them and prints the score.
+assigned to), the rule and the occurrence, e.g. ``transform.USER_TABLE_INSERT: AND->OR #2``.
+tests/mutate.py applies each to a copy of the checkout and runs the tests that guard the SQL of its
+module (``TESTS``, cheapest first, stopping at the first failure), and prints the score;
+``EQUIVALENT`` holds each mutant that cannot change a result, with the reason.
 """
 
 from __future__ import annotations
@@ -25,12 +25,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = "sparkify/queries"
 
-# The tests that guard the statements, cheapest first: the first failure kills a mutant.
-TESTS = (
-    "tests/test_transform_rules.py", "tests/test_quality_checks.py", "tests/test_edge_rules.py",
-    "tests/test_redshift_sql.py", "tests/test_pipeline.py", "tests/test_incremental.py",
-    "tests/test_redshift_standin.py", "tests/test_engines_agree.py", "tests/test_analytics.py",
-)
+# The tests that guard each module's statements, cheapest first: the first failure kills a mutant.
+_TRANSFORM = ("tests/test_transform_rules.py", "tests/test_edge_rules.py", "tests/test_pipeline.py",
+              "tests/test_incremental.py", "tests/test_engines_agree.py", "tests/test_redshift_standin.py")
+TESTS = {
+    "analytics": ("tests/test_analytics.py",),
+    "checks": ("tests/test_quality_checks.py", "tests/test_pipeline.py", "tests/test_redshift_standin.py"),
+    "copy": ("tests/test_redshift_sql.py", "tests/test_bad_input.py", "tests/test_loader.py",
+             "tests/test_redshift_standin.py"),
+    "ddl": ("tests/test_redshift_sql.py", "tests/test_engines_agree.py", "tests/test_quality_checks.py",
+            "tests/test_cli.py"),
+    "dialect": ("tests/test_redshift_sql.py", "tests/test_engines_agree.py", "tests/test_quality_checks.py",
+                "tests/test_cli.py", "tests/test_incremental.py"),
+    "ledger": ("tests/test_redshift_sql.py", "tests/test_incremental.py", "tests/test_redshift_standin.py"),
+    "redshift_views": ("tests/test_redshift_sql.py", "tests/test_redshift_standin.py"),
+    "schema": ("tests/test_redshift_sql.py", "tests/test_engines_agree.py"),
+    "transform": _TRANSFORM,
+}
 
 _SWAPS = [
     ("ASC->DESC", r"\bASC\b", "DESC"), ("DESC->ASC", r"\bDESC\b", "ASC"),
@@ -48,6 +59,10 @@ _COMPARISON = r"<=|>=|(?<![<>-])<(?![=>])|(?<![<>=-])>(?!=)"
 # what ends a conjunct at its own depth of parentheses
 _SEAM = re.compile(r'"\s*"')
 _CONJUNCT_END = re.compile(r"\b(AND|OR|THEN|WHERE|GROUP|ORDER|JOIN|LEFT|FROM|UNION|LIMIT|ON|WHEN|ELSE|END)\b")
+
+
+def tests_for(mutant) -> tuple[str, ...]:
+    return TESTS[mutant.path.rsplit("/", 1)[-1].removesuffix(".py")]
 
 
 @dataclass(frozen=True)
