@@ -268,7 +268,7 @@ MUTATIONS = [
     m("checks: a check's result not logged as it ends (no progress through seconds of checks)", "sparkify/steps.py",
       "    is_check: ClassVar[bool] = True\n    log_level: ClassVar[int] = logging.INFO\n",
       "    is_check: ClassVar[bool] = True\n", PIPE),
-    m("checks: run with the transform's 256 MB of work_mem (the time check a quarter slower at 10M)", DIALECT,
+    m("checks: run with the transform's 256 MB of work_mem", DIALECT,
       "check_session=(sql.SQL(\"SET LOCAL work_mem = '4MB'\"),),", "check_session=(),",
       "tests/test_redshift_sql.py"),
     m("daily: an S3 object of the same size with another ETag said to have other content", LEDGER,
