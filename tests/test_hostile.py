@@ -376,10 +376,11 @@ def servers_of(data_dir) -> list:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_no_embedded_server_outlives_a_script_stopped_at_any_moment(tmp_path, signum):
+def test_no_embedded_server_outlives_a_script_stopped_at_any_moment(pgdata, signum):
     """While the embedded server starts, while the script works, while the server stops at exit:
-    one line at most, no traceback, and no postgres process left on the folder afterwards."""
-    data_dir = tmp_path / "pgdata"
+    one line at most, no traceback, and no postgres process left on the folder afterwards. The
+    server's folder is outside pytest's temporary folder (the ``pgdata`` fixture says why)."""
+    data_dir = pgdata
     env = {**os.environ, "SPARKIFY_EMBEDDED_DIR": str(data_dir)}
     env.pop("SPARKIFY_TEST_DSN", None)
     assert subprocess.run([sys.executable, "create_tables.py", "-q"], cwd=ROOT, env=env).returncode == 0  # initdb

@@ -30,15 +30,6 @@ _PLAY_ORDER = sql.SQL("p.ts, p.user_id, p.session_id, p.item_in_session, p.song,
                       " p.location, p.user_agent")
 
 
-def record_run(incremental: bool, started_at: str) -> sql.Composed:
-    """The run's row: numbered after the last run, with the songplay ids it starts after."""
-    return sql.SQL(
-        "INSERT INTO load_runs (run_no, incremental, started_at, songplays_before)"
-        " SELECT (SELECT COALESCE(MAX(run_no), 0) + 1 FROM load_runs), {}, CAST({} AS TIMESTAMP),"
-        " COALESCE(MAX(songplay_id), 0) FROM songplays"
-    ).format(sql.Literal(bool(incremental)), sql.Literal(started_at))
-
-
 KEEP_SONGS = sql.SQL("INSERT INTO loaded_songs ({0}) SELECT {0} FROM staging_songs").format(
     names(STAGING_SONGS.column_names))
 
