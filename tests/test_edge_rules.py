@@ -145,3 +145,16 @@ def test_a_compressed_file_is_in_the_ledger_as_stored(tmp_path, write_config, co
     before = fetch_all(conn, "load_ledger", "file_name")
     assert etl.main(["--config", str(cfg), "-q", "--incremental"]) == 0
     assert fetch_all(conn, "load_ledger", "file_name") == before
+
+
+@pytest.mark.parametrize("line, found", [(b"42", "a number"), (b'"x"', "a string"), (b"true", "true/false/null"),
+                                         (b"null", "true/false/null"), (b"[1]", "an array")])
+def test_a_line_that_is_not_an_object_says_what_it_is(line, found):
+    """Strict and tolerant readers alike name what a line holds instead of an object."""
+    from sparkify.errors import LoadError
+    from sparkify.loader.reader import line_problem, strict_objects
+
+    with pytest.raises(LoadError) as err:
+        list(strict_objects(iter([line]), "2018-11-01-events.json", 7, 0))
+    assert str(err.value) == f"2018-11-01-events.json, line 7: expected a JSON object, found {found}"
+    assert line_problem(line) == f"expected a JSON object, found {found}"
