@@ -48,7 +48,7 @@ WORKERS_ENV = "SPARKIFY_LOAD_WORKERS"  # a number: that many workers (0 or 1: no
 
 ALONE = f"set {WORKERS_ENV}=0 to load in this process alone"  # the way round any trouble with workers
 
-# smaller inputs load faster in one process than the workers take to start (~0.5 s)
+# smaller inputs load faster in one process than the workers take to start
 MIN_BYTES = 32 << 20
 
 MIN_FILES = 20_000  # or this many files: opening and reading each costs more than its bytes
