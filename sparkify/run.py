@@ -30,30 +30,25 @@ class Run:
         """The run, committed; ``ledger.NothingNew`` (rolled back) when a daily run finds no new file."""
         engine, config, report = self.engine, self.config, self.report
         with ledger.Planning(config, incremental=self.incremental, listed=engine.lists_sources(self.incremental),
-                             verify_content=self.verify_content) as planning:
-            try:
-                with self.conn.cursor() as cur:
-                    self.run_steps(cur, pipeline.first_steps(engine), planning.check)
-                    if self.incremental:
-                        for result in self.run_steps(cur, pipeline.ledger_reads(config), planning.check):
-                            planning.keep(result.step.table, result.fetched)
-                    events = planning.batch(q.STAGING_EVENTS)  # the song files may still be being listed
-                    if events.nothing_new and planning.batch().nothing_new:
-                        raise ledger.NothingNew
-                    self.run_steps(cur, pipeline.event_steps(engine, config, events), planning.check)
-                    batch = planning.batch()
-                    report.batch = batch if self.incremental else None
-                    self.run_steps(cur, pipeline.song_steps(engine, config, batch))
-                if report.failed_checks:
-                    failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
-                    raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is"
-                                            f" unchanged")
-                self.commit()
-            except BaseException as exc:
-                raised = transaction.roll_back(self.conn, exc)
-                if raised is exc:
-                    raise
-                raise raised from None
+                             verify_content=self.verify_content) as planning, \
+                transaction.rolled_back_on_failure(self.conn):
+            with self.conn.cursor() as cur:
+                self.run_steps(cur, pipeline.first_steps(engine), planning.check)
+                if self.incremental:
+                    for result in self.run_steps(cur, pipeline.ledger_reads(config), planning.check):
+                        planning.keep(result.step.table, result.fetched)
+                events = planning.batch(q.STAGING_EVENTS)  # the song files may still be being listed
+                if events.nothing_new and planning.batch().nothing_new:
+                    raise ledger.NothingNew
+                self.run_steps(cur, pipeline.event_steps(engine, config, events), planning.check)
+                batch = planning.batch()
+                report.batch = batch if self.incremental else None
+                self.run_steps(cur, pipeline.song_steps(engine, config, batch))
+            if report.failed_checks:
+                failed = "; ".join(f"{r.step.label} ({r.rows} violations)" for r in report.failed_checks)
+                raise QualityCheckError(f"data-quality check failed: {failed}; rolled back, the warehouse is"
+                                        f" unchanged")
+            self.commit()
         return report
 
     def run_steps(self, cur, steps: list, watch=None) -> list:

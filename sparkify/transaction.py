@@ -50,8 +50,8 @@ def answers(conn, statement) -> bool:
 
 
 @contextlib.contextmanager
-def committed(conn, work: bool = True):
-    """Commit when the block ends (``work``: as ``commit``'s); roll back if anything is raised in it."""
+def rolled_back_on_failure(conn):
+    """Roll back if anything is raised in the block, and raise what ``roll_back`` says."""
     try:
         yield
     except BaseException as exc:
@@ -59,18 +59,20 @@ def committed(conn, work: bool = True):
         if raised is exc:
             raise
         raise raised from None
+
+
+@contextlib.contextmanager
+def committed(conn, work: bool = True):
+    """Commit when the block ends (``work``: as ``commit``'s); roll back if anything is raised in it."""
+    with rolled_back_on_failure(conn):
+        yield
     commit(conn, work)
 
 
 @contextlib.contextmanager
 def rolled_back(conn):
     """Roll back when the block ends, however it ends (a failed step's error as ``roll_back`` says)."""
-    try:
+    with rolled_back_on_failure(conn):
         yield
-    except BaseException as exc:
-        raised = roll_back(conn, exc)
-        if raised is exc:
-            raise
-        raise raised from None
     if not conn.closed:
         conn.rollback()

@@ -252,10 +252,10 @@ MUTATIONS = [
       "if result.unwritable and not self.said_unwritable:", "if result.unwritable and self.said_unwritable:",
       "tests/test_parallel.py"),
     m("daily: the ledger read before the run's lock", "sparkify/run.py",
-      ("                    self.run_steps(cur, pipeline.first_steps(engine), planning.check)\n",
-       "                            planning.keep(result.step.table, result.fetched)\n"),
-      ("", "                            planning.keep(result.step.table, result.fetched)\n"
-           "                    self.run_steps(cur, pipeline.first_steps(engine), planning.check)\n"),
+      ("                self.run_steps(cur, pipeline.first_steps(engine), planning.check)\n",
+       "                        planning.keep(result.step.table, result.fetched)\n"),
+      ("", "                        planning.keep(result.step.table, result.fetched)\n"
+           "                self.run_steps(cur, pipeline.first_steps(engine), planning.check)\n"),
       INC),
     m("s3: only the first page of a listing", "sparkify/s3.py",
       'for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):',
